@@ -1,0 +1,20 @@
+//! Talking to AWS: credentials, endpoints, SigV4 signing and HTTP.
+//!
+//! Everything that touches a secret lives here. Plugins describe requests as
+//! [`AwsRequest`]s; [`AwsClient::send`] picks the endpoint, signs and sends them.
+
+mod client;
+mod credentials;
+mod endpoint;
+mod signing;
+mod transport;
+pub mod xml;
+
+pub use client::{AwsClient, AwsRequest, AwsResponse, QueryError, SendError};
+pub use credentials::{
+    keyring_entry_name, load_credentials, store_keys_in_keyring, CredentialsError, StoredKeys,
+};
+pub use endpoint::{EndpointError, Endpoints};
+pub use transport::{HttpTransport, Transport, TransportError};
+
+pub use aws_credential_types::Credentials;

@@ -1,0 +1,112 @@
+//! Sending signed requests over HTTP.
+//!
+//! A trait so the plugin benchmarks can measure the host without the network; the
+//! product always uses [`HttpTransport`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A request failed before a complete response arrived.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Connecting, sending or receiving failed.
+    #[error("cannot reach {url}: {reason}")]
+    Network {
+        /// Where the request went (no query string: it may carry parameters).
+        url: String,
+        /// The underlying error, without credentials.
+        reason: String,
+    },
+    /// The response body exceeded the caller's limit.
+    #[error("response from {url} is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// Where the request went.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
+/// A response, fully read.
+pub type RawResponse = http::Response<Vec<u8>>;
+
+/// Boxed future returned by [`Transport::send`].
+pub type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<RawResponse, TransportError>> + Send + 'a>>;
+
+/// Sends a signed request and reads at most `max_body` bytes of the response.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `request`; a body longer than `max_body` is an error, not a truncation.
+    fn send(&self, request: http::Request<Vec<u8>>, max_body: usize) -> SendFuture<'_>;
+}
+
+/// The real transport: reqwest with rustls, connection pooling and timeouts.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+}
+
+impl HttpTransport {
+    /// A transport with sane timeouts (10 s connect, 120 s per request).
+    pub fn new() -> Result<Self, TransportError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| TransportError::Network {
+                url: String::new(),
+                reason: format!("cannot build HTTP client: {e}"),
+            })?;
+        Ok(Self { client })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send(&self, request: http::Request<Vec<u8>>, max_body: usize) -> SendFuture<'_> {
+        Box::pin(async move {
+            let url = {
+                let uri = request.uri();
+                format!(
+                    "{}://{}{}",
+                    uri.scheme_str().unwrap_or("https"),
+                    uri.authority().map(|a| a.as_str()).unwrap_or(""),
+                    uri.path()
+                )
+            };
+            let network = |e: reqwest::Error| TransportError::Network {
+                url: url.clone(),
+                // Without the URL: reqwest would repeat it, query string included.
+                reason: e.without_url().to_string(),
+            };
+            let request = reqwest::Request::try_from(request).map_err(network)?;
+            let mut response = self.client.execute(request).await.map_err(network)?;
+            if response
+                .content_length()
+                .is_some_and(|n| n > max_body as u64)
+            {
+                return Err(TransportError::TooLarge {
+                    url,
+                    limit: max_body,
+                });
+            }
+            let mut builder = http::Response::builder().status(response.status());
+            for (name, value) in response.headers() {
+                builder = builder.header(name, value);
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(network)? {
+                if body.len() + chunk.len() > max_body {
+                    return Err(TransportError::TooLarge {
+                        url,
+                        limit: max_body,
+                    });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(builder
+                .body(body)
+                .expect("status and headers came from a valid response"))
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! Argument parsing and the subcommands.
+
+mod demo;
+mod output;
+mod plugin;
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// cloudops — a local-first AWS operations assistant.
+///
+/// Scanners for each AWS service are sandboxed WebAssembly plugins: they describe API
+/// requests and parse responses, while cloudops holds your credentials, signs and sends.
+#[derive(Debug, Parser)]
+#[command(name = "cloudops", version, propagate_version = true)]
+pub struct Cli {
+    /// Where cloudops keeps plugins, caches and data [env: CLOUDOPS_DATA_DIR]
+    /// [default: ~/.local/share/cloudops]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan AWS resources of one service with its plugin and print them.
+    ///
+    /// Examples:
+    ///   cloudops scan --service ec2 --region us-west-2
+    ///   cloudops scan --service ec2 --profile prod --region us-east-1 --region eu-west-1 --json
+    Scan(scan::ScanArgs),
+    /// Build, list and inspect scanner plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Store AWS keys in the OS keychain.
+    #[command(subcommand)]
+    Credentials(scan::CredentialsCommand),
+    /// Run the demo: start a local AWS emulator, seed an estate, scan it through the plugin.
+    ///
+    /// Needs no AWS account. Needs moto_server (installed by scripts/setup) and a built
+    /// ec2 plugin (`cloudops plugin build plugins/`).
+    Demo(demo::DemoArgs),
+}
+
+/// Sets up tracing on stderr; stdout is kept for results.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,cloudops_host=info",
+        2 => "debug,hyper=info,h2=info,rustls=info,cranelift_codegen=info,wasmtime=info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Runs the chosen subcommand.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data_dir = cloudops_host::paths::data_dir(cli.data_dir);
+    match cli.command {
+        Command::Scan(args) => scan::run(args, &data_dir).await,
+        Command::Plugin(cmd) => plugin::run(cmd, &data_dir),
+        Command::Credentials(cmd) => scan::credentials(cmd),
+        Command::Demo(args) => demo::run(args, &data_dir).await,
+    }
+}

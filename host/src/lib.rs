@@ -1,0 +1,14 @@
+//! cloudops host: the trusted side of cloudops.
+//!
+//! The host owns credentials, SigV4 signing and the network. AWS service scanners are
+//! untrusted WebAssembly components ([`plugin`]) that describe requests and parse
+//! responses; the host checks every request against the plugin's manifest, signs and
+//! sends it ([`aws`]), and collects what the plugin finds ([`resource`], [`scan`]).
+#![deny(missing_docs)]
+
+pub mod aws;
+pub mod demo;
+pub mod paths;
+pub mod plugin;
+pub mod resource;
+pub mod scan;

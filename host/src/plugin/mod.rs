@@ -1,0 +1,74 @@
+//! Scanner plugins: untrusted WebAssembly components run in a sandbox.
+//!
+//! - [`engine`]: the one wasmtime engine, epoch ticker and compiled-code cache;
+//! - [`manifest`]: the `plugin.toml` format;
+//! - [`capabilities`]: the single gate every `aws.send` goes through;
+//! - [`limits`]: memory, fuel, time, request and size limits;
+//! - `wit`: bindings, one module per WIT version;
+//! - [`runtime`]: loading, verifying and calling a plugin;
+//! - [`build`]: turning a scanner crate into a plugin folder.
+
+pub mod build;
+pub mod capabilities;
+pub mod engine;
+pub mod limits;
+pub mod manifest;
+mod runtime;
+mod wit;
+
+use std::path::PathBuf;
+
+pub use engine::PluginEngine;
+pub use limits::Limits;
+pub use manifest::Manifest;
+pub use runtime::{Plugin, PluginError, ResourceSink, ScanReport, ScanTarget, MANIFEST_FILE};
+
+/// Plugin folders found under `roots`: each root that holds a `plugin.toml` itself, and
+/// each direct subfolder of a root that does. Sorted by path; missing roots are skipped.
+pub fn discover(roots: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for root in roots {
+        if root.join(MANIFEST_FILE).is_file() {
+            found.push(root.clone());
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(root) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join(MANIFEST_FILE).is_file())
+            .collect();
+        dirs.sort();
+        found.extend(dirs);
+    }
+    found
+}
+
+/// Loads every plugin under `roots`. A plugin that fails to load is reported and skipped:
+/// one bad plugin never keeps the others from working.
+pub fn load_all(
+    engine: &PluginEngine,
+    roots: &[PathBuf],
+    limits: &Limits,
+) -> (Vec<Plugin>, Vec<PluginError>) {
+    let mut plugins: Vec<Plugin> = Vec::new();
+    let mut errors = Vec::new();
+    for dir in discover(roots) {
+        match Plugin::load(engine, &dir, limits.clone()) {
+            Ok(plugin) if plugins.iter().any(|p| p.name() == plugin.name()) => {
+                tracing::warn!(plugin = plugin.name(), dir = %dir.display(), "a plugin with this name was already loaded from an earlier folder; skipping");
+            }
+            Ok(plugin) => plugins.push(plugin),
+            Err(e) => errors.push(e),
+        }
+    }
+    (plugins, errors)
+}
+
+/// The plugin folder of `name` under `roots`, if any.
+pub fn find(roots: &[PathBuf], name: &str) -> Option<PathBuf> {
+    discover(roots)
+        .into_iter()
+        .find(|dir| Manifest::load(&dir.join(MANIFEST_FILE)).is_ok_and(|m| m.name == name))
+}

@@ -1,0 +1,96 @@
+//! The host's model of what scanners find. Plugins speak WIT records; everything past
+//! the plugin boundary (storage, search, output) uses these types.
+
+use serde::{Deserialize, Serialize};
+
+/// One AWS resource in the user's estate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// `ec2_instance`, `rds_instance`, ...
+    pub resource_type: String,
+    /// The identifier used in AWS API calls.
+    pub identifier: String,
+    /// The full ARN.
+    pub arn: String,
+    /// The `Name` tag or the identifier.
+    pub name: String,
+    /// The 12-digit account id (set by the host from the scan, not by the plugin).
+    pub account_id: String,
+    /// The region, or `global`.
+    pub region: String,
+    /// The lifecycle state, if the resource has one.
+    pub state: Option<String>,
+    /// Tags in AWS's order.
+    pub tags: Vec<Tag>,
+    /// Links to other resources.
+    pub relations: Vec<Relation>,
+    /// Service-specific details (always a JSON object).
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Resource {
+    /// The value of tag `key`, if present.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|t| t.key == key)
+            .map(|t| t.value.as_str())
+    }
+}
+
+/// An AWS tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// Tag key.
+    pub key: String,
+    /// Tag value.
+    pub value: String,
+}
+
+/// A link to another resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relation {
+    /// What the link means (`subnet`, `volume`, ...).
+    pub kind: String,
+    /// The other resource's ARN.
+    pub target_arn: String,
+}
+
+/// What a resource's state allows, as judged by its scanner.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Constraints {
+    /// The resource can be stopped in its current state.
+    pub can_stop: bool,
+    /// The resource can be started in its current state.
+    pub can_start: bool,
+    /// The resource can be deleted in its current state.
+    pub can_delete: bool,
+    /// Backups (snapshots, retention) exist.
+    pub has_backups: bool,
+    /// Other resources depend on this one.
+    pub has_dependencies: bool,
+    /// Explanations for people.
+    pub notes: Vec<String>,
+}
+
+/// A resource type a plugin emits and the IAM actions that matter for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceTypeInfo {
+    /// The type name.
+    pub name: String,
+    /// IAM actions to check per resource (`ec2:StopInstances`).
+    pub actions: Vec<String>,
+}
+
+/// What a loaded plugin reported about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// AWS services it scans.
+    pub services: Vec<String>,
+    /// Resource types it emits.
+    pub resource_types: Vec<ResourceTypeInfo>,
+}

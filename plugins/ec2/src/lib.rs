@@ -1,0 +1,355 @@
+//! The first-party EC2 scanner: instances, EBS volumes and the snapshots the account owns.
+
+mod analyze;
+mod parse;
+
+use cloudops_scanner_sdk::query::{paginate_with, QueryRequest};
+use cloudops_scanner_sdk::{
+    log, setting, Constraints, Emitter, Error, PluginInfo, Resource, ResourceTypeInfo, ScanContext,
+    ScanSummary, Scanner,
+};
+
+use parse::{Page, Scope};
+
+const API_VERSION: &str = "2016-11-15";
+
+struct Ec2;
+
+impl Scanner for Ec2 {
+    fn describe() -> PluginInfo {
+        let kind = |name: &str, actions: &[&str]| ResourceTypeInfo {
+            name: name.to_owned(),
+            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        PluginInfo {
+            name: "ec2".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            services: vec!["ec2".into()],
+            resource_types: vec![
+                kind(
+                    "ec2_instance",
+                    &[
+                        "ec2:StartInstances",
+                        "ec2:StopInstances",
+                        "ec2:RebootInstances",
+                        "ec2:TerminateInstances",
+                        "ec2:CreateImage",
+                    ],
+                ),
+                kind(
+                    "ec2_volume",
+                    &["ec2:CreateSnapshot", "ec2:DeleteVolume", "ec2:DetachVolume"],
+                ),
+                kind("ec2_snapshot", &["ec2:DeleteSnapshot", "ec2:CopySnapshot"]),
+            ],
+        }
+    }
+
+    fn scan(ctx: ScanContext) -> Result<ScanSummary, String> {
+        let mut out = Emitter::new();
+        let warnings = scan_with(&ctx, QueryRequest::send, &mut out)?;
+        for w in &warnings {
+            log::warn(w);
+        }
+        Ok(ScanSummary {
+            resources: out.finish(),
+            warnings,
+        })
+    }
+
+    fn analyze(r: Resource) -> Constraints {
+        analyze::constraints(&r)
+    }
+}
+
+/// The whole scan over any `send`, so tests can replay recorded responses. Returns the
+/// warnings; the first failed listing fails the scan with a message naming the call.
+fn scan_with(
+    ctx: &ScanContext,
+    mut send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
+    out: &mut Emitter,
+) -> Result<Vec<String>, String> {
+    let scope = Scope::of(ctx);
+    let mut warnings = Vec::new();
+    let page = page_size(ctx, &mut warnings);
+    let mut list = |request: &dyn Fn(Option<&str>) -> QueryRequest,
+                    parse: &dyn Fn(&[u8]) -> Result<Page, Error>| {
+        let pages = paginate_with(&mut send, request, |body| {
+            let page = parse(body)?;
+            out.extend(page.resources);
+            warnings.extend(page.warnings);
+            Ok((Vec::<()>::new(), page.next_token))
+        })
+        .map_err(|e| format!("{} failed: {e}", request(None).action()))?;
+        warnings.extend(pages.warnings);
+        Ok::<(), String>(())
+    };
+    list(&|t| instances_request(page, t), &|b| {
+        parse::instances_page(b, &scope)
+    })?;
+    list(&|t| volumes_request(page, t), &|b| {
+        parse::volumes_page(b, &scope)
+    })?;
+    list(&|t| snapshots_request(&ctx.account_id, page, t), &|b| {
+        parse::snapshots_page(b, &scope)
+    })?;
+    Ok(warnings)
+}
+
+/// The most items AWS returns per page of these calls, and the fewest it accepts.
+const MAX_PAGE: u32 = 1000;
+const MIN_PAGE: u32 = 5;
+
+/// The `page_size` setting (5 to 1000), for users behind slow links or strict
+/// throttling; out-of-range or unparsable values fall back to the maximum with a warning.
+fn page_size(ctx: &ScanContext, warnings: &mut Vec<String>) -> u32 {
+    let Some(value) = setting(ctx, "page_size") else {
+        return MAX_PAGE;
+    };
+    match value.parse::<u32>() {
+        Ok(n) if (MIN_PAGE..=MAX_PAGE).contains(&n) => n,
+        _ => {
+            warnings.push(format!(
+                "setting page_size = {value:?} is not a number from {MIN_PAGE} to {MAX_PAGE}; using {MAX_PAGE}"
+            ));
+            MAX_PAGE
+        }
+    }
+}
+
+fn ec2(action: &str, token: Option<&str>) -> QueryRequest {
+    QueryRequest::new("ec2", action, API_VERSION).param_opt("NextToken", token)
+}
+
+/// MaxResults counts reservations on some emulators and instances on AWS; following
+/// NextToken is right either way.
+fn instances_request(page: u32, token: Option<&str>) -> QueryRequest {
+    ec2("DescribeInstances", token).param("MaxResults", page.to_string())
+}
+
+/// DescribeVolumes pages hold at most 500.
+fn volumes_request(page: u32, token: Option<&str>) -> QueryRequest {
+    ec2("DescribeVolumes", token).param("MaxResults", page.min(500).to_string())
+}
+
+/// Without `Owner=self` the listing would hold every public snapshot in the region. The
+/// `owner-id` filter says the same for emulators that ignore `Owner`; it also keeps their
+/// responses small.
+fn snapshots_request(account: &str, page: u32, token: Option<&str>) -> QueryRequest {
+    ec2("DescribeSnapshots", token)
+        .param_list("Owner", ["self"])
+        .filter(1, "owner-id", [account])
+        .param("MaxResults", page.to_string())
+}
+
+cloudops_scanner_sdk::export!(Ec2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_lists_three_types_with_their_actions() {
+        let info = Ec2::describe();
+        assert_eq!(info.name, "ec2");
+        assert_eq!(info.version, "0.1.0");
+        assert_eq!(info.services, ["ec2"]);
+        let names: Vec<_> = info.resource_types.iter().map(|t| &t.name[..]).collect();
+        assert_eq!(names, ["ec2_instance", "ec2_volume", "ec2_snapshot"]);
+        assert!(info.resource_types[0]
+            .actions
+            .contains(&"ec2:StopInstances".to_owned()));
+    }
+
+    fn ctx() -> ScanContext {
+        ScanContext {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            partition: "aws".into(),
+            settings: Vec::new(),
+        }
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn param<'a>(req: &'a QueryRequest, key: &str) -> Option<&'a str> {
+        req.params()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Answers like the moto emulator did when these fixtures were recorded.
+    fn moto(req: &QueryRequest) -> Result<Vec<u8>, Error> {
+        let name = match (req.action(), param(req, "NextToken")) {
+            ("DescribeInstances", None) => "moto_describe_instances_page1.xml",
+            ("DescribeInstances", Some("r-90234f73a76db99e6")) => {
+                "moto_describe_instances_page2.xml"
+            }
+            ("DescribeVolumes", None) => "moto_describe_volumes.xml",
+            ("DescribeSnapshots", None) => "moto_describe_snapshots.xml",
+            other => panic!("unexpected request {other:?}"),
+        };
+        Ok(fixture(name))
+    }
+
+    fn run(
+        send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
+    ) -> (Result<Vec<String>, String>, Vec<Vec<Resource>>) {
+        let mut batches = Vec::new();
+        let result = {
+            let mut out = Emitter::with_sink(|b: &[Resource]| batches.push(b.to_vec()));
+            scan_with(&ctx(), send, &mut out)
+        };
+        (result, batches)
+    }
+
+    #[test]
+    fn a_scan_of_the_emulator_follows_paging_and_reports_everything() {
+        let (result, batches) = run(moto);
+        assert_eq!(result.unwrap(), Vec::<String>::new());
+        let all: Vec<Resource> = batches.into_iter().flatten().collect();
+        let count = |t: &str| all.iter().filter(|r| r.resource_type == t).count();
+        assert_eq!(count("ec2_instance"), 4, "both pages of instances");
+        assert_eq!(
+            count("ec2_volume"),
+            6,
+            "four root volumes, one data, one spare"
+        );
+        assert_eq!(count("ec2_snapshot"), 1, "only the account's own snapshot");
+
+        let web: Vec<_> = all.iter().filter(|r| r.name == "web").collect();
+        assert_eq!(web.len(), 3);
+        let kinds: Vec<_> = web[0].relations.iter().map(|r| &r.kind[..]).collect();
+        assert_eq!(
+            kinds,
+            ["subnet", "vpc", "security_group", "volume", "volume"]
+        );
+
+        let data = all.iter().find(|r| r.name == "data").unwrap();
+        assert_eq!(data.state.as_deref(), Some("in-use"));
+        assert_eq!(data.relations[0].kind, "instance");
+        let snap = all
+            .iter()
+            .find(|r| r.resource_type == "ec2_snapshot")
+            .unwrap();
+        assert_eq!(snap.relations[0].target_arn, data.arn);
+        for r in &all {
+            let meta: serde_json::Value = serde_json::from_str(&r.metadata).unwrap();
+            assert!(meta.is_object(), "{}", r.metadata);
+            assert!(r.arn.starts_with("arn:aws:ec2:eu-west-1:"), "{}", r.arn);
+        }
+    }
+
+    #[test]
+    fn requests_ask_for_own_snapshots_and_pass_the_token() {
+        let req = snapshots_request("123456789012", MAX_PAGE, Some("tok"));
+        assert_eq!(
+            req.body(),
+            "Action=DescribeSnapshots&Version=2016-11-15&NextToken=tok&Owner.1=self\
+             &Filter.1.Name=owner-id&Filter.1.Value.1=123456789012&MaxResults=1000"
+        );
+        assert_eq!(
+            param(&instances_request(MAX_PAGE, None), "MaxResults"),
+            Some("1000")
+        );
+        assert_eq!(param(&instances_request(MAX_PAGE, None), "NextToken"), None);
+    }
+
+    #[test]
+    fn a_failed_listing_fails_the_scan_and_names_the_call() {
+        let (result, batches) = run(|req| {
+            if req.action() == "DescribeVolumes" {
+                Err(Error::from_response(
+                    401,
+                    b"<Response><Errors><Error><Code>AuthFailure</Code><Message>denied</Message></Error></Errors></Response>",
+                ))
+            } else {
+                moto(req)
+            }
+        });
+        assert_eq!(
+            result.unwrap_err(),
+            "DescribeVolumes failed: AuthFailure: denied (HTTP 401)"
+        );
+        assert_eq!(
+            batches.concat().len(),
+            4,
+            "instances found before the failure are kept"
+        );
+    }
+
+    #[test]
+    fn a_host_refusal_is_passed_through() {
+        let (result, _) = run(|_| Err(Error::Refused("request budget spent".into())));
+        assert_eq!(
+            result.unwrap_err(),
+            "DescribeInstances failed: request budget spent"
+        );
+    }
+
+    #[test]
+    fn an_html_page_from_a_proxy_fails_the_scan_instead_of_emptying_it() {
+        let (result, _) = run(|_| Ok(b"<html><body>502 Bad Gateway</body></html>".to_vec()));
+        let err = result.unwrap_err();
+        assert!(
+            err.starts_with("DescribeInstances failed: cannot parse"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_repeating_token_ends_paging_with_a_warning() {
+        let (result, batches) = run(|req| match req.action() {
+            "DescribeInstances" => Ok(fixture("describe_instances_page1.xml")),
+            _ => moto(req),
+        });
+        let warnings = result.unwrap();
+        assert_eq!(
+            warnings,
+            ["DescribeInstances returned a NextToken it had already returned; stopped paging after 2 pages"]
+        );
+        let instances = batches
+            .concat()
+            .into_iter()
+            .filter(|r| r.resource_type == "ec2_instance")
+            .count();
+        assert_eq!(
+            instances, 2,
+            "the same page, read twice before the repeat was seen"
+        );
+    }
+
+    #[test]
+    fn the_manifest_agrees_with_describe() {
+        let manifest = include_str!("../plugin.toml");
+        let info = Ec2::describe();
+        assert!(manifest.contains(&format!("name = \"{}\"", info.name)));
+        assert!(manifest.contains(&format!("version = \"{}\"", info.version)));
+        assert!(manifest.contains(&format!("wit = \"{}\"", cloudops_scanner_sdk::WIT_VERSION)));
+        assert!(manifest.contains("services = [\"ec2\"]"));
+    }
+
+    #[test]
+    fn page_size_setting_is_honoured_within_aws_bounds() {
+        let mut ctx = ScanContext {
+            account_id: "123456789012".into(),
+            region: "us-west-2".into(),
+            partition: "aws".into(),
+            settings: vec![("page_size".into(), "5".into())],
+        };
+        let mut warnings = Vec::new();
+        assert_eq!(page_size(&ctx, &mut warnings), 5);
+        assert!(warnings.is_empty());
+        ctx.settings = vec![("page_size".into(), "2".into())];
+        assert_eq!(page_size(&ctx, &mut warnings), MAX_PAGE);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            param(&volumes_request(MAX_PAGE, None), "MaxResults"),
+            Some("500")
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! A scanner that misbehaves on purpose, for the host's security tests. Never ship it.
+//!
+//! The `attack` setting picks the misbehaviour; each one must end as a refusal, a trap or
+//! a limit hit on the host side. Where the plugin can observe the outcome it reports it:
+//! `Err(host's text)` when the host refused, `Ok` when an attack got through (so the test
+//! that expected a refusal fails).
+
+use core::hint::black_box;
+
+use cloudops_scanner_sdk::query::QueryRequest;
+use cloudops_scanner_sdk::{
+    arn, setting, xml, Constraints, Emitter, PluginInfo, Resource, ResourceTypeInfo, ScanContext,
+    ScanSummary, Scanner,
+};
+
+const EC2_VERSION: &str = "2016-11-15";
+
+struct Hostile;
+
+impl Scanner for Hostile {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            services: vec!["ec2".into()],
+            resource_types: vec![ResourceTypeInfo {
+                name: "ec2_instance".into(),
+                actions: Vec::new(),
+            }],
+        }
+    }
+
+    fn scan(ctx: ScanContext) -> Result<ScanSummary, String> {
+        match setting(&ctx, "attack").unwrap_or("none") {
+            "none" => normal_scan(&ctx),
+            "loop" => spin(),
+            "alloc" => hog_memory(),
+            "write" => outcome(
+                QueryRequest::new("ec2", "TerminateInstances", EC2_VERSION)
+                    .param("InstanceId.1", "i-12345678"),
+            ),
+            "undeclared" => outcome(QueryRequest::new("iam", "ListUsers", "2010-05-08")),
+            "forge" => forge(),
+            "flood" => flood(),
+            "panic" => panic!("hostile plugin panicked on purpose"),
+            "badjson" => {
+                let mut out = Emitter::new();
+                out.push(instance(&ctx, "i-badjson0000000000", "not json"));
+                Ok(summary(out.finish(), Vec::new()))
+            }
+            other => Err(format!("unknown attack `{other}`")),
+        }
+    }
+
+    fn analyze(_r: Resource) -> Constraints {
+        Constraints {
+            can_stop: false,
+            can_start: false,
+            can_delete: false,
+            has_backups: false,
+            has_dependencies: false,
+            notes: Vec::new(),
+        }
+    }
+}
+
+fn summary(resources: u32, warnings: Vec<String>) -> ScanSummary {
+    ScanSummary {
+        resources,
+        warnings,
+    }
+}
+
+fn describe_instances() -> QueryRequest {
+    QueryRequest::new("ec2", "DescribeInstances", EC2_VERSION)
+}
+
+fn instance(ctx: &ScanContext, id: &str, metadata: &str) -> Resource {
+    Resource {
+        resource_type: "ec2_instance".into(),
+        identifier: id.into(),
+        arn: arn(
+            &ctx.partition,
+            "ec2",
+            &ctx.region,
+            &ctx.account_id,
+            &format!("instance/{id}"),
+        ),
+        name: id.into(),
+        region: ctx.region.clone(),
+        state: None,
+        tags: Vec::new(),
+        relations: Vec::new(),
+        metadata: metadata.into(),
+    }
+}
+
+/// One DescribeInstances page, so the tests can check a well-behaved call goes through.
+fn normal_scan(ctx: &ScanContext) -> Result<ScanSummary, String> {
+    let body = describe_instances().send().map_err(|e| e.to_string())?;
+    let doc = String::from_utf8_lossy(&body);
+    let path = [
+        "DescribeInstancesResponse",
+        "reservationSet",
+        "item",
+        "instancesSet",
+        "item",
+    ];
+    let mut out = Emitter::new();
+    for item in xml::fragments(&doc, &path).map_err(|e| e.to_string())? {
+        if let Some(id) = xml::text_at(item, &["item", "instanceId"]).filter(|s| !s.is_empty()) {
+            out.push(instance(ctx, &id, "{}"));
+        }
+    }
+    Ok(summary(out.finish(), Vec::new()))
+}
+
+/// Burns CPU until the host's fuel or epoch deadline stops it. `black_box` keeps the
+/// optimiser from proving the loop useless and deleting it.
+fn spin() -> ! {
+    let mut counter: u64 = 0;
+    loop {
+        counter = counter.wrapping_add(black_box(1));
+        black_box(counter);
+    }
+}
+
+/// Grows linear memory towards 4 GiB in 64 MiB chunks, touching every page so the memory
+/// is really used, until the host's memory limit stops it.
+fn hog_memory() -> Result<ScanSummary, String> {
+    const CHUNK: usize = 64 << 20;
+    const PAGE: usize = 64 << 10;
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..64 {
+        let mut chunk = vec![0u8; CHUNK];
+        for i in (0..CHUNK).step_by(PAGE) {
+            chunk[i] = black_box(1);
+        }
+        chunks.push(black_box(chunk));
+    }
+    Err(format!(
+        "allocated {} MiB without being stopped",
+        chunks.len() * (CHUNK >> 20)
+    ))
+}
+
+/// Sends a request the host must refuse; reports the refusal as `Err`.
+fn outcome(req: QueryRequest) -> Result<ScanSummary, String> {
+    match req.send_raw() {
+        Ok(resp) => Ok(summary(0, vec![format!("status={}", resp.status)])),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Sets the headers the host must strip; the status tells the test whether the host
+/// signed the request itself.
+fn forge() -> Result<ScanSummary, String> {
+    let req = describe_instances()
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIAFORGED/20000101/us-east-1/ec2/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000",
+        )
+        .header("X-Amz-Security-Token", "forged")
+        .header("X-Amz-Date", "20000101T000000Z")
+        .header("Host", "evil.example");
+    let resp = req.send_raw().map_err(|e| e.to_string())?;
+    Ok(summary(0, vec![format!("status={}", resp.status)]))
+}
+
+/// Sends until the host's per-scan request budget says no.
+fn flood() -> Result<ScanSummary, String> {
+    let req = describe_instances();
+    for _ in 0..10_000 {
+        if let Err(e) = req.send_raw() {
+            return Err(e.to_string());
+        }
+    }
+    Ok(summary(
+        0,
+        vec!["sent 10000 requests without being stopped".into()],
+    ))
+}
+
+cloudops_scanner_sdk::export!(Hostile);

@@ -1,0 +1,201 @@
+//! A deliberately hostile plugin: every attack is refused or stopped with a clear error,
+//! the host lives on, and a normal scan works right after.
+
+use std::time::Duration;
+
+use cloudops_host::demo::{create_iam_user, seed_ec2, Ec2Estate, Emulator};
+use cloudops_host::plugin::{Limits, Plugin, PluginError};
+use cloudops_tests::{
+    built_plugin, client, demo_client, engine, load_plugin, scan, start_emulator,
+};
+
+const REGION: &str = "us-west-2";
+
+fn test_limits() -> Limits {
+    Limits {
+        memory_bytes: 64 << 20,
+        scan_fuel: 2_000_000_000,
+        scan_timeout: Duration::from_secs(60),
+        max_requests_per_scan: 20,
+        ..Limits::default()
+    }
+}
+
+async fn setup() -> (Emulator, Plugin, cloudops_host::aws::AwsClient) {
+    let emulator = start_emulator().await;
+    let client = demo_client(&emulator);
+    seed_ec2(&client, REGION, &Ec2Estate::demo()).await.unwrap();
+    (
+        emulator,
+        load_plugin("hostile", test_limits()).unwrap(),
+        client,
+    )
+}
+
+/// Runs `attack`, returns its error text, and checks the same plugin then scans normally.
+async fn attack(
+    plugin: &Plugin,
+    client: &cloudops_host::aws::AwsClient,
+    attack: &str,
+) -> PluginError {
+    let (_, result) = scan(plugin, client, REGION, &[("attack", attack)]).await;
+    let err = result.expect_err("the attack must fail");
+    let (resources, after) = scan(plugin, client, REGION, &[("attack", "none")]).await;
+    after.unwrap_or_else(|e| panic!("a normal scan after `{attack}` failed: {e}"));
+    assert_eq!(
+        resources.len(),
+        4,
+        "the normal scan after `{attack}` sees the estate"
+    );
+    err
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_runs_out_of_fuel() {
+    let (_emulator, plugin, client) = setup().await;
+    let err = attack(&plugin, &client, "loop").await;
+    assert!(
+        matches!(err, PluginError::Trapped { call: "scan", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("CPU budget"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_hits_the_time_limit_when_fuel_is_plentiful() {
+    let emulator = start_emulator().await;
+    let client = demo_client(&emulator);
+    seed_ec2(&client, REGION, &Ec2Estate::demo()).await.unwrap();
+    let limits = Limits {
+        scan_fuel: u64::MAX / 2,
+        scan_timeout: Duration::from_secs(1),
+        ..test_limits()
+    };
+    let plugin = load_plugin("hostile", limits).unwrap();
+    let err = attack(&plugin, &client, "loop").await;
+    assert!(err.to_string().contains("time limit"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_4_gib_allocation_hits_the_memory_cap() {
+    let (_emulator, plugin, client) = setup().await;
+    let err = attack(&plugin, &client, "alloc").await;
+    assert!(err.to_string().contains("past the 64 MiB limit"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_action_is_refused() {
+    let (_emulator, plugin, client) = setup().await;
+    let err = attack(&plugin, &client, "write").await;
+    assert!(matches!(err, PluginError::ScanFailed { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("may not call `ec2:TerminateInstances`"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_service_is_refused() {
+    let (_emulator, plugin, client) = setup().await;
+    let err = attack(&plugin, &client, "undeclared").await;
+    assert!(
+        err.to_string().contains("may not call service `iam`"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_contained() {
+    let (_emulator, plugin, client) = setup().await;
+    let err = attack(&plugin, &client, "panic").await;
+    assert!(matches!(err, PluginError::Trapped { .. }), "{err}");
+    assert!(err.to_string().contains("crashed"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_flood_is_capped() {
+    let (_emulator, plugin, client) = setup().await;
+    let err = attack(&plugin, &client, "flood").await;
+    assert!(
+        err.to_string().contains("limit of 20 requests per scan"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_authorization_headers_are_dropped_and_the_host_signs() {
+    let emulator = start_emulator().await;
+    let admin = demo_client(&emulator);
+    seed_ec2(&admin, REGION, &Ec2Estate::demo()).await.unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}"#;
+    let (key, secret) = create_iam_user(&admin, "scanner", policy).await.unwrap();
+    // With authentication on, a forged signature reaching the emulator would be a 403.
+    emulator.enable_auth().await.unwrap();
+    let plugin = load_plugin("hostile", test_limits()).unwrap();
+    let (_, result) = scan(
+        &plugin,
+        &client(&emulator, &key, &secret),
+        REGION,
+        &[("attack", "forge")],
+    )
+    .await;
+    let report = result.unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w == "status=200"),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_resources_are_skipped_with_a_warning() {
+    let (_emulator, plugin, client) = setup().await;
+    let (resources, result) = scan(&plugin, &client, REGION, &[("attack", "badjson")]).await;
+    let report = result.unwrap();
+    assert!(resources.is_empty());
+    assert_eq!(report.resources, 0);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("not valid JSON")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+/// A private copy of a built plugin folder, to damage.
+fn copy_of_built(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(built_plugin(name)).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_tampered_component_is_refused() {
+    let dir = copy_of_built("hostile");
+    let wasm = dir.path().join("hostile.wasm");
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&wasm, bytes).unwrap();
+    let err = Plugin::load(&engine(), dir.path(), test_limits()).unwrap_err();
+    assert!(matches!(err, PluginError::Tampered { .. }), "{err}");
+    assert!(
+        err.to_string().contains("modified after it was built"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_plugin_for_an_unknown_newer_wit_is_refused() {
+    let dir = copy_of_built("hostile");
+    let manifest = dir.path().join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("wit = \"0.1.0\"", "wit = \"0.9.0\"");
+    std::fs::write(&manifest, text).unwrap();
+    let err = Plugin::load(&engine(), dir.path(), test_limits()).unwrap_err();
+    assert!(matches!(err, PluginError::UnsupportedWit { .. }), "{err}");
+}
