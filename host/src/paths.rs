@@ -27,3 +27,8 @@ pub fn plugin_roots(data_dir: &std::path::Path) -> Vec<PathBuf> {
 pub fn compiled_cache(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("cache").join("compiled")
 }
+
+/// The record of plugins the user has accepted (see `plugin::trust`).
+pub fn trust_file(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("trusted-plugins.toml")
+}

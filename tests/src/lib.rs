@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
-use cloudops_host::aws::{AwsClient, Credentials, Endpoints, HttpTransport};
+use cloudops_host::aws::AwsClient;
 use cloudops_host::demo::{self, Emulator};
 use cloudops_host::plugin::{build, Limits, Plugin, PluginEngine, PluginError, ScanReport};
 use cloudops_host::resource::Resource;
@@ -26,7 +26,8 @@ fn plugin_out_dir() -> PathBuf {
     target.join("test-plugins")
 }
 
-/// Builds `plugins/<name>` (once per test process) and returns the plugin folder.
+/// Builds the scanner crate `plugins/<name>` (once per test process; `name` may be a path
+/// such as `dev/hostile`) and returns the built plugin folder.
 pub fn built_plugin(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let mut built = BUILT
@@ -51,7 +52,7 @@ pub fn engine() -> PluginEngine {
         .clone()
 }
 
-/// Loads the built plugin `name` with `limits`.
+/// Builds (once) and loads the scanner crate `plugins/<name>` with `limits`.
 pub fn load_plugin(name: &str, limits: Limits) -> Result<Plugin, PluginError> {
     Plugin::load(&engine(), &built_plugin(name), limits)
 }
@@ -63,16 +64,12 @@ pub async fn start_emulator() -> Emulator {
 
 /// A client signing with the given keys and sending everything to the emulator.
 pub fn client(emulator: &Emulator, access_key: &str, secret: &str) -> AwsClient {
-    AwsClient::new(
-        Credentials::from_keys(access_key, secret, None),
-        Endpoints::default().with_global(emulator.url()),
-        Arc::new(HttpTransport::new().expect("transport")),
-    )
+    emulator.client(access_key, secret)
 }
 
 /// A client with the demo keys (accepted while the emulator's authentication is off).
 pub fn demo_client(emulator: &Emulator) -> AwsClient {
-    client(emulator, demo::DEMO_ACCESS_KEY, demo::DEMO_SECRET_KEY)
+    emulator.demo_client()
 }
 
 /// Runs one scan of `region` through the product's scan path; returns what was emitted

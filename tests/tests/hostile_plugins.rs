@@ -10,6 +10,9 @@ use cloudops_tests::{
 };
 
 const REGION: &str = "us-west-2";
+/// The test-only scanner crate, kept out of `plugins/` so `cloudops plugin build plugins/`
+/// never installs it.
+const HOSTILE: &str = "dev/hostile";
 
 fn test_limits() -> Limits {
     Limits {
@@ -27,7 +30,7 @@ async fn setup() -> (Emulator, Plugin, cloudops_host::aws::AwsClient) {
     seed_ec2(&client, REGION, &Ec2Estate::demo()).await.unwrap();
     (
         emulator,
-        load_plugin("hostile", test_limits()).unwrap(),
+        load_plugin(HOSTILE, test_limits()).unwrap(),
         client,
     )
 }
@@ -71,7 +74,7 @@ async fn an_infinite_loop_hits_the_time_limit_when_fuel_is_plentiful() {
         scan_timeout: Duration::from_secs(1),
         ..test_limits()
     };
-    let plugin = load_plugin("hostile", limits).unwrap();
+    let plugin = load_plugin(HOSTILE, limits).unwrap();
     let err = attack(&plugin, &client, "loop").await;
     assert!(err.to_string().contains("time limit"), "{err}");
 }
@@ -132,7 +135,7 @@ async fn forged_authorization_headers_are_dropped_and_the_host_signs() {
     let (key, secret) = create_iam_user(&admin, "scanner", policy).await.unwrap();
     // With authentication on, a forged signature reaching the emulator would be a 403.
     emulator.enable_auth().await.unwrap();
-    let plugin = load_plugin("hostile", test_limits()).unwrap();
+    let plugin = load_plugin(HOSTILE, test_limits()).unwrap();
     let (_, result) = scan(
         &plugin,
         &client(&emulator, &key, &secret),
@@ -174,7 +177,7 @@ fn copy_of_built(name: &str) -> tempfile::TempDir {
 
 #[test]
 fn a_tampered_component_is_refused() {
-    let dir = copy_of_built("hostile");
+    let dir = copy_of_built(HOSTILE);
     let wasm = dir.path().join("hostile.wasm");
     let mut bytes = std::fs::read(&wasm).unwrap();
     let last = bytes.len() - 1;
@@ -190,7 +193,7 @@ fn a_tampered_component_is_refused() {
 
 #[test]
 fn a_plugin_for_an_unknown_newer_wit_is_refused() {
-    let dir = copy_of_built("hostile");
+    let dir = copy_of_built(HOSTILE);
     let manifest = dir.path().join("plugin.toml");
     let text = std::fs::read_to_string(&manifest)
         .unwrap()

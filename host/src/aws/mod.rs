@@ -15,6 +15,6 @@ pub use credentials::{
     keyring_entry_name, load_credentials, store_keys_in_keyring, CredentialsError, StoredKeys,
 };
 pub use endpoint::{EndpointError, Endpoints};
-pub use transport::{HttpTransport, Transport, TransportError};
+pub use transport::{HttpTransport, RawResponse, SendFuture, Transport, TransportError};
 
 pub use aws_credential_types::Credentials;

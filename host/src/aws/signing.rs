@@ -4,7 +4,8 @@ use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -24,8 +25,12 @@ pub(crate) fn sign_request(
     let identity: Identity = credentials.clone().into();
     let mut settings = SigningSettings::default();
     if service == "s3" {
-        // S3 rejects requests without a payload hash header.
+        // S3 differs from every other service: it wants a payload hash header, and it
+        // signs the path as sent (encoded once, `.` and `//` kept) because object keys
+        // are arbitrary strings.
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
     }
     let params = v4::SigningParams::builder()
         .identity(&identity)

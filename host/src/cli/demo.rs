@@ -2,11 +2,9 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use cloudops_host::aws::{AwsClient, Credentials, Endpoints, HttpTransport};
 use cloudops_host::demo::{self, Ec2Estate, Emulator};
 use cloudops_host::scan;
 
@@ -31,12 +29,7 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let plugin = load_plugin(data_dir, "ec2")?;
     eprintln!("starting the local AWS emulator (moto) ...");
     let emulator = Emulator::start().await?;
-    let credentials = Credentials::from_keys(demo::DEMO_ACCESS_KEY, demo::DEMO_SECRET_KEY, None);
-    let client = AwsClient::new(
-        credentials,
-        Endpoints::default().with_global(emulator.url()),
-        Arc::new(HttpTransport::new()?),
-    );
+    let client = emulator.demo_client();
     for region in &args.regions {
         eprintln!("seeding EC2 in {region} ...");
         demo::seed_ec2(&client, region, &Ec2Estate::demo())

@@ -73,7 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cloudops_host::paths::data_dir(cli.data_dir);
     match cli.command {
         Command::Scan(args) => scan::run(args, &data_dir).await,
-        Command::Plugin(cmd) => plugin::run(cmd, &data_dir),
+        Command::Plugin(cmd) => plugin::run(cmd, &data_dir).await,
         Command::Credentials(cmd) => scan::credentials(cmd),
         Command::Demo(args) => demo::run(args, &data_dir).await,
     }

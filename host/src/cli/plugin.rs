@@ -2,11 +2,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
-use cloudops_host::paths;
-use cloudops_host::plugin::{self, build, Limits, PluginEngine, MANIFEST_FILE};
+use cloudops_host::plugin::trust::TrustStore;
+use cloudops_host::plugin::{
+    self, build, replay, template, Limits, Plugin, PluginEngine, MANIFEST_FILE,
+};
+use cloudops_host::{aws, paths};
 use serde_json::json;
 
 #[derive(Debug, Subcommand)]
@@ -24,7 +28,58 @@ pub enum PluginCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
-    /// List installed plugins, verifying each (hash, WIT version, manifest).
+    /// Create a new scanner crate from the template, ready to build.
+    ///
+    /// Example: `cloudops plugin new elb` creates ./elb with a working scanner (EC2 key
+    /// pairs) to rename and change; then `cloudops plugin build elb`.
+    New {
+        /// Plugin name: lowercase letters, digits and '-'.
+        name: String,
+        /// Where to create it [default: ./NAME].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The scanner SDK (plugins/sdk of a cloudops checkout) [env: CLOUDOPS_SDK_DIR].
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+    /// Replay a scanner crate's recorded cases with no network and check what it emits.
+    ///
+    /// Builds DIR, then for each case in DIR/tests/replay/*/ answers the plugin's requests
+    /// from exchanges.json and compares the emitted resources with expected.json. Reports
+    /// fuel, peak memory and requests per case.
+    Test {
+        /// The scanner crate.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Record a replay case by scanning a live endpoint (AWS, or an emulator through
+    /// AWS_ENDPOINT_URL) with the usual credentials.
+    ///
+    /// Responses are saved as they came: do not commit cases recorded from a real
+    /// account you would not publish.
+    Record {
+        /// The scanner crate.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Region to scan.
+        #[arg(long)]
+        region: String,
+        /// Case name (folder under DIR/tests/replay/).
+        #[arg(long, default_value = "default")]
+        case: String,
+        /// AWS profile.
+        #[arg(long, env = "AWS_PROFILE")]
+        profile: Option<String>,
+        /// Plugin setting KEY=VALUE; repeat for several.
+        #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_setting)]
+        settings: Vec<(String, String)>,
+    },
+    /// Accept an installed plugin as it is now, after you changed or reinstalled it.
+    Trust {
+        /// Plugin name.
+        name: String,
+    },
+    /// List installed plugins, verifying each (hash, WIT version, manifest, trust).
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -32,22 +87,80 @@ pub enum PluginCommand {
     },
 }
 
-pub fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
     match cmd {
+        PluginCommand::New { name, dir, sdk } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let files = template::create(&name, &dir, sdk.as_deref())?;
+            for f in &files {
+                eprintln!("created {}", f.display());
+            }
+            eprintln!(
+                "next: edit {0}/src/lib.rs and {0}/plugin.toml, then `cloudops plugin build {0}`",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Test { dir } => test_cases(&dir, data_dir).await,
+        PluginCommand::Record {
+            dir,
+            region,
+            case,
+            profile,
+            settings,
+        } => {
+            let plugin = build_for_dev(&dir, data_dir)?;
+            let credentials = aws::load_credentials(profile.as_deref()).await?;
+            let endpoints = aws::Endpoints::from_env();
+            let probe = aws::AwsClient::new(
+                credentials.clone(),
+                endpoints.clone(),
+                Arc::new(aws::HttpTransport::new()?),
+            );
+            let account_id = probe
+                .account_id(&region)
+                .await
+                .context("identifying the account (STS GetCallerIdentity)")?;
+            let info = replay::CaseInfo {
+                account_id,
+                region,
+                settings,
+            };
+            let recorded = replay::record_case(&plugin, credentials, endpoints, info).await?;
+            let case_dir = dir.join("tests/replay").join(&case);
+            recorded.save(&case_dir)?;
+            eprintln!(
+                "recorded {} requests and {} resources into {}",
+                recorded.exchanges.len(),
+                recorded.expected.len(),
+                case_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::Build { dirs, out } => {
+            let installing = out.is_none();
             let out = out.unwrap_or_else(|| data_dir.join("plugins"));
             let crates = scanner_crates(&dirs)?;
+            let mut trust = TrustStore::open(&paths::trust_file(data_dir))?;
+            let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
             let mut failed = false;
             for dir in &crates {
                 eprintln!("building {} ...", dir.display());
                 match build::build_plugin(dir, &out) {
-                    Ok(built) => eprintln!(
-                        "built `{}` {} ({} KiB) -> {}",
-                        built.manifest.name,
-                        built.manifest.version,
-                        built.component_bytes.div_ceil(1024),
-                        built.dir.display()
-                    ),
+                    Ok(built) => {
+                        eprintln!(
+                            "built `{}` {} ({} KiB) -> {}",
+                            built.manifest.name,
+                            built.manifest.version,
+                            built.component_bytes.div_ceil(1024),
+                            built.dir.display()
+                        );
+                        // Installing what you just built is accepting it.
+                        if installing {
+                            let plugin = Plugin::load(&engine, &built.dir, Limits::default())?;
+                            trust.trust(&plugin)?;
+                        }
+                    }
                     Err(e) => {
                         failed = true;
                         eprintln!("error: {e}");
@@ -60,12 +173,25 @@ pub fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        PluginCommand::Trust { name } => {
+            let roots = paths::plugin_roots(data_dir);
+            let dir = plugin::find(&roots, &name)
+                .with_context(|| format!("no plugin `{name}` is installed"))?;
+            let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+            let plugin = Plugin::load(&engine, &dir, Limits::default())?;
+            TrustStore::open(&paths::trust_file(data_dir))?.trust(&plugin)?;
+            eprintln!("trusting `{name}` from {} as it is now", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::List { json: json_out } => {
             let roots = paths::plugin_roots(data_dir);
             let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+            let mut trust = TrustStore::open(&paths::trust_file(data_dir))?;
             let mut rows = Vec::new();
             for dir in plugin::discover(&roots) {
-                let row = match plugin::Plugin::load(&engine, &dir, Limits::default()) {
+                let loaded = Plugin::load(&engine, &dir, Limits::default())
+                    .and_then(|p| trust.check(&p).map(|_| p));
+                let row = match loaded {
                     Ok(p) => {
                         let m = p.manifest();
                         json!({
@@ -117,6 +243,63 @@ pub fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// Builds the crate in `dir` into a scratch folder and loads it.
+fn build_for_dev(dir: &Path, data_dir: &Path) -> anyhow::Result<Plugin> {
+    let out = dir.join("target").join("cloudops-dev");
+    let built = build::build_plugin(dir, &out)?;
+    let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+    Ok(Plugin::load(&engine, &built.dir, Limits::default())?)
+}
+
+async fn test_cases(dir: &Path, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let root = dir.join("tests").join("replay");
+    let cases = replay::Case::discover(&root);
+    if cases.is_empty() {
+        anyhow::bail!(
+            "no cases in {}: record one with `cloudops plugin record {} --region REGION`",
+            root.display(),
+            dir.display()
+        );
+    }
+    let plugin = build_for_dev(dir, data_dir)?;
+    let mut failed = 0;
+    for case_dir in &cases {
+        let name = case_dir.file_name().unwrap_or_default().to_string_lossy();
+        let case = replay::Case::load(case_dir)?;
+        let outcome = replay::replay_case(&plugin, &case).await;
+        match (&outcome.result, &outcome.mismatch) {
+            (Ok(r), None) => println!(
+                "ok      {name}: {} resources, {} requests, {} fuel, {} KiB peak memory, {:.1} ms",
+                r.resources,
+                r.requests,
+                r.fuel_used,
+                r.peak_memory_bytes / 1024,
+                r.duration.as_secs_f64() * 1e3
+            ),
+            (Ok(_), Some(diff)) => {
+                failed += 1;
+                println!("FAILED  {name}: {diff}");
+            }
+            (Err(e), _) => {
+                failed += 1;
+                println!("FAILED  {name}: {e}");
+            }
+        }
+    }
+    println!("{} passed, {failed} failed", cases.len() - failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
 }
 
 /// Each dir that is a scanner crate, or the scanner crates directly inside it.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use cloudops_host::aws::{self, AwsClient, Endpoints, HttpTransport, StoredKeys};
+use cloudops_host::plugin::trust::{TrustStore, Verdict};
 use cloudops_host::plugin::{self, Limits, Plugin, PluginEngine};
 use cloudops_host::{paths, scan};
 
@@ -89,7 +90,14 @@ pub fn load_plugin(data_dir: &Path, name: &str) -> anyhow::Result<Plugin> {
         )
     })?;
     let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
-    Ok(Plugin::load(&engine, &dir, Limits::default())?)
+    let plugin = Plugin::load(&engine, &dir, Limits::default())?;
+    if TrustStore::open(&paths::trust_file(data_dir))?.check(&plugin)? == Verdict::FirstUse {
+        eprintln!(
+            "note: using plugin `{name}` from {} for the first time; its hashes are now recorded",
+            dir.display()
+        );
+    }
+    Ok(plugin)
 }
 
 async fn default_region(profile: Option<&str>) -> anyhow::Result<String> {

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::aws::{AwsClient, Credentials, Endpoints, HttpTransport};
 
 /// moto's default account.
 pub const DEMO_ACCOUNT: &str = "123456789012";
@@ -81,6 +84,20 @@ impl Emulator {
     /// The base URL, for `AWS_ENDPOINT_URL`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// A client that sends everything to this emulator, signing with the given keys.
+    pub fn client(&self, access_key: &str, secret_key: &str) -> AwsClient {
+        AwsClient::new(
+            Credentials::from_keys(access_key, secret_key, None),
+            Endpoints::default().with_global(&self.url),
+            Arc::new(HttpTransport::new().expect("a default HTTP client always builds")),
+        )
+    }
+
+    /// A client with the demo keys, accepted while authentication is off.
+    pub fn demo_client(&self) -> AwsClient {
+        self.client(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
     }
 
     /// Turns on SigV4 and IAM policy checks: from now on a wrong secret is refused.

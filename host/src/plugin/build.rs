@@ -9,6 +9,8 @@
 //! 1. rustup's `wasm32-unknown-unknown` target (`rustup target add wasm32-unknown-unknown`);
 //! 2. Debian's `rustc-web` + `rust-web-src` + `lld-22`, building std from source with
 //!    `-Zbuild-std`, for machines where rustup cannot download a wasm std.
+//!
+//! `CLOUDOPS_GUEST_TARGET_DIR` points every plugin build at one target directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -140,6 +142,10 @@ impl GuestToolchain {
             "RUSTC_WRAPPER",
         ] {
             cmd.env_remove(var);
+        }
+        // Several plugin crates can share one target directory, and so one build of std.
+        if let Some(dir) = std::env::var_os("CLOUDOPS_GUEST_TARGET_DIR") {
+            cmd.arg("--target-dir").arg(dir);
         }
         cmd.current_dir(crate_dir);
         cmd

@@ -13,7 +13,10 @@ pub mod capabilities;
 pub mod engine;
 pub mod limits;
 pub mod manifest;
+pub mod replay;
 mod runtime;
+pub mod template;
+pub mod trust;
 mod wit;
 
 use std::path::PathBuf;

@@ -60,6 +60,22 @@ pub enum PluginError {
         /// The hash of the file.
         actual: String,
     },
+    /// The plugin changed since the user first ran it.
+    #[error(
+        "plugin `{plugin}` in {dir} changed since it was first used: its {what} no longer \
+         matches what {trust_file} recorded. Refusing to run it. If you rebuilt or \
+         reinstalled it on purpose, run `cloudops plugin trust {plugin}`"
+    )]
+    Untrusted {
+        /// Plugin name.
+        plugin: String,
+        /// Its folder.
+        dir: PathBuf,
+        /// `component` or `plugin.toml`.
+        what: &'static str,
+        /// The trust file.
+        trust_file: PathBuf,
+    },
     /// The plugin targets a WIT version this host does not know.
     #[error(
         "plugin `{plugin}` targets cloudops:scanner@{version}, which this cloudops does not \

@@ -33,9 +33,11 @@
 
 mod emit;
 mod error;
+pub mod json;
 pub mod log;
 pub mod query;
 mod resource;
+pub mod rest;
 pub mod xml;
 
 pub use emit::{Emitter, MAX_BATCH};
@@ -60,10 +62,12 @@ pub mod bindings {
     });
 }
 
-/// The version of the WIT contract (`cloudops:scanner`) this SDK was built against.
+/// The version of the WIT contract (`cloudops:scanner`) this SDK was built against; put it
+/// in the `wit` field of `plugin.toml`.
 ///
-/// [`export!`] embeds it in the plugin as the `cloudops:wit-version` custom section, so the
-/// host can compare it with the `wit` field of `plugin.toml` before compiling the component.
+/// The component carries it too, in the names of its exports
+/// (`cloudops:scanner/scanner@0.1.0`): the host reads it there and refuses a component
+/// whose version differs from its manifest's.
 pub const WIT_VERSION: &str = "0.1.0";
 
 /// The trait a scanner implements: `describe`, `scan` and `analyze`.
@@ -85,8 +89,7 @@ pub use bindings::cloudops::scanner::types::{
 /// Makes a type implementing [`Scanner`] the plugin's exported `scanner` interface.
 ///
 /// Call it once, at the top level of the plugin crate (a `cdylib`):
-/// `cloudops_scanner_sdk::export!(MyScanner);`. Besides the exports it embeds the WIT
-/// version the SDK was built against ([`WIT_VERSION`]) as a custom section.
+/// `cloudops_scanner_sdk::export!(MyScanner);`.
 #[macro_export]
 macro_rules! export {
     ($ty:ident) => {
@@ -100,21 +103,13 @@ macro_rules! export {
             fn implements_scanner<T: $crate::Scanner>() {}
             implements_scanner::<$ty>();
         };
-
-        // Must stay byte-for-byte equal to `WIT_VERSION`; a macro cannot size an array
-        // from a `&str` constant's contents on stable.
-        #[cfg(target_arch = "wasm32")]
-        #[link_section = "cloudops:wit-version"]
-        #[used]
-        static __CLOUDOPS_WIT_VERSION: [u8; 5] = *b"0.1.0";
     };
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn wit_version_matches_the_embedded_section() {
-        assert_eq!(super::WIT_VERSION.as_bytes(), b"0.1.0");
+    fn wit_version_matches_the_wit_package() {
         let wit = include_str!("../../../wit/v0.1/world.wit");
         assert!(wit.contains(&format!("package cloudops:scanner@{};", super::WIT_VERSION)));
     }

@@ -1,0 +1,281 @@
+//! The `cloudops` binary as a user runs it: exit codes, messages, JSON on stdout.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use cloudops_host::demo::{self, seed_ec2, Ec2Estate, Emulator};
+use cloudops_host::plugin::build::build_plugin;
+
+fn cloudops(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudops"));
+    cmd.arg("--data-dir").arg(data_dir).args(args);
+    for var in [
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "CLOUDOPS_PLUGIN_PATH",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run cloudops")
+}
+
+/// A data dir with the ec2 plugin installed (built once per test process).
+fn data_dir_with_ec2() -> tempfile::TempDir {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let out = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"))
+            .join("cli-test-plugins");
+        build_plugin(&root.join("plugins/ec2"), &out)
+            .expect("build ec2")
+            .dir
+    });
+    let data = tempfile::tempdir().unwrap();
+    let dest = data.path().join("plugins/ec2");
+    std::fs::create_dir_all(&dest).unwrap();
+    for entry in std::fs::read_dir(built).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dest.join(path.file_name().unwrap())).unwrap();
+    }
+    data
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let data = tempfile::tempdir().unwrap();
+    let out = cloudops(data.path(), &["scan"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--service"));
+}
+
+#[test]
+fn a_missing_plugin_says_how_to_build_it() {
+    let data = tempfile::tempdir().unwrap();
+    let out = cloudops(
+        data.path(),
+        &["scan", "--service", "ec2", "--region", "us-west-2"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret-value"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("cloudops plugin build plugins/ec2"), "{err}");
+    assert!(!err.contains("secret-value"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_prints_json_and_a_table_from_the_emulator() {
+    let data = data_dir_with_ec2();
+    let emulator = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let client = emulator.demo_client();
+    let seeded = seed_ec2(&client, "us-west-2", &Ec2Estate::demo())
+        .await
+        .unwrap();
+    let env = demo_env(&emulator);
+    let args = [
+        "scan",
+        "--service",
+        "ec2",
+        "--region",
+        "us-west-2",
+        "--region",
+        "eu-west-1",
+    ];
+    let json_out = cloudops_async(data.path(), &[&args[..], &["--json"]].concat(), &env).await;
+    let table_out = cloudops_async(data.path(), &args, &env).await;
+
+    assert!(json_out.status.success(), "{}", stderr(&json_out));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&json_out.stdout).expect("one JSON document on stdout");
+    assert_eq!(doc["account_id"], demo::DEMO_ACCOUNT);
+    assert_eq!(doc["regions"].as_array().unwrap().len(), 2);
+    assert!(doc["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["ok"] == true));
+    let instance_ids: Vec<&str> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["resource_type"] == "ec2_instance")
+        .map(|r| r["identifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(instance_ids.len(), seeded.instances.len());
+    for (_, id) in &seeded.instances {
+        assert!(instance_ids.contains(&id.as_str()), "{id} missing");
+    }
+
+    assert!(table_out.status.success(), "{}", stderr(&table_out));
+    let table = String::from_utf8_lossy(&table_out.stdout);
+    assert!(
+        table.contains("web-server-1") && table.contains("env=production"),
+        "{table}"
+    );
+    assert!(
+        stderr(&table_out).contains("us-west-2: 10 resources"),
+        "{}",
+        stderr(&table_out)
+    );
+}
+
+fn demo_env(emulator: &Emulator) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", emulator.url().to_owned()),
+        ("AWS_ACCESS_KEY_ID", demo::DEMO_ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", demo::DEMO_SECRET_KEY.to_owned()),
+    ]
+}
+
+/// Runs cloudops on a blocking thread (the emulator's runtime keeps serving meanwhile).
+async fn cloudops_async(data_dir: &Path, args: &[&str], env: &[(&'static str, String)]) -> Output {
+    let (data_dir, args, env) = (
+        data_dir.to_owned(),
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        env.to_vec(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        cloudops(&data_dir, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_plugin_from_the_template_records_and_replays_its_scan() {
+    let work = tempfile::tempdir().unwrap();
+    let crate_dir = work.path().join("keys");
+    let crate_arg = crate_dir.to_str().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let created = cloudops(
+        data.path(),
+        &["plugin", "new", "keys", "--dir", crate_arg],
+        &[],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(std::fs::read_to_string(crate_dir.join("plugin.toml"))
+        .unwrap()
+        .contains("name = \"keys\""));
+
+    let emulator = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let client = emulator.demo_client();
+    client
+        .query(
+            "us-west-2",
+            "ec2",
+            "CreateKeyPair",
+            "2016-11-15",
+            &[("KeyName", "deploy")],
+        )
+        .await
+        .unwrap();
+    // Share the guest target directory so std is not rebuilt for the new crate.
+    let mut env = demo_env(&emulator);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    env.push((
+        "CLOUDOPS_GUEST_TARGET_DIR",
+        root.join("plugins/target").display().to_string(),
+    ));
+
+    let recorded = cloudops_async(
+        data.path(),
+        &["plugin", "record", crate_arg, "--region", "us-west-2"],
+        &env,
+    )
+    .await;
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    assert!(
+        stderr(&recorded).contains("1 resources"),
+        "{}",
+        stderr(&recorded)
+    );
+    drop(emulator); // replaying needs no network
+
+    let tested = cloudops_async(data.path(), &["plugin", "test", crate_arg], &env).await;
+    let stdout = String::from_utf8_lossy(&tested.stdout).into_owned();
+    assert!(tested.status.success(), "{stdout}{}", stderr(&tested));
+    assert!(
+        stdout.contains("ok      default: 1 resources, 1 requests"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fuel") && stdout.contains("peak memory"),
+        "{stdout}"
+    );
+
+    // A plugin that emits something else fails its test, naming the difference.
+    let expected = crate_dir.join("tests/replay/default/expected.json");
+    let text = std::fs::read_to_string(&expected)
+        .unwrap()
+        .replace("\"deploy\"", "\"renamed\"");
+    std::fs::write(&expected, text).unwrap();
+    let tested = cloudops_async(data.path(), &["plugin", "test", crate_arg], &env).await;
+    let stdout = String::from_utf8_lossy(&tested.stdout).into_owned();
+    assert_eq!(tested.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAILED  default: ec2_key_pair"), "{stdout}");
+}
+
+#[test]
+fn an_edited_manifest_is_refused_until_trusted_again() {
+    let data = data_dir_with_ec2();
+    let listed = cloudops(data.path(), &["plugin", "list", "--json"], &[]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(rows[0]["name"], "ec2");
+    assert_eq!(rows[0]["actions"], serde_json::json!(["ec2:Describe*"]));
+
+    // Widen the grant by hand: the component hash still matches, the manifest does not.
+    let manifest = data.path().join("plugins/ec2/plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "\"ec2:Describe*\"",
+            "\"ec2:Describe*\", \"ec2:TerminateInstances\"",
+        ),
+    )
+    .unwrap();
+    let listed = cloudops(data.path(), &["plugin", "list"], &[]);
+    assert_eq!(listed.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        out.contains("changed since it was first used")
+            && out.contains("cloudops plugin trust ec2"),
+        "{out}"
+    );
+    let scan = cloudops(
+        data.path(),
+        &["scan", "--service", "ec2", "--region", "us-west-2"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+        ],
+    );
+    assert_eq!(scan.status.code(), Some(1));
+    assert!(
+        stderr(&scan).contains("Refusing to run it"),
+        "{}",
+        stderr(&scan)
+    );
+
+    let trusted = cloudops(data.path(), &["plugin", "trust", "ec2"], &[]);
+    assert!(trusted.status.success(), "{}", stderr(&trusted));
+    assert!(cloudops(data.path(), &["plugin", "list"], &[])
+        .status
+        .success());
+}
