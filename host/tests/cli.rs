@@ -279,3 +279,26 @@ fn an_edited_manifest_is_refused_until_trusted_again() {
         .status
         .success());
 }
+
+#[test]
+fn first_party_plugins_pass_their_recorded_cases_offline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut tested = 0;
+    for name in ["ec2", "elb", "rds", "s3", "lambda", "vpc"] {
+        let dir = root.join("plugins").join(name);
+        assert!(
+            dir.join("tests/replay").is_dir(),
+            "{name} has recorded cases"
+        );
+        let out = cloudops(data.path(), &["plugin", "test", dir.to_str().unwrap()], &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{name}: {stdout}{}", stderr(&out));
+        assert!(
+            stdout.contains("ok      ") && stdout.contains(" 0 failed"),
+            "{stdout}"
+        );
+        tested += 1;
+    }
+    assert_eq!(tested, 6);
+}

@@ -1,10 +1,11 @@
 //! Shared set-up for cloudops's end-to-end tests and benchmarks: build the plugins once,
-//! start the AWS emulator, make clients, run a scan.
+//! start the AWS emulator, make clients, seed it, run a scan, and read what was found.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use cloudops_host::aws::xml::first_text;
 use cloudops_host::aws::AwsClient;
 use cloudops_host::demo::{self, Emulator};
 use cloudops_host::plugin::{build, Limits, Plugin, PluginEngine, PluginError, ScanReport};
@@ -95,4 +96,139 @@ pub async fn scan(
     .await;
     let scan = scans.pop().expect("one region scanned");
     (scan.resources, scan.result)
+}
+
+/// The API version the tests call each query-protocol service with.
+fn api_version(service: &str) -> &'static str {
+    match service {
+        "ec2" => "2016-11-15",
+        "rds" => "2014-10-31",
+        "elasticloadbalancing" => "2015-12-01",
+        "iam" => "2010-05-08",
+        other => panic!("no API version known for service `{other}`"),
+    }
+}
+
+/// Sends one query-protocol call (to seed the emulator) and returns the body; fails the
+/// test, naming the call, on any error.
+pub async fn query(
+    client: &AwsClient,
+    region: &str,
+    service: &str,
+    action: &str,
+    params: &[(&str, &str)],
+) -> Vec<u8> {
+    client
+        .query(region, service, action, api_version(service), params)
+        .await
+        .unwrap_or_else(|e| panic!("{service}:{action}: {e}"))
+}
+
+/// The text of the first `<tag>` in a response body (an id a create call returned); fails
+/// the test when there is none.
+pub fn element_text(body: &[u8], tag: &str) -> String {
+    first_text(body, tag).unwrap_or_else(|| panic!("no <{tag}> in the response"))
+}
+
+/// The ARN the scanners give an EC2 resource of the demo account: `kind` as in the ARN
+/// (`vpc`, `subnet`, `security-group`, `instance`, `volume`).
+pub fn ec2_arn(region: &str, kind: &str, id: &str) -> String {
+    format!("arn:aws:ec2:{region}:{}:{kind}/{id}", demo::DEMO_ACCOUNT)
+}
+
+/// The ARN the rds scanner gives an RDS resource of the demo account: `kind` is `db`,
+/// `cluster`, `snapshot` or `cluster-snapshot`.
+pub fn rds_arn(region: &str, kind: &str, id: &str) -> String {
+    format!("arn:aws:rds:{region}:{}:{kind}:{id}", demo::DEMO_ACCOUNT)
+}
+
+/// A VPC with two subnets (zones `a` and `b`) and a security group, as seeded by
+/// [`seed_network`].
+pub struct Network {
+    /// The VPC's id.
+    pub vpc: String,
+    /// The subnets' ids, in zones `a` and `b`.
+    pub subnets: [String; 2],
+    /// The security group's id.
+    pub sg: String,
+}
+
+/// Creates a VPC `{prefix}.0.0/16` in `region` with subnets `{prefix}.1.0/24` and
+/// `{prefix}.2.0/24` in zones `a` and `b`, and the security group `group` described as
+/// `description`.
+pub async fn seed_network(
+    client: &AwsClient,
+    region: &str,
+    prefix: &str,
+    (group, description): (&str, &str),
+) -> Network {
+    let cidr = format!("{prefix}.0.0/16");
+    let body = query(client, region, "ec2", "CreateVpc", &[("CidrBlock", &cidr)]).await;
+    let vpc = element_text(&body, "vpcId");
+    let mut subnets = Vec::new();
+    for (i, zone) in [(1, "a"), (2, "b")] {
+        let (cidr, az) = (format!("{prefix}.{i}.0/24"), format!("{region}{zone}"));
+        let params = [
+            ("VpcId", vpc.as_str()),
+            ("CidrBlock", &cidr),
+            ("AvailabilityZone", &az),
+        ];
+        let body = query(client, region, "ec2", "CreateSubnet", &params).await;
+        subnets.push(element_text(&body, "subnetId"));
+    }
+    let params = [
+        ("GroupName", group),
+        ("GroupDescription", description),
+        ("VpcId", &vpc),
+    ];
+    let body = query(client, region, "ec2", "CreateSecurityGroup", &params).await;
+    let [a, b] = <[String; 2]>::try_from(subnets).expect("two subnets");
+    Network {
+        vpc,
+        subnets: [a, b],
+        sg: element_text(&body, "groupId"),
+    }
+}
+
+/// The resources of type `t`, sorted by name and then identifier, so a test can index
+/// them.
+pub fn of_type<'a>(resources: &'a [Resource], t: &str) -> Vec<&'a Resource> {
+    let mut found: Vec<&Resource> = resources.iter().filter(|r| r.resource_type == t).collect();
+    found.sort_by(|a, b| (&a.name, &a.identifier).cmp(&(&b.name, &b.identifier)));
+    found
+}
+
+/// The identifiers of `resources`, in order.
+pub fn ids(resources: &[&Resource]) -> Vec<String> {
+    resources.iter().map(|r| r.identifier.clone()).collect()
+}
+
+/// A resource's relations as (kind, target ARN) pairs, in order.
+pub fn relations(r: &Resource) -> Vec<(String, String)> {
+    r.relations
+        .iter()
+        .map(|x| (x.kind.clone(), x.target_arn.clone()))
+        .collect()
+}
+
+/// Whether the resource has a relation of `kind` to `target`.
+pub fn has_relation(r: &Resource, kind: &str, target: &str) -> bool {
+    r.relations
+        .iter()
+        .any(|x| x.kind == kind && x.target_arn == target)
+}
+
+/// A resource's tags as (key, value) pairs, in the scanner's order.
+pub fn tags(r: &Resource) -> Vec<(String, String)> {
+    r.tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+/// Borrowed pairs as owned ones, to compare with [`relations`] and [`tags`].
+pub fn pairs<V: ToString>(list: &[(&str, V)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), v.to_string()))
+        .collect()
 }

@@ -2,36 +2,11 @@
 
 use cloudops_host::demo::{self, create_iam_user, seed_ec2, Ec2Estate, InstanceSpec};
 use cloudops_host::plugin::{Limits, PluginError};
-use cloudops_host::resource::Resource;
-use cloudops_tests::{client, demo_client, load_plugin, scan, start_emulator};
+use cloudops_tests::{
+    client, demo_client, ec2_arn, has_relation, load_plugin, of_type, scan, start_emulator, tags,
+};
 
 const REGION: &str = "us-west-2";
-
-fn arn(kind: &str, id: &str) -> String {
-    format!("arn:aws:ec2:{REGION}:{}:{kind}/{id}", demo::DEMO_ACCOUNT)
-}
-
-fn of_type<'a>(resources: &'a [Resource], t: &str) -> Vec<&'a Resource> {
-    let mut found: Vec<&Resource> = resources.iter().filter(|r| r.resource_type == t).collect();
-    found.sort_by(|a, b| a.name.cmp(&b.name));
-    found
-}
-
-fn sorted_tags(r: &Resource) -> Vec<(String, String)> {
-    let mut tags: Vec<_> = r
-        .tags
-        .iter()
-        .map(|t| (t.key.clone(), t.value.clone()))
-        .collect();
-    tags.sort();
-    tags
-}
-
-fn has_relation(r: &Resource, kind: &str, target: &str) -> bool {
-    r.relations
-        .iter()
-        .any(|rel| rel.kind == kind && rel.target_arn == target)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_reports_the_seeded_estate_exactly() {
@@ -55,19 +30,22 @@ async fn scan_reports_the_seeded_estate_exactly() {
     assert_eq!(got, expected, "instances by Name tag and id");
 
     for r in &instances {
-        assert_eq!(r.arn, arn("instance", &r.identifier));
+        assert_eq!(r.arn, ec2_arn(REGION, "instance", &r.identifier));
         assert_eq!(r.account_id, demo::DEMO_ACCOUNT);
         assert_eq!(r.region, REGION);
         assert!(
-            has_relation(r, "subnet", &arn("subnet", &seeded.subnet_id)),
+            has_relation(r, "subnet", &ec2_arn(REGION, "subnet", &seeded.subnet_id)),
             "{r:?}"
         );
-        assert!(has_relation(r, "vpc", &arn("vpc", &seeded.vpc_id)), "{r:?}");
+        assert!(
+            has_relation(r, "vpc", &ec2_arn(REGION, "vpc", &seeded.vpc_id)),
+            "{r:?}"
+        );
         assert!(
             has_relation(
                 r,
                 "security_group",
-                &arn("security-group", &seeded.security_group_id)
+                &ec2_arn(REGION, "security-group", &seeded.security_group_id)
             ),
             "{r:?}"
         );
@@ -77,8 +55,10 @@ async fn scan_reports_the_seeded_estate_exactly() {
     for n in ["web-server-1", "web-server-2", "db-host-1"] {
         assert_eq!(by_name(n).state.as_deref(), Some("running"), "{n}");
     }
+    let mut db_tags = tags(by_name("db-host-1"));
+    db_tags.sort();
     assert_eq!(
-        sorted_tags(by_name("db-host-1")),
+        db_tags,
         [
             ("Name", "db-host-1"),
             ("app", "main"),
@@ -97,7 +77,7 @@ async fn scan_reports_the_seeded_estate_exactly() {
     assert!(has_relation(
         by_name("db-host-1"),
         "volume",
-        &arn("volume", data_volume)
+        &ec2_arn(REGION, "volume", data_volume)
     ));
     let volumes = of_type(&resources, "ec2_volume");
     let volume = volumes
@@ -108,7 +88,11 @@ async fn scan_reports_the_seeded_estate_exactly() {
     assert_eq!(volume.state.as_deref(), Some("in-use"));
     assert_eq!(volume.metadata["size_gib"], 100);
     assert!(
-        has_relation(volume, "instance", &arn("instance", db_instance)),
+        has_relation(
+            volume,
+            "instance",
+            &ec2_arn(REGION, "instance", db_instance)
+        ),
         "{volume:?}"
     );
     let snapshots = of_type(&resources, "ec2_snapshot");
@@ -120,7 +104,11 @@ async fn scan_reports_the_seeded_estate_exactly() {
     assert_eq!(&snapshots[0].identifier, snapshot_id);
     assert_eq!(snapshots[0].name, "db-host-1-data-nightly");
     assert!(
-        has_relation(snapshots[0], "snapshot_of", &arn("volume", data_volume)),
+        has_relation(
+            snapshots[0],
+            "snapshot_of",
+            &ec2_arn(REGION, "volume", data_volume)
+        ),
         "{:?}",
         snapshots[0]
     );

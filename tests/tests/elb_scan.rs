@@ -1,95 +1,31 @@
 //! The ELB plugin against the real emulator: exact ARNs, names, tags, states, relations
 //! and paging.
 
-use cloudops_host::aws::xml::first_text;
 use cloudops_host::aws::AwsClient;
 use cloudops_host::demo;
 use cloudops_host::plugin::Limits;
-use cloudops_host::resource::Resource;
-use cloudops_tests::{demo_client, load_plugin, scan, start_emulator};
+use cloudops_tests::{
+    demo_client, ec2_arn, element_text, load_plugin, of_type, query, relations, scan,
+    start_emulator, Network,
+};
 
 const REGION: &str = "eu-west-1";
 
-fn ec2_arn(kind: &str, id: &str) -> String {
-    format!("arn:aws:ec2:{REGION}:{}:{kind}/{id}", demo::DEMO_ACCOUNT)
-}
-
-async fn call(client: &AwsClient, service: &str, action: &str, params: &[(&str, &str)]) -> Vec<u8> {
-    let version = if service == "ec2" {
-        "2016-11-15"
-    } else {
-        "2015-12-01"
-    };
-    client
-        .query(REGION, service, action, version, params)
-        .await
-        .unwrap_or_else(|e| panic!("{action}: {e}"))
-}
-
-fn text(body: &[u8], tag: &str) -> String {
-    first_text(body, tag).unwrap_or_else(|| panic!("no <{tag}> in the response"))
-}
-
-struct Network {
-    vpc: String,
-    subnets: [String; 2],
-    sg: String,
-}
-
 async fn seed_network(client: &AwsClient) -> Network {
-    let body = call(client, "ec2", "CreateVpc", &[("CidrBlock", "10.4.0.0/16")]).await;
-    let vpc = text(&body, "vpcId");
-    let mut subnets = Vec::new();
-    for (cidr, az) in [("10.4.1.0/24", "a"), ("10.4.2.0/24", "b")] {
-        let az = format!("{REGION}{az}");
-        let params = [
-            ("VpcId", vpc.as_str()),
-            ("CidrBlock", cidr),
-            ("AvailabilityZone", &az),
-        ];
-        subnets.push(text(
-            &call(client, "ec2", "CreateSubnet", &params).await,
-            "subnetId",
-        ));
-    }
-    let params = [
-        ("GroupName", "web"),
-        ("GroupDescription", "web tier"),
-        ("VpcId", &vpc),
-    ];
-    let sg = text(
-        &call(client, "ec2", "CreateSecurityGroup", &params).await,
-        "groupId",
-    );
-    Network {
-        vpc,
-        subnets: [subnets[0].clone(), subnets[1].clone()],
-        sg,
-    }
+    cloudops_tests::seed_network(client, REGION, "10.4", ("web", "web tier")).await
 }
 
 /// Creates a load balancer and returns its ARN.
 async fn create_lb(client: &AwsClient, params: &[(&str, &str)]) -> String {
-    text(
-        &call(client, "elasticloadbalancing", "CreateLoadBalancer", params).await,
-        "LoadBalancerArn",
+    let body = query(
+        client,
+        REGION,
+        "elasticloadbalancing",
+        "CreateLoadBalancer",
+        params,
     )
-}
-
-fn of_type(resources: &[Resource]) -> Vec<&Resource> {
-    let mut found: Vec<&Resource> = resources
-        .iter()
-        .filter(|r| r.resource_type == "elb_load_balancer")
-        .collect();
-    found.sort_by(|a, b| a.name.cmp(&b.name));
-    found
-}
-
-fn relations(r: &Resource) -> Vec<(String, String)> {
-    r.relations
-        .iter()
-        .map(|x| (x.kind.clone(), x.target_arn.clone()))
-        .collect()
+    .await;
+    element_text(&body, "LoadBalancerArn")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +68,7 @@ async fn scan_reports_the_seeded_load_balancers_exactly() {
         report.requests, 2,
         "one page of load balancers, one DescribeTags"
     );
-    let found = of_type(&resources);
+    let found = of_type(&resources, "elb_load_balancer");
     let names: Vec<_> = found
         .iter()
         .map(|r| (r.name.as_str(), r.identifier.as_str()))
@@ -157,10 +93,10 @@ async fn scan_reports_the_seeded_load_balancers_exactly() {
         .collect();
     assert_eq!(tags, [("env", "production"), ("Name", "Public web")]);
     let expected = [
-        ("vpc", ec2_arn("vpc", &net.vpc)),
-        ("subnet", ec2_arn("subnet", &net.subnets[0])),
-        ("subnet", ec2_arn("subnet", &net.subnets[1])),
-        ("security_group", ec2_arn("security-group", &net.sg)),
+        ("vpc", ec2_arn(REGION, "vpc", &net.vpc)),
+        ("subnet", ec2_arn(REGION, "subnet", &net.subnets[0])),
+        ("subnet", ec2_arn(REGION, "subnet", &net.subnets[1])),
+        ("security_group", ec2_arn(REGION, "security-group", &net.sg)),
     ];
     assert_eq!(relations(alb), expected.map(|(k, v)| (k.to_owned(), v)));
     assert_eq!(alb.metadata["type"], "application");
@@ -212,7 +148,7 @@ async fn listings_follow_markers_and_tags_come_twenty_at_a_time() {
     let (resources, result) = scan(&plugin, &admin, REGION, &[]).await;
     let report = result.unwrap();
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    let found = of_type(&resources);
+    let found = of_type(&resources, "elb_load_balancer");
     let got: Vec<_> = found
         .iter()
         .map(|r| (r.name.clone(), r.identifier.clone()))

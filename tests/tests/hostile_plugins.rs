@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use cloudops_host::demo::{create_iam_user, seed_ec2, Ec2Estate, Emulator};
-use cloudops_host::plugin::{Limits, Plugin, PluginError};
+use cloudops_host::plugin::{Limits, Manifest, Plugin, PluginError};
 use cloudops_tests::{
     built_plugin, client, demo_client, engine, load_plugin, scan, start_emulator,
 };
@@ -194,11 +194,11 @@ fn a_tampered_component_is_refused() {
 #[test]
 fn a_plugin_for_an_unknown_newer_wit_is_refused() {
     let dir = copy_of_built(HOSTILE);
-    let manifest = dir.path().join("plugin.toml");
-    let text = std::fs::read_to_string(&manifest)
-        .unwrap()
-        .replace("wit = \"0.1.0\"", "wit = \"0.9.0\"");
-    std::fs::write(&manifest, text).unwrap();
+    let path = dir.path().join("plugin.toml");
+    let mut manifest = Manifest::load(&path).unwrap();
+    manifest.wit = "0.9.0".parse().unwrap();
+    std::fs::write(&path, manifest.to_toml()).unwrap();
     let err = Plugin::load(&engine(), dir.path(), test_limits()).unwrap_err();
     assert!(matches!(err, PluginError::UnsupportedWit { .. }), "{err}");
+    assert!(err.to_string().contains("cloudops:scanner@0.9.0"), "{err}");
 }

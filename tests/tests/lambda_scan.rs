@@ -1,12 +1,13 @@
 //! The Lambda plugin against the real emulator: functions, aliases and layer versions with
 //! their identifiers, tags and relations, region by region.
 
-use cloudops_host::aws::xml::first_text;
 use cloudops_host::aws::{AwsClient, AwsRequest};
 use cloudops_host::demo;
 use cloudops_host::plugin::Limits;
-use cloudops_host::resource::Resource;
-use cloudops_tests::{demo_client, load_plugin, scan, start_emulator};
+use cloudops_tests::{
+    demo_client, element_text, ids, load_plugin, of_type, query, relations, scan, seed_network,
+    start_emulator,
+};
 use serde_json::{json, Value};
 
 const REGION: &str = "us-west-2";
@@ -32,24 +33,6 @@ async fn lambda(client: &AwsClient, region: &str, method: &str, path: &str, body
     serde_json::from_slice(&response.body).unwrap()
 }
 
-async fn query(
-    client: &AwsClient,
-    region: &str,
-    service: &str,
-    action: &str,
-    params: &[(&str, &str)],
-) -> Vec<u8> {
-    let version = if service == "iam" {
-        "2010-05-08"
-    } else {
-        "2016-11-15"
-    };
-    client
-        .query(region, service, action, version, params)
-        .await
-        .unwrap_or_else(|e| panic!("{service}:{action}: {e}"))
-}
-
 /// An IAM role Lambda may assume; CreateFunction checks that it exists.
 async fn create_role(client: &AwsClient) -> String {
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -61,44 +44,7 @@ async fn create_role(client: &AwsClient) -> String {
         &[("RoleName", "fn-role"), ("AssumeRolePolicyDocument", trust)],
     )
     .await;
-    first_text(&body, "Arn").expect("role ARN")
-}
-
-/// A subnet and a security group for a VPC function.
-async fn create_network(client: &AwsClient) -> (String, String) {
-    let vpc = query(
-        client,
-        REGION,
-        "ec2",
-        "CreateVpc",
-        &[("CidrBlock", "10.0.0.0/16")],
-    )
-    .await;
-    let vpc = first_text(&vpc, "vpcId").unwrap();
-    let subnet = query(
-        client,
-        REGION,
-        "ec2",
-        "CreateSubnet",
-        &[("VpcId", &vpc), ("CidrBlock", "10.0.1.0/24")],
-    )
-    .await;
-    let group = query(
-        client,
-        REGION,
-        "ec2",
-        "CreateSecurityGroup",
-        &[
-            ("VpcId", &vpc),
-            ("GroupName", "fn"),
-            ("GroupDescription", "functions"),
-        ],
-    )
-    .await;
-    (
-        first_text(&subnet, "subnetId").unwrap(),
-        first_text(&group, "groupId").unwrap(),
-    )
+    element_text(&body, "Arn")
 }
 
 /// Deployment package: a zip holding one stored (uncompressed) `index.py`, base64-encoded
@@ -185,29 +131,13 @@ async fn create_function(client: &AwsClient, region: &str, spec: Value) -> Value
     lambda(client, region, "POST", "/2015-03-31/functions", body).await
 }
 
-fn of_type<'a>(resources: &'a [Resource], t: &str) -> Vec<&'a Resource> {
-    let mut found: Vec<&Resource> = resources.iter().filter(|r| r.resource_type == t).collect();
-    found.sort_by(|a, b| a.identifier.cmp(&b.identifier));
-    found
-}
-
-fn ids(resources: &[&Resource]) -> Vec<String> {
-    resources.iter().map(|r| r.identifier.clone()).collect()
-}
-
-fn relations(r: &Resource) -> Vec<(String, String)> {
-    r.relations
-        .iter()
-        .map(|x| (x.kind.clone(), x.target_arn.clone()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_aliases_and_layers_are_reported_with_their_relations() {
     let emulator = start_emulator().await;
     let admin = demo_client(&emulator);
     let role = create_role(&admin).await;
-    let (subnet, group) = create_network(&admin).await;
+    let net = seed_network(&admin, REGION, "10.0", ("fn", "functions")).await;
+    let (subnet, group) = (net.subnets[0].clone(), net.sg);
     let layer_body = json!({"Content": {"ZipFile": zip_package()}, "CompatibleRuntimes": ["python3.12"], "Description": "shared code"});
     lambda(
         &admin,

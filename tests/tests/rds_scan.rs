@@ -1,38 +1,18 @@
 //! The RDS plugin against the real emulator: exact identifiers, tags, states, relations,
 //! constraints and paging.
 
-use cloudops_host::aws::xml::first_text;
 use cloudops_host::aws::AwsClient;
 use cloudops_host::demo::{self, create_iam_user};
 use cloudops_host::plugin::{Limits, PluginError};
 use cloudops_host::resource::Resource;
-use cloudops_tests::{client, demo_client, load_plugin, scan, start_emulator};
+use cloudops_tests::{
+    client, demo_client, ec2_arn, ids, load_plugin, of_type, pairs, query, rds_arn, relations,
+    scan, start_emulator, tags, Network,
+};
 
 const REGION: &str = "us-west-2";
-const RDS_VERSION: &str = "2014-10-31";
-
-fn rds_arn(kind: &str, id: &str) -> String {
-    format!("arn:aws:rds:{REGION}:{}:{kind}:{id}", demo::DEMO_ACCOUNT)
-}
-
-fn ec2_arn(kind: &str, id: &str) -> String {
-    format!("arn:aws:ec2:{REGION}:{}:{kind}/{id}", demo::DEMO_ACCOUNT)
-}
-
 async fn call(client: &AwsClient, service: &str, action: &str, params: &[(&str, &str)]) -> Vec<u8> {
-    let version = if service == "ec2" {
-        "2016-11-15"
-    } else {
-        RDS_VERSION
-    };
-    client
-        .query(REGION, service, action, version, params)
-        .await
-        .unwrap_or_else(|e| panic!("{action}: {e}"))
-}
-
-fn text(body: &[u8], tag: &str) -> String {
-    first_text(body, tag).unwrap_or_else(|| panic!("no <{tag}> in the response"))
+    query(client, REGION, service, action, params).await
 }
 
 /// A DB instance with the parameters moto insists on; `extra` adds to or overrides them.
@@ -52,47 +32,9 @@ async fn create_instance(client: &AwsClient, id: &str, engine: &str, extra: &[(&
     call(client, "rds", "CreateDBInstance", &params).await;
 }
 
-struct Network {
-    vpc: String,
-    subnets: [String; 2],
-    sg: String,
-}
-
+/// The shared network, plus the DB subnet group `main` over its two subnets.
 async fn seed_network(client: &AwsClient) -> Network {
-    let vpc = text(
-        &call(client, "ec2", "CreateVpc", &[("CidrBlock", "10.9.0.0/16")]).await,
-        "vpcId",
-    );
-    let mut subnets = Vec::new();
-    for (cidr, az) in [("10.9.1.0/24", "a"), ("10.9.2.0/24", "b")] {
-        let az = format!("{REGION}{az}");
-        let body = call(
-            client,
-            "ec2",
-            "CreateSubnet",
-            &[
-                ("VpcId", &vpc),
-                ("CidrBlock", cidr),
-                ("AvailabilityZone", &az),
-            ],
-        )
-        .await;
-        subnets.push(text(&body, "subnetId"));
-    }
-    let sg = text(
-        &call(
-            client,
-            "ec2",
-            "CreateSecurityGroup",
-            &[
-                ("GroupName", "db"),
-                ("GroupDescription", "databases"),
-                ("VpcId", &vpc),
-            ],
-        )
-        .await,
-        "groupId",
-    );
+    let net = cloudops_tests::seed_network(client, REGION, "10.9", ("db", "databases")).await;
     call(
         client,
         "rds",
@@ -100,16 +42,12 @@ async fn seed_network(client: &AwsClient) -> Network {
         &[
             ("DBSubnetGroupName", "main"),
             ("DBSubnetGroupDescription", "main databases"),
-            ("SubnetIds.SubnetIdentifier.1", &subnets[0]),
-            ("SubnetIds.SubnetIdentifier.2", &subnets[1]),
+            ("SubnetIds.SubnetIdentifier.1", &net.subnets[0]),
+            ("SubnetIds.SubnetIdentifier.2", &net.subnets[1]),
         ],
     )
     .await;
-    Network {
-        vpc,
-        subnets: [subnets[0].clone(), subnets[1].clone()],
-        sg,
-    }
+    net
 }
 
 /// pg-main (Multi-AZ, with a read replica), mysql-dev (stopped, no backups), Aurora
@@ -218,36 +156,6 @@ async fn seed_estate(client: &AwsClient) -> Network {
     net
 }
 
-fn of_type<'a>(resources: &'a [Resource], t: &str) -> Vec<&'a Resource> {
-    let mut found: Vec<&Resource> = resources.iter().filter(|r| r.resource_type == t).collect();
-    found.sort_by(|a, b| a.identifier.cmp(&b.identifier));
-    found
-}
-
-fn ids(resources: &[&Resource]) -> Vec<String> {
-    resources.iter().map(|r| r.identifier.clone()).collect()
-}
-
-fn relations(r: &Resource) -> Vec<(String, String)> {
-    r.relations
-        .iter()
-        .map(|x| (x.kind.clone(), x.target_arn.clone()))
-        .collect()
-}
-
-fn tags(r: &Resource) -> Vec<(String, String)> {
-    r.tags
-        .iter()
-        .map(|t| (t.key.clone(), t.value.clone()))
-        .collect()
-}
-
-fn pairs(list: &[(&str, String)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_reports_the_seeded_estate_exactly() {
     let emulator = start_emulator().await;
@@ -273,7 +181,7 @@ async fn scan_reports_the_seeded_estate_exactly() {
         ]
     );
     for r in &instances {
-        assert_eq!(r.arn, rds_arn("db", &r.identifier));
+        assert_eq!(r.arn, rds_arn(REGION, "db", &r.identifier));
         assert_eq!(r.name, r.identifier);
         assert_eq!(r.account_id, demo::DEMO_ACCOUNT);
         assert_eq!(r.region, REGION);
@@ -282,17 +190,14 @@ async fn scan_reports_the_seeded_estate_exactly() {
 
     let main = by_id("pg-main");
     assert_eq!(main.state.as_deref(), Some("available"));
-    assert_eq!(
-        tags(main),
-        pairs(&[("env", "production".into()), ("app", "main".into())])
-    );
+    assert_eq!(tags(main), pairs(&[("env", "production"), ("app", "main")]));
     assert_eq!(
         relations(main),
         pairs(&[
-            ("vpc", ec2_arn("vpc", &net.vpc)),
-            ("subnet", ec2_arn("subnet", &net.subnets[0])),
-            ("subnet", ec2_arn("subnet", &net.subnets[1])),
-            ("security_group", ec2_arn("security-group", &net.sg)),
+            ("vpc", ec2_arn(REGION, "vpc", &net.vpc)),
+            ("subnet", ec2_arn(REGION, "subnet", &net.subnets[0])),
+            ("subnet", ec2_arn(REGION, "subnet", &net.subnets[1])),
+            ("security_group", ec2_arn(REGION, "security-group", &net.sg)),
         ])
     );
     assert_eq!(main.metadata["engine"], "postgres");
@@ -310,10 +215,10 @@ async fn scan_reports_the_seeded_estate_exactly() {
     let replica = by_id("pg-main-replica");
     assert_eq!(
         relations(replica)[0],
-        pairs(&[("replica_of", rds_arn("db", "pg-main"))])[0]
+        pairs(&[("replica_of", rds_arn(REGION, "db", "pg-main"))])[0]
     );
     assert_eq!(replica.metadata["read_replica_source"], "pg-main");
-    assert_eq!(tags(replica), pairs(&[("env", "production".into())]));
+    assert_eq!(tags(replica), pairs(&[("env", "production")]));
 
     let dev = by_id("mysql-dev");
     assert_eq!(dev.state.as_deref(), Some("stopped"), "moto stops at once");
@@ -324,7 +229,7 @@ async fn scan_reports_the_seeded_estate_exactly() {
         let r = by_id(member);
         assert_eq!(r.metadata["cluster_id"], "aurora-main");
         assert!(
-            relations(r).contains(&("cluster".into(), rds_arn("cluster", "aurora-main"))),
+            relations(r).contains(&("cluster".into(), rds_arn(REGION, "cluster", "aurora-main"))),
             "{r:?}"
         );
     }
@@ -332,9 +237,9 @@ async fn scan_reports_the_seeded_estate_exactly() {
     let clusters = of_type(&resources, "rds_cluster");
     assert_eq!(ids(&clusters), ["aurora-main"]);
     let cluster = clusters[0];
-    assert_eq!(cluster.arn, rds_arn("cluster", "aurora-main"));
+    assert_eq!(cluster.arn, rds_arn(REGION, "cluster", "aurora-main"));
     assert_eq!(cluster.state.as_deref(), Some("available"));
-    assert_eq!(tags(cluster), pairs(&[("env", "staging".into())]));
+    assert_eq!(tags(cluster), pairs(&[("env", "staging")]));
     assert_eq!(
         cluster.metadata["members"],
         serde_json::json!([
@@ -347,9 +252,9 @@ async fn scan_reports_the_seeded_estate_exactly() {
     assert_eq!(
         relations(cluster),
         pairs(&[
-            ("instance", rds_arn("db", "aurora-main-1")),
-            ("instance", rds_arn("db", "aurora-main-2")),
-            ("security_group", ec2_arn("security-group", &net.sg)),
+            ("instance", rds_arn(REGION, "db", "aurora-main-1")),
+            ("instance", rds_arn(REGION, "db", "aurora-main-2")),
+            ("security_group", ec2_arn(REGION, "security-group", &net.sg)),
         ])
     );
 
@@ -367,18 +272,21 @@ async fn scan_reports_the_seeded_estate_exactly() {
     );
     assert_eq!(
         manual[0].arn,
-        rds_arn("cluster-snapshot", "aurora-main-manual")
+        rds_arn(REGION, "cluster-snapshot", "aurora-main-manual")
     );
     assert_eq!(
         relations(manual[0]),
-        pairs(&[("snapshot_of", rds_arn("cluster", "aurora-main"))])
+        pairs(&[("snapshot_of", rds_arn(REGION, "cluster", "aurora-main"))])
     );
-    assert_eq!(manual[1].arn, rds_arn("snapshot", "pg-main-before-upgrade"));
+    assert_eq!(
+        manual[1].arn,
+        rds_arn(REGION, "snapshot", "pg-main-before-upgrade")
+    );
     assert_eq!(manual[1].state.as_deref(), Some("available"));
-    assert_eq!(tags(manual[1]), pairs(&[("purpose", "upgrade".into())]));
+    assert_eq!(tags(manual[1]), pairs(&[("purpose", "upgrade")]));
     assert_eq!(
         relations(manual[1]),
-        pairs(&[("snapshot_of", rds_arn("db", "pg-main"))])
+        pairs(&[("snapshot_of", rds_arn(REGION, "db", "pg-main"))])
     );
     let mut automated_sources: Vec<String> = snapshots
         .iter()
@@ -392,9 +300,9 @@ async fn scan_reports_the_seeded_estate_exactly() {
     // Like AWS for PostgreSQL, moto keeps no automated backups of a read replica.
     let mut expected: Vec<String> = ["aurora-main-1", "aurora-main-2", "mysql-dev", "pg-main"]
         .iter()
-        .map(|i| rds_arn("db", i))
+        .map(|i| rds_arn(REGION, "db", i))
         .collect();
-    expected.insert(0, rds_arn("cluster", "aurora-main"));
+    expected.insert(0, rds_arn(REGION, "cluster", "aurora-main"));
     expected.sort();
     assert_eq!(automated_sources, expected);
 
@@ -448,7 +356,7 @@ async fn listings_follow_markers_over_several_pages() {
     );
     assert!(instances
         .iter()
-        .all(|r| tags(r) == pairs(&[("team", "batch".into())])));
+        .all(|r| tags(r) == pairs(&[("team", "batch")])));
     // moto takes an automated snapshot of every instance, but pages only
     // DescribeDBInstances (pinned 5.2 ignores MaxRecords for the other listings):
     // 2 instance pages + one page of clusters, snapshots and cluster snapshots.

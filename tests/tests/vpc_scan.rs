@@ -1,29 +1,23 @@
 //! The VPC plugin against the real emulator: exact identifiers, names, tags, relations,
 //! rule summaries and constraints.
 
-use cloudops_host::aws::xml::first_text;
 use cloudops_host::aws::AwsClient;
 use cloudops_host::demo;
 use cloudops_host::plugin::Limits;
 use cloudops_host::resource::Resource;
-use cloudops_tests::{demo_client, load_plugin, scan, start_emulator};
+use cloudops_tests::{
+    demo_client, ec2_arn, element_text, load_plugin, of_type, query, relations, scan,
+    start_emulator,
+};
 
 const REGION: &str = "us-east-2";
 
-fn arn(kind: &str, id: &str) -> String {
-    format!("arn:aws:ec2:{REGION}:{}:{kind}/{id}", demo::DEMO_ACCOUNT)
+async fn create(client: &AwsClient, action: &str, params: &[(&str, &str)], id_tag: &str) -> String {
+    element_text(&call(client, action, params).await, id_tag)
 }
 
 async fn call(client: &AwsClient, action: &str, params: &[(&str, &str)]) -> Vec<u8> {
-    client
-        .query(REGION, "ec2", action, "2016-11-15", params)
-        .await
-        .unwrap_or_else(|e| panic!("{action}: {e}"))
-}
-
-async fn create(client: &AwsClient, action: &str, params: &[(&str, &str)], id_tag: &str) -> String {
-    let body = call(client, action, params).await;
-    first_text(&body, id_tag).unwrap_or_else(|| panic!("no <{id_tag}> from {action}"))
+    query(client, REGION, "ec2", action, params).await
 }
 
 struct Seeded {
@@ -112,17 +106,6 @@ async fn seed(client: &AwsClient) -> Seeded {
     }
 }
 
-fn of_type<'a>(resources: &'a [Resource], t: &str) -> Vec<&'a Resource> {
-    resources.iter().filter(|r| r.resource_type == t).collect()
-}
-
-fn vpc_relation(r: &Resource) -> Vec<(String, String)> {
-    r.relations
-        .iter()
-        .map(|x| (x.kind.clone(), x.target_arn.clone()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_reports_the_seeded_network_exactly() {
     let emulator = start_emulator().await;
@@ -146,7 +129,7 @@ async fn scan_reports_the_seeded_network_exactly() {
         .expect("app-vpc scanned");
     let default = vpcs.iter().find(|v| v.identifier != seeded.vpc).unwrap();
     assert_eq!(app.name, "app-vpc");
-    assert_eq!(app.arn, arn("vpc", &seeded.vpc));
+    assert_eq!(app.arn, ec2_arn(REGION, "vpc", &seeded.vpc));
     assert_eq!(app.account_id, demo::DEMO_ACCOUNT);
     assert_eq!(app.state.as_deref(), Some("available"));
     assert_eq!(app.tag("env"), Some("production"));
@@ -173,10 +156,10 @@ async fn scan_reports_the_seeded_network_exactly() {
         .iter()
         .find(|s| s.identifier == seeded.subnets[0])
         .unwrap();
-    assert_eq!(app_a.arn, arn("subnet", &seeded.subnets[0]));
+    assert_eq!(app_a.arn, ec2_arn(REGION, "subnet", &seeded.subnets[0]));
     assert_eq!(
-        vpc_relation(app_a),
-        [("vpc".to_owned(), arn("vpc", &seeded.vpc))]
+        relations(app_a),
+        [("vpc".to_owned(), ec2_arn(REGION, "vpc", &seeded.vpc))]
     );
     assert_eq!(app_a.metadata["cidr_block"], "10.7.1.0/24");
     assert_eq!(app_a.metadata["availability_zone"], "us-east-2a");
@@ -212,11 +195,11 @@ async fn scan_reports_the_seeded_network_exactly() {
         ]
     );
     let web = groups.iter().find(|g| g.identifier == seeded.web).unwrap();
-    assert_eq!(web.arn, arn("security-group", &seeded.web));
+    assert_eq!(web.arn, ec2_arn(REGION, "security-group", &seeded.web));
     assert_eq!(web.state, None);
     assert_eq!(
-        vpc_relation(web),
-        [("vpc".to_owned(), arn("vpc", &seeded.vpc))]
+        relations(web),
+        [("vpc".to_owned(), ec2_arn(REGION, "vpc", &seeded.vpc))]
     );
     assert_eq!(web.metadata["ingress_rule_count"], 2);
     assert_eq!(

@@ -87,9 +87,25 @@ pub fn store_keys_in_keyring(profile: &str, keys: &StoredKeys) -> Result<(), Cre
     let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_entry_name(profile))
         .map_err(|e| CredentialsError::Keyring(e.to_string()))?;
     let json = serde_json::to_string(keys).expect("plain strings serialize");
-    entry
-        .set_password(&json)
-        .map_err(|e| CredentialsError::Keyring(e.to_string()))
+    entry.set_password(&json).map_err(|e| {
+        // Seen on headless Linux: with no login session keyring, the kernel refuses to link
+        // the new key into the persistent keyring.
+        CredentialsError::Keyring(format!(
+            "cannot store keys for profile `{profile}`: {e}. On Linux without a desktop login \
+             session, run cloudops under `keyctl session` (keyutils) or keep the keys in \
+             ~/.aws/credentials instead"
+        ))
+    })
+}
+
+/// Removes the keys stored for `profile`, if any.
+pub fn delete_keys_from_keyring(profile: &str) -> Result<(), CredentialsError> {
+    let entry = keyring::Entry::new(KEYRING_SERVICE, &keyring_entry_name(profile))
+        .map_err(|e| CredentialsError::Keyring(e.to_string()))?;
+    match entry.delete_credential() {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(CredentialsError::Keyring(e.to_string())),
+    }
 }
 
 /// Reads keys for a profile from the OS keychain; a missing entry or an unavailable

@@ -12,7 +12,8 @@ pub mod xml;
 
 pub use client::{AwsClient, AwsRequest, AwsResponse, QueryError, SendError};
 pub use credentials::{
-    keyring_entry_name, load_credentials, store_keys_in_keyring, CredentialsError, StoredKeys,
+    delete_keys_from_keyring, keyring_entry_name, load_credentials, store_keys_in_keyring,
+    CredentialsError, StoredKeys,
 };
 pub use endpoint::{EndpointError, Endpoints};
 pub use transport::{HttpTransport, RawResponse, SendFuture, Transport, TransportError};

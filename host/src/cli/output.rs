@@ -12,7 +12,8 @@ use serde_json::json;
 ///
 /// JSON shape (stable):
 /// `{ "service", "plugin": {name, version}, "account_id", "regions": [{region, ok, error,
-/// resources, requests, fuel_used, peak_memory_bytes, duration_ms, warnings}],
+/// resources, requests, fuel_used, peak_memory_bytes, duration_ms, warnings,
+/// incomplete_types}],
 /// "resources": [Resource] }`
 pub fn print_scan(
     plugin: &Plugin,
@@ -30,6 +31,7 @@ pub fn print_scan(
                     "resources": r.resources, "requests": r.requests, "fuel_used": r.fuel_used,
                     "peak_memory_bytes": r.peak_memory_bytes,
                     "duration_ms": r.duration.as_millis() as u64, "warnings": r.warnings,
+                    "incomplete_types": r.incomplete_types,
                 }),
                 Err(e) => json!({
                     "region": s.region, "ok": false, "error": e.to_string(),

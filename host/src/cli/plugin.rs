@@ -245,9 +245,10 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
     }
 }
 
-/// Builds the crate in `dir` into a scratch folder and loads it.
+/// Builds the crate in `dir` into a scratch folder of the data dir (not the plugin
+/// directory: a plugin under test is not installed) and loads it.
 fn build_for_dev(dir: &Path, data_dir: &Path) -> anyhow::Result<Plugin> {
-    let out = dir.join("target").join("cloudops-dev");
+    let out = data_dir.join("dev-builds");
     let built = build::build_plugin(dir, &out)?;
     let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
     Ok(Plugin::load(&engine, &built.dir, Limits::default())?)

@@ -44,6 +44,12 @@ pub enum CredentialsCommand {
         #[arg(long, default_value = "default")]
         profile: String,
     },
+    /// Remove the keys stored in the OS keychain for a profile.
+    Delete {
+        /// Profile whose keys to remove.
+        #[arg(long, default_value = "default")]
+        profile: String,
+    },
 }
 
 pub async fn run(args: ScanArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
@@ -135,6 +141,11 @@ pub fn credentials(cmd: CredentialsCommand) -> anyhow::Result<ExitCode> {
                 "Stored keys for profile `{profile}` in the OS keychain (entry `{}`).",
                 aws::keyring_entry_name(&profile)
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        CredentialsCommand::Delete { profile } => {
+            aws::delete_keys_from_keyring(&profile)?;
+            eprintln!("Removed any keys stored for profile `{profile}` from the OS keychain.");
             Ok(ExitCode::SUCCESS)
         }
     }

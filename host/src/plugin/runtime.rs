@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{ResourceLimiter, Store, StoreLimits, Trap};
 
 use crate::aws::{AwsClient, AwsRequest};
@@ -16,7 +15,7 @@ use super::capabilities::{Grant, Refusal};
 use super::engine::PluginEngine;
 use super::limits::Limits;
 use super::manifest::{Manifest, ManifestError};
-use super::wit::{self, latest};
+use super::wit::{self, latest, Bindings};
 
 /// The file every plugin folder holds.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -161,6 +160,9 @@ pub struct ScanReport {
     pub resources: u32,
     /// The plugin's warnings, then the host's (refused requests, rejected resources).
     pub warnings: Vec<String>,
+    /// Resource types the plugin could not list completely: what is known of them must
+    /// not be forgotten because this scan did not see it.
+    pub incomplete_types: Vec<String>,
     /// AWS requests sent.
     pub requests: u32,
     /// Fuel burnt.
@@ -186,7 +188,7 @@ struct Inner {
     grant: Arc<Grant>,
     info: PluginInfo,
     declared_types: Arc<BTreeSet<String>>,
-    pre: latest::ScannerPluginPre<PluginState>,
+    bindings: Bindings,
     engine: PluginEngine,
     limits: Limits,
 }
@@ -237,7 +239,7 @@ impl Plugin {
         let component = engine
             .compile(&bytes, &actual)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let exported = exported_wit_version(engine, &component)
+        let exported = wit::exported_version(engine.engine(), &component)
             .ok_or_else(|| invalid("it does not export `cloudops:scanner/scanner`".into()))?;
         check_wit_supported(&name, &exported)?;
         if (exported.major, exported.minor) != (manifest.wit.major, manifest.wit.minor) {
@@ -247,23 +249,14 @@ impl Plugin {
             )));
         }
 
-        // Only our interfaces are linked: a component importing WASI or anything else
-        // fails here, with the import's name in the error.
-        let mut linker = Linker::<PluginState>::new(engine.engine());
-        latest::ScannerPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        let bindings = Bindings::link(engine.engine(), &component, &exported)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre =
-            latest::ScannerPluginPre::new(instance_pre).map_err(|e| invalid(format!("{e:#}")))?;
 
         let grant = Arc::new(Grant::new(&name, &manifest.capabilities));
         let mut store = new_store(engine, &name, &limits, None);
         limit_call(&mut store, limits.call_fuel, limits.call_timeout);
-        let info = pre
-            .instantiate(&mut store)
-            .and_then(|i| i.cloudops_scanner_scanner().call_describe(&mut store))
+        let info = bindings
+            .describe(&mut store)
             .map_err(|e| trapped(&name, "describe", &e, &store, &limits))?;
         let info = PluginInfo {
             name: info.name,
@@ -301,7 +294,7 @@ impl Plugin {
                 grant,
                 info,
                 declared_types,
-                pre,
+                bindings,
                 engine: engine.clone(),
                 limits,
             }),
@@ -363,10 +356,7 @@ impl Plugin {
             partition: target.partition.clone(),
             settings: target.settings.clone(),
         };
-        let result = inner
-            .pre
-            .instantiate(&mut store)
-            .and_then(|i| i.cloudops_scanner_scanner().call_scan(&mut store, &ctx));
+        let result = inner.bindings.scan(&mut store, &ctx);
         // Resources emitted before a failure have already been handed over: the caller
         // decides what an incomplete scan means (it must not delete what it did not see).
         let result = result.map_err(|e| trapped(self.name(), "scan", &e, &store, limits))?;
@@ -384,6 +374,7 @@ impl Plugin {
         Ok(ScanReport {
             resources: call.emitted,
             warnings,
+            incomplete_types: summary.incomplete_types,
             requests: call.requests,
             fuel_used,
             peak_memory_bytes: data.limiter.peak,
@@ -400,11 +391,9 @@ impl Plugin {
             inner.limits.call_fuel,
             inner.limits.call_timeout,
         );
-        let r = to_wit_resource(resource);
         let c = inner
-            .pre
-            .instantiate(&mut store)
-            .and_then(|i| i.cloudops_scanner_scanner().call_analyze(&mut store, &r))
+            .bindings
+            .analyze(&mut store, to_wit_resource(resource))
             .map_err(|e| trapped(self.name(), "analyze", &e, &store, &inner.limits))?;
         Ok(Constraints {
             can_stop: c.can_stop,
@@ -430,16 +419,6 @@ fn check_wit_supported(plugin: &str, version: &semver::Version) -> Result<(), Pl
             .collect::<Vec<_>>()
             .join(", "),
     })
-}
-
-/// The version in the component's `cloudops:scanner/scanner@X.Y.Z` export, read from its
-/// type before anything is instantiated.
-fn exported_wit_version(engine: &PluginEngine, component: &Component) -> Option<semver::Version> {
-    component
-        .component_type()
-        .exports(engine.engine())
-        .find_map(|(name, _)| name.strip_prefix("cloudops:scanner/scanner@"))
-        .and_then(|v| semver::Version::parse(v).ok())
 }
 
 /// The store's data: limits plus, during a scan, everything `aws.send` and `emit` need.
@@ -762,11 +741,11 @@ impl latest::cloudops::scanner::host::Host for PluginState {
         }
     }
 
-    fn emit(&mut self, batch: Vec<latest::types::Resource>) {
+    fn emit(&mut self, batch: Vec<latest::types::Resource>) -> u32 {
         let plugin = self.plugin.clone();
         let Some(call) = self.call.as_mut() else {
             tracing::warn!(plugin = %plugin, "emit outside scan() ignored");
-            return;
+            return 0;
         };
         let mut accepted = Vec::with_capacity(batch.len());
         for r in batch {
@@ -792,8 +771,10 @@ impl latest::cloudops::scanner::host::Host for PluginState {
                 }
             }
         }
+        let count = accepted.len() as u32;
         if !accepted.is_empty() {
             (call.sink)(accepted);
         }
+        count
     }
 }

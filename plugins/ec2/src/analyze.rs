@@ -1,5 +1,6 @@
 //! What a resource's state allows. Works on the record alone: `analyze` may not call AWS.
 
+use cloudops_scanner_sdk::constraints::none;
 use cloudops_scanner_sdk::{Constraints, Resource};
 
 pub fn constraints(r: &Resource) -> Constraints {
@@ -11,19 +12,8 @@ pub fn constraints(r: &Resource) -> Constraints {
             notes: vec![format!(
                 "the ec2 scanner does not know resource type `{other}`"
             )],
-            ..nothing()
+            ..none()
         },
-    }
-}
-
-fn nothing() -> Constraints {
-    Constraints {
-        can_stop: false,
-        can_start: false,
-        can_delete: false,
-        has_backups: false,
-        has_dependencies: false,
-        notes: Vec::new(),
     }
 }
 
@@ -39,7 +29,7 @@ fn related<'a>(r: &'a Resource, kind: &'a str) -> impl Iterator<Item = &'a str> 
 }
 
 fn instance(r: &Resource) -> Constraints {
-    let mut c = nothing();
+    let mut c = none();
     match state(r) {
         "running" => {
             c.can_stop = true;
@@ -83,7 +73,7 @@ fn instance(r: &Resource) -> Constraints {
 }
 
 fn volume(r: &Resource) -> Constraints {
-    let mut c = nothing();
+    let mut c = none();
     let instances: Vec<_> = related(r, "instance").collect();
     c.has_dependencies = !instances.is_empty();
     match state(r) {
@@ -105,7 +95,7 @@ fn volume(r: &Resource) -> Constraints {
 }
 
 fn snapshot(r: &Resource) -> Constraints {
-    let mut c = nothing();
+    let mut c = none();
     match state(r) {
         "completed" => c.can_delete = true,
         "" => c.notes.push("snapshot state is unknown".into()),
@@ -135,73 +125,43 @@ fn snapshot(r: &Resource) -> Constraints {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cloudops_scanner_sdk::Relation;
-
-    fn res(
-        kind: &str,
-        state: Option<&str>,
-        relations: &[(&str, &str)],
-        metadata: &str,
-    ) -> Resource {
-        Resource {
-            resource_type: kind.into(),
-            identifier: "x".into(),
-            arn: String::new(),
-            name: "x".into(),
-            region: "eu-west-1".into(),
-            state: state.map(Into::into),
-            tags: Vec::new(),
-            relations: relations
-                .iter()
-                .map(|(k, a)| Relation {
-                    kind: (*k).into(),
-                    target_arn: (*a).into(),
-                })
-                .collect(),
-            metadata: metadata.into(),
-        }
-    }
-
-    fn flags(c: &Constraints) -> [bool; 5] {
-        [
-            c.can_stop,
-            c.can_start,
-            c.can_delete,
-            c.has_backups,
-            c.has_dependencies,
-        ]
-    }
+    use cloudops_scanner_sdk::testing::{flags, resource};
 
     const VOL: (&str, &str) = ("volume", "arn:aws:ec2:eu-west-1:123456789012:volume/vol-1");
 
     #[test]
     fn a_running_instance_can_be_stopped_and_has_its_volumes_as_dependencies() {
-        let c = constraints(&res("ec2_instance", Some("running"), &[VOL], "{}"));
+        let c = constraints(&resource("ec2_instance", Some("running"), &[VOL], "{}"));
         assert_eq!(flags(&c), [true, false, true, false, true]);
         assert!(c.notes.iter().any(|n| n.contains("vol-1")), "{:?}", c.notes);
     }
 
     #[test]
     fn a_stopped_instance_can_be_started() {
-        let c = constraints(&res("ec2_instance", Some("stopped"), &[], "{}"));
+        let c = constraints(&resource("ec2_instance", Some("stopped"), &[], "{}"));
         assert_eq!(flags(&c), [false, true, true, false, false]);
     }
 
     #[test]
     fn transitional_instance_states_allow_neither_stop_nor_start() {
         for s in ["pending", "stopping"] {
-            let c = constraints(&res("ec2_instance", Some(s), &[], "{}"));
+            let c = constraints(&resource("ec2_instance", Some(s), &[], "{}"));
             assert_eq!(flags(&c), [false, false, true, false, false], "{s}");
             assert!(c.notes[0].contains(s));
         }
-        let c = constraints(&res("ec2_instance", Some("shutting-down"), &[VOL], "{}"));
+        let c = constraints(&resource(
+            "ec2_instance",
+            Some("shutting-down"),
+            &[VOL],
+            "{}",
+        ));
         assert_eq!(flags(&c), [false; 5]);
         assert_eq!(c.notes, ["instance is already being terminated"]);
     }
 
     #[test]
-    fn a_terminated_instance_allows_nothing() {
-        let c = constraints(&res("ec2_instance", Some("terminated"), &[], "{}"));
+    fn a_terminated_instance_allows_none() {
+        let c = constraints(&resource("ec2_instance", Some("terminated"), &[], "{}"));
         assert_eq!(flags(&c), [false; 5]);
         assert_eq!(
             c.notes,
@@ -211,34 +171,34 @@ mod tests {
 
     #[test]
     fn only_an_available_volume_can_be_deleted() {
-        let c = constraints(&res("ec2_volume", Some("available"), &[], "{}"));
+        let c = constraints(&resource("ec2_volume", Some("available"), &[], "{}"));
         assert_eq!(flags(&c), [false, false, true, false, false]);
         let inst = (
             "instance",
             "arn:aws:ec2:eu-west-1:123456789012:instance/i-9",
         );
-        let c = constraints(&res("ec2_volume", Some("in-use"), &[inst], "{}"));
+        let c = constraints(&resource("ec2_volume", Some("in-use"), &[inst], "{}"));
         assert_eq!(flags(&c), [false, false, false, false, true]);
         assert_eq!(
             c.notes,
             ["volume is attached to i-9; detach it before deleting it"]
         );
-        let c = constraints(&res("ec2_volume", Some("creating"), &[], "{}"));
+        let c = constraints(&resource("ec2_volume", Some("creating"), &[], "{}"));
         assert!(!c.can_delete);
     }
 
     #[test]
     fn only_a_completed_snapshot_can_be_deleted() {
-        let c = constraints(&res("ec2_snapshot", Some("completed"), &[], "{}"));
+        let c = constraints(&resource("ec2_snapshot", Some("completed"), &[], "{}"));
         assert_eq!(flags(&c), [false, false, true, false, false]);
-        let c = constraints(&res("ec2_snapshot", Some("pending"), &[], "not json"));
+        let c = constraints(&resource("ec2_snapshot", Some("pending"), &[], "not json"));
         assert_eq!(flags(&c), [false; 5]);
     }
 
     #[test]
     fn an_ami_snapshot_depends_on_its_ami() {
         let meta = r#"{"description":"Created by CreateImage(i-1234567890abcdef0) for ami-0123456789abcdef0"}"#;
-        let c = constraints(&res("ec2_snapshot", Some("completed"), &[], meta));
+        let c = constraints(&resource("ec2_snapshot", Some("completed"), &[], meta));
         assert!(c.has_dependencies && c.can_delete);
         assert_eq!(
             c.notes,
@@ -248,10 +208,10 @@ mod tests {
 
     #[test]
     fn unknown_types_and_states_allow_nothing_and_say_why() {
-        let c = constraints(&res("rds_instance", Some("available"), &[], "{}"));
+        let c = constraints(&resource("rds_instance", Some("available"), &[], "{}"));
         assert_eq!(flags(&c), [false; 5]);
         assert_eq!(c.notes.len(), 1);
-        let c = constraints(&res("ec2_instance", None, &[], "{}"));
+        let c = constraints(&resource("ec2_instance", None, &[], "{}"));
         assert_eq!(flags(&c), [false; 5]);
     }
 }

@@ -3,13 +3,11 @@
 mod analyze;
 mod parse;
 
-use cloudops_scanner_sdk::query::{paginate_with, QueryRequest};
+use cloudops_scanner_sdk::query::{self, QueryRequest};
 use cloudops_scanner_sdk::{
-    log, setting, Constraints, Emitter, Error, PluginInfo, Resource, ResourceTypeInfo, ScanContext,
-    ScanSummary, Scanner,
+    resource_type, run_scan, settings, Constraints, Emitter, Error, PluginInfo, Resource,
+    ScanContext, ScanSummary, Scanner, Scope,
 };
-
-use parse::{Page, Scope};
 
 const API_VERSION: &str = "2016-11-15";
 
@@ -17,16 +15,12 @@ struct Ec2;
 
 impl Scanner for Ec2 {
     fn describe() -> PluginInfo {
-        let kind = |name: &str, actions: &[&str]| ResourceTypeInfo {
-            name: name.to_owned(),
-            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
-        };
         PluginInfo {
             name: "ec2".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             services: vec!["ec2".into()],
             resource_types: vec![
-                kind(
+                resource_type(
                     "ec2_instance",
                     &[
                         "ec2:StartInstances",
@@ -36,25 +30,17 @@ impl Scanner for Ec2 {
                         "ec2:CreateImage",
                     ],
                 ),
-                kind(
+                resource_type(
                     "ec2_volume",
                     &["ec2:CreateSnapshot", "ec2:DeleteVolume", "ec2:DetachVolume"],
                 ),
-                kind("ec2_snapshot", &["ec2:DeleteSnapshot", "ec2:CopySnapshot"]),
+                resource_type("ec2_snapshot", &["ec2:DeleteSnapshot", "ec2:CopySnapshot"]),
             ],
         }
     }
 
     fn scan(ctx: ScanContext) -> Result<ScanSummary, String> {
-        let mut out = Emitter::new();
-        let warnings = scan_with(&ctx, QueryRequest::send, &mut out)?;
-        for w in &warnings {
-            log::warn(w);
-        }
-        Ok(ScanSummary {
-            resources: out.finish(),
-            warnings,
-        })
+        run_scan(&ctx, QueryRequest::send, scan_with)
     }
 
     fn analyze(r: Resource) -> Constraints {
@@ -62,60 +48,43 @@ impl Scanner for Ec2 {
     }
 }
 
-/// The whole scan over any `send`, so tests can replay recorded responses. Returns the
-/// warnings; the first failed listing fails the scan with a message naming the call.
+/// The whole scan over any `send`, so tests can replay recorded responses. The first
+/// failed listing fails the scan with a message naming the call.
 fn scan_with(
     ctx: &ScanContext,
     mut send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
     out: &mut Emitter,
-) -> Result<Vec<String>, String> {
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
     let scope = Scope::of(ctx);
-    let mut warnings = Vec::new();
-    let page = page_size(ctx, &mut warnings);
-    let mut list = |request: &dyn Fn(Option<&str>) -> QueryRequest,
-                    parse: &dyn Fn(&[u8]) -> Result<Page, Error>| {
-        let pages = paginate_with(&mut send, request, |body| {
-            let page = parse(body)?;
-            out.extend(page.resources);
-            warnings.extend(page.warnings);
-            Ok((Vec::<()>::new(), page.next_token))
-        })
-        .map_err(|e| format!("{} failed: {e}", request(None).action()))?;
-        warnings.extend(pages.warnings);
-        Ok::<(), String>(())
-    };
-    list(&|t| instances_request(page, t), &|b| {
-        parse::instances_page(b, &scope)
-    })?;
-    list(&|t| volumes_request(page, t), &|b| {
-        parse::volumes_page(b, &scope)
-    })?;
-    list(&|t| snapshots_request(&ctx.account_id, page, t), &|b| {
-        parse::snapshots_page(b, &scope)
-    })?;
-    Ok(warnings)
+    // For users behind slow links or strict throttling.
+    let page = settings::page_size(ctx, MIN_PAGE, MAX_PAGE, MAX_PAGE, warnings);
+    query::list(
+        &mut send,
+        |t| instances_request(page, t),
+        |b| parse::instances_page(b, &scope),
+        out,
+        warnings,
+    )?;
+    query::list(
+        &mut send,
+        |t| volumes_request(page, t),
+        |b| parse::volumes_page(b, &scope),
+        out,
+        warnings,
+    )?;
+    query::list(
+        &mut send,
+        |t| snapshots_request(&ctx.account_id, page, t),
+        |b| parse::snapshots_page(b, &scope),
+        out,
+        warnings,
+    )
 }
 
 /// The most items AWS returns per page of these calls, and the fewest it accepts.
 const MAX_PAGE: u32 = 1000;
 const MIN_PAGE: u32 = 5;
-
-/// The `page_size` setting (5 to 1000), for users behind slow links or strict
-/// throttling; out-of-range or unparsable values fall back to the maximum with a warning.
-fn page_size(ctx: &ScanContext, warnings: &mut Vec<String>) -> u32 {
-    let Some(value) = setting(ctx, "page_size") else {
-        return MAX_PAGE;
-    };
-    match value.parse::<u32>() {
-        Ok(n) if (MIN_PAGE..=MAX_PAGE).contains(&n) => n,
-        _ => {
-            warnings.push(format!(
-                "setting page_size = {value:?} is not a number from {MIN_PAGE} to {MAX_PAGE}; using {MAX_PAGE}"
-            ));
-            MAX_PAGE
-        }
-    }
-}
 
 fn ec2(action: &str, token: Option<&str>) -> QueryRequest {
     QueryRequest::new("ec2", action, API_VERSION).param_opt("NextToken", token)
@@ -147,6 +116,7 @@ cloudops_scanner_sdk::export!(Ec2);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudops_scanner_sdk::testing::{self, context, fixture};
 
     #[test]
     fn describe_lists_three_types_with_their_actions() {
@@ -161,30 +131,9 @@ mod tests {
             .contains(&"ec2:StopInstances".to_owned()));
     }
 
-    fn ctx() -> ScanContext {
-        ScanContext {
-            account_id: "123456789012".into(),
-            region: "eu-west-1".into(),
-            partition: "aws".into(),
-            settings: Vec::new(),
-        }
-    }
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn param<'a>(req: &'a QueryRequest, key: &str) -> Option<&'a str> {
-        req.params()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
     /// Answers like the moto emulator did when these fixtures were recorded.
     fn moto(req: &QueryRequest) -> Result<Vec<u8>, Error> {
-        let name = match (req.action(), param(req, "NextToken")) {
+        let name = match (req.action(), req.param_value("NextToken")) {
             ("DescribeInstances", None) => "moto_describe_instances_page1.xml",
             ("DescribeInstances", Some("r-90234f73a76db99e6")) => {
                 "moto_describe_instances_page2.xml"
@@ -197,21 +146,16 @@ mod tests {
     }
 
     fn run(
+        settings: &[(&str, &str)],
         send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
-    ) -> (Result<Vec<String>, String>, Vec<Vec<Resource>>) {
-        let mut batches = Vec::new();
-        let result = {
-            let mut out = Emitter::with_sink(|b: &[Resource]| batches.push(b.to_vec()));
-            scan_with(&ctx(), send, &mut out)
-        };
-        (result, batches)
+    ) -> (Result<Vec<String>, String>, Vec<Resource>) {
+        testing::scan(&context("eu-west-1", settings), send, scan_with)
     }
 
     #[test]
     fn a_scan_of_the_emulator_follows_paging_and_reports_everything() {
-        let (result, batches) = run(moto);
+        let (result, all) = run(&[], moto);
         assert_eq!(result.unwrap(), Vec::<String>::new());
-        let all: Vec<Resource> = batches.into_iter().flatten().collect();
         let count = |t: &str| all.iter().filter(|r| r.resource_type == t).count();
         assert_eq!(count("ec2_instance"), 4, "both pages of instances");
         assert_eq!(
@@ -253,15 +197,18 @@ mod tests {
              &Filter.1.Name=owner-id&Filter.1.Value.1=123456789012&MaxResults=1000"
         );
         assert_eq!(
-            param(&instances_request(MAX_PAGE, None), "MaxResults"),
+            instances_request(MAX_PAGE, None).param_value("MaxResults"),
             Some("1000")
         );
-        assert_eq!(param(&instances_request(MAX_PAGE, None), "NextToken"), None);
+        assert_eq!(
+            instances_request(MAX_PAGE, None).param_value("NextToken"),
+            None
+        );
     }
 
     #[test]
     fn a_failed_listing_fails_the_scan_and_names_the_call() {
-        let (result, batches) = run(|req| {
+        let (result, batches) = run(&[], |req| {
             if req.action() == "DescribeVolumes" {
                 Err(Error::from_response(
                     401,
@@ -276,7 +223,7 @@ mod tests {
             "DescribeVolumes failed: AuthFailure: denied (HTTP 401)"
         );
         assert_eq!(
-            batches.concat().len(),
+            batches.len(),
             4,
             "instances found before the failure are kept"
         );
@@ -284,7 +231,7 @@ mod tests {
 
     #[test]
     fn a_host_refusal_is_passed_through() {
-        let (result, _) = run(|_| Err(Error::Refused("request budget spent".into())));
+        let (result, _) = run(&[], |_| Err(Error::Refused("request budget spent".into())));
         assert_eq!(
             result.unwrap_err(),
             "DescribeInstances failed: request budget spent"
@@ -293,7 +240,9 @@ mod tests {
 
     #[test]
     fn an_html_page_from_a_proxy_fails_the_scan_instead_of_emptying_it() {
-        let (result, _) = run(|_| Ok(b"<html><body>502 Bad Gateway</body></html>".to_vec()));
+        let (result, _) = run(&[], |_| {
+            Ok(b"<html><body>502 Bad Gateway</body></html>".to_vec())
+        });
         let err = result.unwrap_err();
         assert!(
             err.starts_with("DescribeInstances failed: cannot parse"),
@@ -303,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_repeating_token_ends_paging_with_a_warning() {
-        let (result, batches) = run(|req| match req.action() {
+        let (result, batches) = run(&[], |req| match req.action() {
             "DescribeInstances" => Ok(fixture("describe_instances_page1.xml")),
             _ => moto(req),
         });
@@ -313,8 +262,7 @@ mod tests {
             ["DescribeInstances returned a NextToken it had already returned; stopped paging after 2 pages"]
         );
         let instances = batches
-            .concat()
-            .into_iter()
+            .iter()
             .filter(|r| r.resource_type == "ec2_instance")
             .count();
         assert_eq!(
@@ -335,20 +283,21 @@ mod tests {
 
     #[test]
     fn page_size_setting_is_honoured_within_aws_bounds() {
-        let mut ctx = ScanContext {
-            account_id: "123456789012".into(),
-            region: "us-west-2".into(),
-            partition: "aws".into(),
-            settings: vec![("page_size".into(), "5".into())],
-        };
-        let mut warnings = Vec::new();
-        assert_eq!(page_size(&ctx, &mut warnings), 5);
-        assert!(warnings.is_empty());
-        ctx.settings = vec![("page_size".into(), "2".into())];
-        assert_eq!(page_size(&ctx, &mut warnings), MAX_PAGE);
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let mut sent = Vec::new();
+        let (result, _) = run(&[("page_size", "5")], |req| {
+            sent.push(req.param_value("MaxResults").map(str::to_owned));
+            moto(req)
+        });
+        assert_eq!(result.unwrap(), Vec::<String>::new());
+        let five = Some("5".to_owned());
+        assert_eq!(sent, [five.clone(), five.clone(), five.clone(), five]);
+        let (result, _) = run(&[("page_size", "2")], moto);
         assert_eq!(
-            param(&volumes_request(MAX_PAGE, None), "MaxResults"),
+            result.unwrap(),
+            ["setting page_size = \"2\" is not a number from 5 to 1000; using 1000"]
+        );
+        assert_eq!(
+            volumes_request(MAX_PAGE, None).param_value("MaxResults"),
             Some("500")
         );
     }

@@ -1,59 +1,22 @@
 //! EC2 responses to resources. Pure functions over response bodies, so they run in tests
 //! without the host.
 
-use cloudops_scanner_sdk::xml::{self, ItemSet, TagSet};
-use cloudops_scanner_sdk::{arn, name_from_tags, Error, Relation, Resource, ScanContext};
+use cloudops_scanner_sdk::xml::{ItemSet, Listing, TagSet};
+use cloudops_scanner_sdk::{name_from_tags, present, relation, Error, Metadata, Page};
+use cloudops_scanner_sdk::{Resource, Scope};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 /// AWS puts this placeholder in `volumeId` of snapshots made by CopySnapshot; it names no
 /// volume, so it must not become a relation.
 const PLACEHOLDER_VOLUME: &str = "vol-ffffffff";
 
-/// One page of a listing: what parsed, what did not, and where to go next.
-#[derive(Debug, Default)]
-pub struct Page {
-    pub resources: Vec<Resource>,
-    pub warnings: Vec<String>,
-    pub next_token: Option<String>,
-}
-
-/// Where the resources live: everything an ARN needs.
-pub struct Scope<'a> {
-    pub partition: &'a str,
-    pub region: &'a str,
-    pub account: &'a str,
-}
-
-impl<'a> Scope<'a> {
-    pub fn of(ctx: &'a ScanContext) -> Self {
-        Scope {
-            partition: &ctx.partition,
-            region: &ctx.region,
-            account: &ctx.account_id,
-        }
+/// Snapshot ARNs carry the region but no account: `arn:aws:ec2:us-east-1::snapshot/snap-…`.
+fn snapshot_arn(scope: &Scope, id: &str) -> String {
+    Scope {
+        account: "",
+        ..*scope
     }
-
-    pub fn arn(&self, kind: &str, id: &str) -> String {
-        arn(
-            self.partition,
-            "ec2",
-            self.region,
-            self.account,
-            &format!("{kind}/{id}"),
-        )
-    }
-
-    /// Snapshot ARNs carry the region but no account: `arn:aws:ec2:us-east-1::snapshot/snap-…`.
-    pub fn snapshot_arn(&self, id: &str) -> String {
-        arn(
-            self.partition,
-            "ec2",
-            self.region,
-            "",
-            &format!("snapshot/{id}"),
-        )
-    }
+    .ec2("snapshot", id)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,74 +117,21 @@ struct Snapshot {
 }
 
 /// A page of DescribeInstances: instances sit two levels down, inside reservations.
-pub fn instances_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    const ROOT: &str = "DescribeInstancesResponse";
-    parse_page(
-        body,
-        ROOT,
-        &[ROOT, "reservationSet", "item", "instancesSet", "item"],
-        |item: Instance, w| instance(item, scope, w),
-    )
+pub fn instances_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    let items = ["reservationSet", "item", "instancesSet", "item"];
+    Listing::item_set("DescribeInstances", &items).parse(body, |i, w| instance(i, scope, w))
 }
 
 /// A page of DescribeVolumes.
-pub fn volumes_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    const ROOT: &str = "DescribeVolumesResponse";
-    parse_page(
-        body,
-        ROOT,
-        &[ROOT, "volumeSet", "item"],
-        |item: Volume, w| volume(item, scope, w),
-    )
+pub fn volumes_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    Listing::item_set("DescribeVolumes", &["volumeSet", "item"])
+        .parse(body, |v, w| volume(v, scope, w))
 }
 
 /// A page of DescribeSnapshots.
-pub fn snapshots_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    const ROOT: &str = "DescribeSnapshotsResponse";
-    parse_page(
-        body,
-        ROOT,
-        &[ROOT, "snapshotSet", "item"],
-        |item: Snapshot, w| snapshot(item, scope, w),
-    )
-}
-
-/// Parses each item on its own, so one odd item costs a warning, not the listing. The
-/// `convert` returns `Ok(None)` for an item that is fine but not ours to report. The
-/// root element is checked: a different document would otherwise read as an empty
-/// account, and the host would forget everything it knew.
-fn parse_page<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    root: &str,
-    item_path: &[&str],
-    mut convert: impl FnMut(T, &mut Vec<String>) -> Result<Option<Resource>, String>,
-) -> Result<Page, Error> {
-    let doc = std::str::from_utf8(body).map_err(|e| Error::parse(root, e))?;
-    match xml::first_element(doc) {
-        Some(name) if name == root => {}
-        Some(name) => {
-            return Err(Error::parse(
-                root,
-                format!("the response is a <{name}> document"),
-            ))
-        }
-        None => return Err(Error::parse(root, "the response is not an XML document")),
-    }
-    let mut page = Page::default();
-    for fragment in xml::fragments(doc, item_path)? {
-        let converted = xml::from_str::<T>(fragment)
-            .map_err(|e| e.to_string())
-            .and_then(|item| convert(item, &mut page.warnings));
-        match converted {
-            Ok(Some(resource)) => page.resources.push(resource),
-            Ok(None) => {}
-            Err(why) => page
-                .warnings
-                .push(format!("{root}: skipped an item: {why}")),
-        }
-    }
-    page.next_token = xml::text_at(doc, &[root, "nextToken"]).filter(|t| !t.is_empty());
-    Ok(page)
+pub fn snapshots_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    Listing::item_set("DescribeSnapshots", &["snapshotSet", "item"])
+        .parse(body, |s, w| snapshot(s, scope, w))
 }
 
 fn instance(
@@ -232,10 +142,10 @@ fn instance(
     let id = present(i.instance_id).ok_or("an instance without instanceId")?;
     let mut relations = Vec::new();
     if let Some(subnet) = present(i.subnet_id) {
-        relations.push(relation("subnet", scope.arn("subnet", &subnet)));
+        relations.push(relation("subnet", scope.ec2("subnet", &subnet)));
     }
     if let Some(vpc) = present(i.vpc_id) {
-        relations.push(relation("vpc", scope.arn("vpc", &vpc)));
+        relations.push(relation("vpc", scope.ec2("vpc", &vpc)));
     }
     for group in i
         .group_set
@@ -245,15 +155,15 @@ fn instance(
     {
         relations.push(relation(
             "security_group",
-            scope.arn("security-group", &group),
+            scope.ec2("security-group", &group),
         ));
     }
     let volumes = i.block_device_mapping.items.into_iter();
     for vol in volumes.filter_map(|d| d.ebs.and_then(|e| present(e.volume_id))) {
-        relations.push(relation("volume", scope.arn("volume", &vol)));
+        relations.push(relation("volume", scope.ec2("volume", &vol)));
     }
 
-    let mut meta = Meta::new(&id, warnings);
+    let mut meta = Metadata::new(&id, warnings);
     meta.text("instance_type", i.instance_type);
     meta.text("image_id", i.image_id);
     meta.text("private_ip", i.private_ip_address);
@@ -273,7 +183,7 @@ fn instance(
     let tags = i.tag_set.into_tags();
     Ok(Some(Resource {
         resource_type: "ec2_instance".into(),
-        arn: scope.arn("instance", &id),
+        arn: scope.ec2("instance", &id),
         name: name_from_tags(&tags, &id),
         region: scope.region.to_owned(),
         state: i.instance_state.and_then(|s| present(s.name)),
@@ -297,13 +207,13 @@ fn volume(
         .into_iter()
         .filter_map(|a| present(a.instance_id))
     {
-        relations.push(relation("instance", scope.arn("instance", &inst)));
+        relations.push(relation("instance", scope.ec2("instance", &inst)));
     }
     if let Some(snap) = present(v.snapshot_id.clone()) {
-        relations.push(relation("snapshot", scope.snapshot_arn(&snap)));
+        relations.push(relation("snapshot", snapshot_arn(scope, &snap)));
     }
 
-    let mut meta = Meta::new(&id, warnings);
+    let mut meta = Metadata::new(&id, warnings);
     meta.number("size_gib", v.size);
     meta.text("volume_type", v.volume_type);
     meta.number("iops", v.iops);
@@ -318,7 +228,7 @@ fn volume(
     let tags = v.tag_set.into_tags();
     Ok(Some(Resource {
         resource_type: "ec2_volume".into(),
-        arn: scope.arn("volume", &id),
+        arn: scope.ec2("volume", &id),
         name: name_from_tags(&tags, &id),
         region: scope.region.to_owned(),
         state: present(v.status),
@@ -342,10 +252,10 @@ fn snapshot(
     let volume_id = present(s.volume_id).filter(|v| v != PLACEHOLDER_VOLUME);
     let mut relations = Vec::new();
     if let Some(vol) = &volume_id {
-        relations.push(relation("snapshot_of", scope.arn("volume", vol)));
+        relations.push(relation("snapshot_of", scope.ec2("volume", vol)));
     }
 
-    let mut meta = Meta::new(&id, warnings);
+    let mut meta = Metadata::new(&id, warnings);
     meta.text("volume_id", volume_id);
     meta.number("volume_size_gib", s.volume_size);
     meta.text("start_time", s.start_time);
@@ -357,7 +267,7 @@ fn snapshot(
     let tags = s.tag_set.into_tags();
     Ok(Some(Resource {
         resource_type: "ec2_snapshot".into(),
-        arn: scope.snapshot_arn(&id),
+        arn: snapshot_arn(scope, &id),
         name: name_from_tags(&tags, &id),
         region: scope.region.to_owned(),
         state: present(s.status),
@@ -368,104 +278,16 @@ fn snapshot(
     }))
 }
 
-fn relation(kind: &str, target_arn: String) -> Relation {
-    Relation {
-        kind: kind.to_owned(),
-        target_arn,
-    }
-}
-
-/// `Some` only for text with something in it: AWS writes `<snapshotId/>` for "none".
-fn present(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-/// Builds the metadata object. Absent fields are left out; a value that does not read as
-/// its type is left out too, with a warning, because one odd field should not cost the
-/// whole resource.
-struct Meta<'w> {
-    id: String,
-    map: Map<String, Value>,
-    warnings: &'w mut Vec<String>,
-}
-
-impl<'w> Meta<'w> {
-    fn new(id: &str, warnings: &'w mut Vec<String>) -> Self {
-        Meta {
-            id: id.to_owned(),
-            map: Map::new(),
-            warnings,
-        }
-    }
-
-    fn text(&mut self, key: &str, value: Option<String>) {
-        if let Some(v) = present(value) {
-            self.map.insert(key.to_owned(), Value::String(v));
-        }
-    }
-
-    fn number(&mut self, key: &str, value: Option<String>) {
-        if let Some(v) = present(value) {
-            match v.parse::<u64>() {
-                Ok(n) => {
-                    self.map.insert(key.to_owned(), Value::from(n));
-                }
-                Err(_) => self.odd(key, &v, "a number"),
-            }
-        }
-    }
-
-    fn boolean(&mut self, key: &str, value: Option<String>) {
-        if let Some(v) = present(value) {
-            match v.as_str() {
-                "true" => {
-                    self.map.insert(key.to_owned(), Value::Bool(true));
-                }
-                "false" => {
-                    self.map.insert(key.to_owned(), Value::Bool(false));
-                }
-                _ => self.odd(key, &v, "true or false"),
-            }
-        }
-    }
-
-    fn odd(&mut self, key: &str, value: &str, expected: &str) {
-        self.warnings.push(format!(
-            "{}: left out {key}: {value:?} is not {expected}",
-            self.id
-        ));
-    }
-
-    fn finish(self) -> String {
-        Value::Object(self.map).to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudops_scanner_sdk::testing::{fixture, metadata, relations};
 
     const SCOPE: Scope<'static> = Scope {
         partition: "aws",
         region: "eu-west-1",
         account: "123456789012",
     };
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn meta(r: &Resource) -> Value {
-        serde_json::from_str(&r.metadata).unwrap()
-    }
-
-    fn relations(r: &Resource) -> Vec<(String, String)> {
-        r.relations
-            .iter()
-            .map(|x| (x.kind.clone(), x.target_arn.clone()))
-            .collect()
-    }
 
     fn pair(kind: &str, arn: &str) -> (String, String) {
         (kind.to_owned(), arn.to_owned())
@@ -479,8 +301,8 @@ mod tests {
             page.next_token.as_deref(),
             Some("eyJ2IjoiMiIsImMiOiJBQUFBQUFBQUFBQT0iLCJzIjoxfQ==")
         );
-        let [i] = &page.resources[..] else {
-            panic!("expected one instance, got {:?}", page.resources);
+        let [i] = &page.items[..] else {
+            panic!("expected one instance, got {:?}", page.items);
         };
         assert_eq!(i.resource_type, "ec2_instance");
         assert_eq!(i.identifier, "i-1234567890abcdef0");
@@ -506,7 +328,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            meta(i),
+            metadata(i),
             serde_json::json!({
                 "instance_type": "t3.micro",
                 "image_id": "ami-0abcdef1234567890",
@@ -526,33 +348,33 @@ mod tests {
     fn odd_instances_become_warnings_and_the_page_goes_on() {
         let page = instances_page(&fixture("describe_instances_page2.xml"), &SCOPE).unwrap();
         assert_eq!(page.next_token, None);
-        let ids: Vec<_> = page.resources.iter().map(|r| &r.identifier[..]).collect();
+        let ids: Vec<_> = page.items.iter().map(|r| &r.identifier[..]).collect();
         assert_eq!(ids, ["i-0bbbbbbbbbbbbbbbb", "i-0dddddddddddddddd"]);
         assert_eq!(page.warnings.len(), 3, "{:?}", page.warnings);
         assert!(page.warnings[0].contains("ebs_optimized") && page.warnings[0].contains("maybe"));
         assert_eq!(
             page.warnings[1],
-            "DescribeInstancesResponse: skipped an item: an instance without instanceId"
+            "DescribeInstances: skipped an item: an instance without instanceId"
         );
         assert!(page.warnings[2]
-            .starts_with("DescribeInstancesResponse: skipped an item: cannot parse Instance"));
+            .starts_with("DescribeInstances: skipped an item: cannot parse Instance"));
 
-        let windows = &page.resources[0];
+        let windows = &page.items[0];
         assert_eq!(windows.name, "i-0bbbbbbbbbbbbbbbb");
         assert_eq!(windows.state.as_deref(), Some("stopped"));
         assert!(windows.tags.is_empty());
-        let m = meta(windows);
+        let m = metadata(windows);
         assert_eq!(m["platform"], "windows");
         assert!(m.get("ebs_optimized").is_none());
         assert!(m.get("public_ip").is_none());
 
-        let terminated = &page.resources[1];
+        let terminated = &page.items[1];
         assert_eq!(
             terminated.name, "i-0dddddddddddddddd",
             "a blank Name tag is no name"
         );
         assert!(terminated.relations.is_empty());
-        assert_eq!(meta(terminated), serde_json::json!({}));
+        assert_eq!(metadata(terminated), serde_json::json!({}));
     }
 
     #[test]
@@ -561,10 +383,10 @@ mod tests {
         assert_eq!(page.next_token, None, "an empty <nextToken/> ends paging");
         assert_eq!(
             page.warnings,
-            ["DescribeVolumesResponse: skipped an item: a volume without volumeId"]
+            ["DescribeVolumes: skipped an item: a volume without volumeId"]
         );
-        let [root, spare] = &page.resources[..] else {
-            panic!("expected two volumes, got {:?}", page.resources);
+        let [root, spare] = &page.items[..] else {
+            panic!("expected two volumes, got {:?}", page.items);
         };
         assert_eq!(
             root.arn,
@@ -586,7 +408,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            meta(root),
+            metadata(root),
             serde_json::json!({
                 "size_gib": 8,
                 "volume_type": "gp3",
@@ -601,7 +423,7 @@ mod tests {
         );
         assert_eq!(spare.state.as_deref(), Some("available"));
         assert!(spare.relations.is_empty(), "<snapshotId/> is no snapshot");
-        assert_eq!(meta(spare)["size_gib"], 100);
+        assert_eq!(metadata(spare)["size_gib"], 100);
     }
 
     #[test]
@@ -612,8 +434,8 @@ mod tests {
             page.next_token.as_deref(),
             Some("c25hcC0wYWFhYWFhYWFhYWFhYWFhYQ==")
         );
-        let [nightly, ami] = &page.resources[..] else {
-            panic!("expected two snapshots, got {:?}", page.resources);
+        let [nightly, ami] = &page.items[..] else {
+            panic!("expected two snapshots, got {:?}", page.items);
         };
         assert_eq!(
             nightly.arn,
@@ -631,7 +453,7 @@ mod tests {
             )]
         );
         assert_eq!(
-            meta(nightly),
+            metadata(nightly),
             serde_json::json!({
                 "volume_id": "vol-1234567890abcdef0",
                 "volume_size_gib": 8,
@@ -642,7 +464,7 @@ mod tests {
             })
         );
         assert!(ami.relations.is_empty());
-        assert!(meta(ami).get("volume_id").is_none());
+        assert!(metadata(ami).get("volume_id").is_none());
         assert_eq!(ami.state.as_deref(), Some("pending"));
     }
 
@@ -665,7 +487,7 @@ mod tests {
         let body = br#"<?xml version="1.0" encoding="UTF-8"?>
 <DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>x</requestId><reservationSet/></DescribeInstancesResponse>"#;
         let page = instances_page(body, &SCOPE).unwrap();
-        assert!(page.resources.is_empty() && page.warnings.is_empty());
+        assert!(page.items.is_empty() && page.warnings.is_empty());
         assert_eq!(page.next_token, None);
     }
 
@@ -678,11 +500,11 @@ mod tests {
         };
         let page = snapshots_page(&fixture("describe_snapshots.xml"), &scope).unwrap();
         assert_eq!(
-            page.resources[0].arn,
+            page.items[0].arn,
             "arn:aws-cn:ec2:cn-north-1::snapshot/snap-1234567890abcdef0"
         );
         assert_eq!(
-            page.resources[0].relations[0].target_arn,
+            page.items[0].relations[0].target_arn,
             "arn:aws-cn:ec2:cn-north-1:123456789012:volume/vol-1234567890abcdef0"
         );
     }

@@ -1,4 +1,5 @@
 use super::*;
+use cloudops_scanner_sdk::testing::{self, context, fixture};
 
 const WEB: &str =
     "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/app/web-alb/9c7e01ea1468e5c6";
@@ -6,28 +7,10 @@ const NLB: &str =
     "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/app/int-nlb/436d85200fdda9e1";
 const EC2: &str = "arn:aws:ec2:us-west-2:123456789012:";
 
-fn ctx() -> ScanContext {
-    ScanContext {
-        account_id: "123456789012".into(),
-        region: "us-west-2".into(),
-        partition: "aws".into(),
-        settings: Vec::new(),
-    }
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn param<'a>(req: &'a QueryRequest, key: &str) -> Option<&'a str> {
-    req.params().iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
 /// Answers like the moto emulator did when these fixtures were recorded: it pages
 /// DescribeLoadBalancers by load balancer name.
 fn moto(req: &QueryRequest) -> Result<Vec<u8>, Error> {
-    let name = match (req.action(), param(req, "Marker")) {
+    let name = match (req.action(), req.param_value("Marker")) {
         ("DescribeLoadBalancers", None) => "moto_describe_load_balancers_page1.xml",
         ("DescribeLoadBalancers", Some("web-alb")) => "moto_describe_load_balancers_page2.xml",
         ("DescribeTags", None) => "moto_describe_tags.xml",
@@ -39,12 +22,7 @@ fn moto(req: &QueryRequest) -> Result<Vec<u8>, Error> {
 fn run(
     send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
 ) -> (Result<Vec<String>, String>, Vec<Resource>) {
-    let mut batches = Vec::new();
-    let result = {
-        let mut out = Emitter::with_sink(|b: &[Resource]| batches.push(b.to_vec()));
-        scan_with(&ctx(), send, &mut out)
-    };
-    (result, batches.concat())
+    testing::scan(&context("us-west-2", &[]), send, scan_with)
 }
 
 fn relations(r: &Resource) -> Vec<(&str, String)> {
@@ -151,12 +129,15 @@ fn tags_are_asked_for_twenty_load_balancers_at_a_time() {
 
 #[test]
 fn an_item_without_an_arn_is_a_warning_and_the_rest_is_kept() {
-    let (result, all) = run(|req| match param(req, "Marker") {
+    let (result, all) = run(|req| match req.param_value("Marker") {
         _ if req.action() == "DescribeTags" => moto(req),
         None => Ok(fixture("describe_load_balancers_odd.xml")),
         Some(_) => Ok(fixture("moto_describe_load_balancers_page2.xml")),
     });
-    assert_eq!(result.unwrap(), ["skipped a load balancer without an ARN"]);
+    assert_eq!(
+        result.unwrap(),
+        ["DescribeLoadBalancers: skipped an item: a load balancer without an ARN"]
+    );
     let names: Vec<_> = all.iter().map(|r| &r.name[..]).collect();
     assert_eq!(names, ["gwlb-inspect", "int-nlb"]);
     let gwlb = &all[0];

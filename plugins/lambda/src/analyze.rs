@@ -1,17 +1,11 @@
 //! What a function, alias or layer version allows. Works on the record alone: `analyze`
 //! may not call AWS.
 
+use cloudops_scanner_sdk::constraints::none;
 use cloudops_scanner_sdk::{Constraints, Resource};
 
 pub fn constraints(r: &Resource) -> Constraints {
-    let mut c = Constraints {
-        can_stop: false,
-        can_start: false,
-        can_delete: false,
-        has_backups: false,
-        has_dependencies: false,
-        notes: Vec::new(),
-    };
+    let mut c = none();
     match r.resource_type.as_str() {
         "lambda_function" => {
             c.can_delete = true;
@@ -52,7 +46,7 @@ pub fn constraints(r: &Resource) -> Constraints {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cloudops_scanner_sdk::Relation;
+    use cloudops_scanner_sdk::relation;
 
     fn resource(t: &str, state: Option<&str>) -> Resource {
         Resource {
@@ -85,10 +79,10 @@ mod tests {
     #[test]
     fn aliases_depend_on_their_function_and_layers_can_be_deleted() {
         let mut alias = resource("lambda_alias", None);
-        alias.relations.push(Relation {
-            kind: "function".into(),
-            target_arn: "arn:aws:lambda:us-west-2:123456789012:function:f".into(),
-        });
+        alias.relations.push(relation(
+            "function",
+            "arn:aws:lambda:us-west-2:123456789012:function:f",
+        ));
         let c = constraints(&alias);
         assert!(c.can_delete && c.has_dependencies);
         let c = constraints(&resource("lambda_layer", None));

@@ -4,28 +4,22 @@
 mod analyze;
 mod parse;
 
-use cloudops_scanner_sdk::rest::{paginate_with, RestRequest};
+use cloudops_scanner_sdk::rest::{self, paginate_with, RestRequest};
 use cloudops_scanner_sdk::{
-    log, setting, Constraints, Emitter, Error, PluginInfo, Resource, ResourceTypeInfo, ScanContext,
-    ScanSummary, Scanner,
+    resource_type, run_scan, settings, Constraints, Emitter, Error, PluginInfo, Resource,
+    ScanContext, ScanSummary, Scanner, Scope,
 };
-
-use parse::Scope;
 
 struct Lambda;
 
 impl Scanner for Lambda {
     fn describe() -> PluginInfo {
-        let kind = |name: &str, actions: &[&str]| ResourceTypeInfo {
-            name: name.to_owned(),
-            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
-        };
         PluginInfo {
             name: "lambda".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             services: vec!["lambda".into()],
             resource_types: vec![
-                kind(
+                resource_type(
                     "lambda_function",
                     &[
                         "lambda:InvokeFunction",
@@ -34,27 +28,17 @@ impl Scanner for Lambda {
                         "lambda:PutFunctionConcurrency",
                     ],
                 ),
-                kind(
+                resource_type(
                     "lambda_alias",
                     &["lambda:UpdateAlias", "lambda:DeleteAlias"],
                 ),
-                kind("lambda_layer", &["lambda:DeleteLayerVersion"]),
+                resource_type("lambda_layer", &["lambda:DeleteLayerVersion"]),
             ],
         }
     }
 
     fn scan(ctx: ScanContext) -> Result<ScanSummary, String> {
-        let mut out = Emitter::new();
-        let mut warnings = Vec::new();
-        let result = scan_with(&ctx, RestRequest::send, &mut out, &mut warnings);
-        for w in &warnings {
-            log::warn(w);
-        }
-        result?;
-        Ok(ScanSummary {
-            resources: out.finish(),
-            warnings,
-        })
+        run_scan(&ctx, RestRequest::send, scan_with)
     }
 
     fn analyze(r: Resource) -> Constraints {
@@ -72,28 +56,22 @@ fn scan_with(
     out: &mut Emitter,
     warnings: &mut Vec<String>,
 ) -> Result<(), String> {
-    let scope = Scope {
-        partition: &ctx.partition,
-        region: &ctx.region,
-        account: &ctx.account_id,
-    };
-    let page = page_size(ctx, warnings);
+    let scope = Scope::of(ctx);
+    // For users behind slow links or strict throttling.
+    let page = settings::page_size(ctx, MIN_PAGE, MAX_PAGE, MAX_PAGE, warnings);
     let mut incomplete = Vec::new();
 
-    let functions = paginate_with(
+    let mut functions = Vec::new();
+    rest::list(
         "ListFunctions",
         &mut send,
         |m| list_request("/2015-03-31/functions", page, m),
-        |body| {
-            let p = parse::functions_page(body)?;
-            warnings.extend(p.warnings);
-            Ok((p.items, p.next_marker))
-        },
-    )
-    .map_err(|e| format!("ListFunctions failed: {e}"))?;
-    warnings.extend(functions.warnings);
+        parse::functions_page,
+        &mut functions,
+        warnings,
+    )?;
 
-    for function in functions.items {
+    for function in functions {
         let name = function.function_name.clone();
         let function_arn = function.arn(&scope);
         let tags = match send(&RestRequest::get(
@@ -114,11 +92,7 @@ fn scan_with(
             "ListAliases",
             &mut send,
             |m| list_request(&format!("/2015-03-31/functions/{name}/aliases"), page, m),
-            |body| {
-                let p = parse::aliases_page(body)?;
-                warnings.extend(p.warnings);
-                Ok((p.items, p.next_marker))
-            },
+            |body| Ok(parse::aliases_page(body)?.split(warnings)),
         );
         match aliases {
             Ok(p) => {
@@ -136,30 +110,23 @@ fn scan_with(
         }
     }
 
-    let layers = paginate_with(
+    let mut layers = Vec::new();
+    rest::list(
         "ListLayers",
         &mut send,
         |m| list_request("/2018-10-31/layers", page, m),
-        |body| {
-            let p = parse::layers_page(body)?;
-            warnings.extend(p.warnings);
-            Ok((p.items, p.next_marker))
-        },
-    )
-    .map_err(|e| format!("ListLayers failed: {e}"))?;
-    warnings.extend(layers.warnings);
+        parse::layers_page,
+        &mut layers,
+        warnings,
+    )?;
 
-    for layer in layers.items {
+    for layer in layers {
         let name = layer.layer_name;
         let versions = paginate_with(
             "ListLayerVersions",
             &mut send,
             |m| list_request(&format!("/2018-10-31/layers/{name}/versions"), page, m),
-            |body| {
-                let p = parse::layer_versions_page(body)?;
-                warnings.extend(p.warnings);
-                Ok((p.items, p.next_marker))
-            },
+            |body| Ok(parse::layer_versions_page(body)?.split(warnings)),
         );
         match versions {
             Ok(p) => {
@@ -209,45 +176,12 @@ fn list_request(path: &str, page: u32, marker: Option<&str>) -> RestRequest {
 const MAX_PAGE: u32 = 50;
 const MIN_PAGE: u32 = 1;
 
-/// The `page_size` setting (1 to 50), for users behind slow links or strict throttling;
-/// out-of-range or unparsable values fall back to the maximum with a warning.
-fn page_size(ctx: &ScanContext, warnings: &mut Vec<String>) -> u32 {
-    let Some(value) = setting(ctx, "page_size") else {
-        return MAX_PAGE;
-    };
-    match value.parse::<u32>() {
-        Ok(n) if (MIN_PAGE..=MAX_PAGE).contains(&n) => n,
-        _ => {
-            warnings.push(format!(
-                "setting page_size = {value:?} is not a number from {MIN_PAGE} to {MAX_PAGE}; using {MAX_PAGE}"
-            ));
-            MAX_PAGE
-        }
-    }
-}
-
 cloudops_scanner_sdk::export!(Lambda);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ctx(settings: &[(&str, &str)]) -> ScanContext {
-        ScanContext {
-            account_id: "123456789012".into(),
-            region: "us-west-2".into(),
-            partition: "aws".into(),
-            settings: settings
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
-    }
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use cloudops_scanner_sdk::testing::{self, context, fixture};
 
     /// Answers like the moto emulator did when these fixtures were recorded (it ignores
     /// MaxItems and never pages).
@@ -274,13 +208,7 @@ mod tests {
         settings: &[(&str, &str)],
         send: impl FnMut(&RestRequest) -> Result<Vec<u8>, Error>,
     ) -> (Result<Vec<String>, String>, Vec<Resource>) {
-        let mut all = Vec::new();
-        let mut warnings = Vec::new();
-        let result = {
-            let mut out = Emitter::with_sink(|b: &[Resource]| all.extend_from_slice(b));
-            scan_with(&ctx(settings), send, &mut out, &mut warnings)
-        };
-        (result.map(|()| warnings), all)
+        testing::scan(&context("us-west-2", settings), send, scan_with)
     }
 
     fn ids(all: &[Resource]) -> Vec<(&str, &str)> {
@@ -444,12 +372,20 @@ mod tests {
 
     #[test]
     fn page_size_setting_is_honoured_within_aws_bounds() {
-        let mut warnings = Vec::new();
-        assert_eq!(page_size(&ctx(&[("page_size", "1")]), &mut warnings), 1);
-        assert_eq!(page_size(&ctx(&[]), &mut warnings), 50);
-        assert!(warnings.is_empty());
-        assert_eq!(page_size(&ctx(&[("page_size", "500")]), &mut warnings), 50);
-        assert_eq!(page_size(&ctx(&[("page_size", "x")]), &mut warnings), 50);
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        let mut sizes = Vec::new();
+        let (result, _) = run(&[("page_size", "1")], |req| {
+            sizes.extend(req.query_value("MaxItems").map(str::to_owned));
+            moto(req)
+        });
+        assert_eq!(result.unwrap(), Vec::<String>::new());
+        assert!(
+            !sizes.is_empty() && sizes.iter().all(|s| s == "1"),
+            "{sizes:?}"
+        );
+        let (result, _) = run(&[("page_size", "500")], moto);
+        assert_eq!(
+            result.unwrap(),
+            ["setting page_size = \"500\" is not a number from 1 to 50; using 50"]
+        );
     }
 }

@@ -6,30 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use cloudops_scanner_sdk::{arn, json, normalize_tags, tag, Error, Relation, Resource, Tag};
+use cloudops_scanner_sdk::{
+    json, normalize_tags, relation, tag, Error, Page, Resource, Scope, Tag,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-
-/// One page of a listing: what parsed, what did not, and where to go next.
-#[derive(Debug)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub warnings: Vec<String>,
-    pub next_marker: Option<String>,
-}
-
-/// Where the resources live: everything an ARN needs.
-pub struct Scope<'a> {
-    pub partition: &'a str,
-    pub region: &'a str,
-    pub account: &'a str,
-}
-
-impl Scope<'_> {
-    fn arn(&self, service: &str, resource: &str) -> String {
-        arn(self.partition, service, self.region, self.account, resource)
-    }
-}
 
 /// Cuts a listing page into its items and parses each on its own, so one odd item costs a
 /// warning, not the listing. The list must be there: an unrelated JSON document must not
@@ -64,7 +45,7 @@ fn page<T: serde::de::DeserializeOwned>(
     let mut out = Page {
         items: Vec::new(),
         warnings: Vec::new(),
-        next_marker: fields
+        next_token: fields
             .get("NextMarker")
             .and_then(Value::as_str)
             .filter(|m| !m.is_empty())
@@ -161,13 +142,10 @@ pub fn function_resource(f: Function, tags: Option<Vec<Tag>>, scope: &Scope) -> 
     let subnets = ids(vpc.subnet_ids);
     let groups = ids(vpc.security_group_ids);
     for s in &subnets {
-        relations.push(relation("subnet", scope.arn("ec2", &format!("subnet/{s}"))));
+        relations.push(relation("subnet", scope.ec2("subnet", s)));
     }
     for g in &groups {
-        relations.push(relation(
-            "security_group",
-            scope.arn("ec2", &format!("security-group/{g}")),
-        ));
+        relations.push(relation("security_group", scope.ec2("security-group", g)));
     }
     let layers = ids(f
         .layers
@@ -395,13 +373,6 @@ pub fn latest(versions: &[LayerVersion]) -> u64 {
     versions.iter().map(|v| v.version).max().unwrap_or(0)
 }
 
-fn relation(kind: &str, target_arn: String) -> Relation {
-    Relation {
-        kind: kind.to_owned(),
-        target_arn,
-    }
-}
-
 fn present(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
@@ -416,17 +387,13 @@ fn ids(list: Option<Vec<String>>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudops_scanner_sdk::testing::fixture;
 
     const SCOPE: Scope<'static> = Scope {
         partition: "aws",
         region: "us-west-2",
         account: "123456789012",
     };
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
 
     fn meta(r: &Resource) -> Value {
         serde_json::from_str(&r.metadata).unwrap()
@@ -443,7 +410,7 @@ mod tests {
     fn a_vpc_function_with_a_layer_becomes_a_resource_with_relations() {
         let page = functions_page(&fixture("moto_list_functions.json")).unwrap();
         assert!(page.warnings.is_empty(), "{:?}", page.warnings);
-        assert_eq!(page.next_marker, None);
+        assert_eq!(page.next_token, None);
         let mut items = page.items.into_iter();
         let api = items.next().unwrap();
         let tags = tags(&fixture("moto_tags_api.json")).unwrap();
@@ -511,7 +478,7 @@ mod tests {
     #[test]
     fn odd_functions_are_warnings_and_the_page_goes_on() {
         let page = functions_page(&fixture("list_functions_page1.json")).unwrap();
-        assert_eq!(page.next_marker.as_deref(), Some("bWFya2VyLTE="));
+        assert_eq!(page.next_token.as_deref(), Some("bWFya2VyLTE="));
         let names: Vec<_> = page.items.iter().map(|f| &f.function_name[..]).collect();
         assert_eq!(names, ["orders-api"]);
         assert_eq!(page.warnings.len(), 2, "{:?}", page.warnings);

@@ -1,5 +1,6 @@
 //! What a resource's state allows. Works on the record alone: `analyze` may not call AWS.
 
+use cloudops_scanner_sdk::constraints::none;
 use cloudops_scanner_sdk::{Constraints, Resource};
 use serde_json::Value;
 
@@ -13,19 +14,8 @@ pub fn constraints(r: &Resource) -> Constraints {
             notes: vec![format!(
                 "the rds scanner does not know resource type `{other}`"
             )],
-            ..nothing()
+            ..none()
         },
-    }
-}
-
-fn nothing() -> Constraints {
-    Constraints {
-        can_stop: false,
-        can_start: false,
-        can_delete: false,
-        has_backups: false,
-        has_dependencies: false,
-        notes: Vec::new(),
     }
 }
 
@@ -56,7 +46,7 @@ fn related<'a>(r: &'a Resource, kind: &'a str) -> impl Iterator<Item = &'a str> 
 }
 
 fn instance(r: &Resource, meta: &Value) -> Constraints {
-    let mut c = nothing();
+    let mut c = none();
     let cluster = text(meta, "cluster_id").or_else(|| related(r, "cluster").next());
     let source = text(meta, "read_replica_source").or_else(|| related(r, "replica_of").next());
     let replicas: Vec<&str> = meta
@@ -142,7 +132,7 @@ fn instance(r: &Resource, meta: &Value) -> Constraints {
 }
 
 fn cluster(r: &Resource, meta: &Value) -> Constraints {
-    let mut c = nothing();
+    let mut c = none();
     let members: Vec<&str> = meta
         .get("members")
         .and_then(Value::as_array)
@@ -199,7 +189,7 @@ fn cluster(r: &Resource, meta: &Value) -> Constraints {
 }
 
 fn snapshot(r: &Resource, meta: &Value) -> Constraints {
-    let mut c = nothing();
+    let mut c = none();
     let automated = text(meta, "snapshot_type") == Some("automated");
     match state(r) {
         "available" if automated => c.notes.push(
@@ -218,55 +208,20 @@ fn snapshot(r: &Resource, meta: &Value) -> Constraints {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cloudops_scanner_sdk::Relation;
-
-    fn res(
-        kind: &str,
-        state: Option<&str>,
-        relations: &[(&str, &str)],
-        metadata: &str,
-    ) -> Resource {
-        Resource {
-            resource_type: kind.into(),
-            identifier: "x".into(),
-            arn: String::new(),
-            name: "x".into(),
-            region: "us-west-2".into(),
-            state: state.map(Into::into),
-            tags: Vec::new(),
-            relations: relations
-                .iter()
-                .map(|(k, a)| Relation {
-                    kind: (*k).into(),
-                    target_arn: (*a).into(),
-                })
-                .collect(),
-            metadata: metadata.into(),
-        }
-    }
-
-    fn flags(c: &Constraints) -> [bool; 5] {
-        [
-            c.can_stop,
-            c.can_start,
-            c.can_delete,
-            c.has_backups,
-            c.has_dependencies,
-        ]
-    }
+    use cloudops_scanner_sdk::testing::{flags, resource};
 
     const BACKED_UP: &str = r#"{"backup_retention_period":7}"#;
 
     #[test]
     fn a_standalone_available_instance_can_be_stopped_and_deleted() {
-        let c = constraints(&res("rds_instance", Some("available"), &[], BACKED_UP));
+        let c = constraints(&resource("rds_instance", Some("available"), &[], BACKED_UP));
         assert_eq!(flags(&c), [true, false, true, true, false]);
         assert!(c.notes.is_empty(), "{:?}", c.notes);
     }
 
     #[test]
     fn a_stopped_instance_can_be_started_and_aws_will_restart_it() {
-        let c = constraints(&res("rds_instance", Some("stopped"), &[], "{}"));
+        let c = constraints(&resource("rds_instance", Some("stopped"), &[], "{}"));
         assert_eq!(flags(&c), [false, true, true, false, false]);
         assert_eq!(
             c.notes,
@@ -283,7 +238,7 @@ mod tests {
             "replica_of",
             "arn:aws:rds:us-west-2:123456789012:db:pg-main",
         );
-        let c = constraints(&res(
+        let c = constraints(&resource(
             "rds_instance",
             Some("available"),
             &[replica],
@@ -296,7 +251,7 @@ mod tests {
         );
 
         let source = r#"{"backup_retention_period":7,"read_replicas":["pg-main-replica"]}"#;
-        let c = constraints(&res("rds_instance", Some("available"), &[], source));
+        let c = constraints(&resource("rds_instance", Some("available"), &[], source));
         assert_eq!(flags(&c), [false, false, true, true, true]);
         assert!(c.notes[0].contains("has read replicas (pg-main-replica)"));
         assert!(c.notes[1].contains("promotes them"));
@@ -306,7 +261,7 @@ mod tests {
     fn cluster_members_are_stopped_through_their_cluster() {
         let meta = r#"{"backup_retention_period":5,"cluster_id":"aurora-main"}"#;
         for s in ["available", "stopped"] {
-            let c = constraints(&res("rds_instance", Some(s), &[], meta));
+            let c = constraints(&resource("rds_instance", Some(s), &[], meta));
             assert_eq!(flags(&c), [false, false, true, true, true], "{s}");
             assert_eq!(
                 c.notes[0],
@@ -318,28 +273,33 @@ mod tests {
     #[test]
     fn deletion_protection_and_transitions_block_deleting() {
         let meta = r#"{"backup_retention_period":1,"deletion_protection":true}"#;
-        let c = constraints(&res("rds_instance", Some("available"), &[], meta));
+        let c = constraints(&resource("rds_instance", Some("available"), &[], meta));
         assert_eq!(flags(&c), [true, false, false, true, false]);
         for s in ["stopping", "creating", "deleting"] {
-            let c = constraints(&res("rds_instance", Some(s), &[], BACKED_UP));
+            let c = constraints(&resource("rds_instance", Some(s), &[], BACKED_UP));
             assert_eq!(flags(&c), [false, false, false, true, false], "{s}");
         }
-        let c = constraints(&res("rds_instance", Some("storage-full"), &[], BACKED_UP));
+        let c = constraints(&resource(
+            "rds_instance",
+            Some("storage-full"),
+            &[],
+            BACKED_UP,
+        ));
         assert_eq!(flags(&c), [false, false, true, true, false]);
-        let c = constraints(&res("rds_instance", None, &[], "not json"));
+        let c = constraints(&resource("rds_instance", None, &[], "not json"));
         assert_eq!(flags(&c), [false; 5]);
     }
 
     #[test]
     fn a_cluster_with_members_cannot_be_deleted_until_they_are() {
         let meta = r#"{"backup_retention_period":5,"members":[{"id":"a-1","writer":true},{"id":"a-2","writer":false}]}"#;
-        let c = constraints(&res("rds_cluster", Some("available"), &[], meta));
+        let c = constraints(&resource("rds_cluster", Some("available"), &[], meta));
         assert_eq!(flags(&c), [true, false, false, true, true]);
         assert_eq!(
             c.notes,
             ["cluster has instances (a-1, a-2); AWS deletes a cluster only after its instances"]
         );
-        let c = constraints(&res(
+        let c = constraints(&resource(
             "rds_cluster",
             Some("stopped"),
             &[],
@@ -347,7 +307,7 @@ mod tests {
         ));
         assert_eq!(flags(&c), [false, true, true, true, false]);
         let serverless = r#"{"engine_mode":"serverless","deletion_protection":true}"#;
-        let c = constraints(&res("rds_cluster", Some("available"), &[], serverless));
+        let c = constraints(&resource("rds_cluster", Some("available"), &[], serverless));
         assert_eq!(flags(&c), [false; 5]);
         assert_eq!(c.notes.len(), 2, "{:?}", c.notes);
     }
@@ -355,19 +315,19 @@ mod tests {
     #[test]
     fn only_manual_available_snapshots_can_be_deleted() {
         let manual = r#"{"snapshot_type":"manual"}"#;
-        let c = constraints(&res("rds_snapshot", Some("available"), &[], manual));
+        let c = constraints(&resource("rds_snapshot", Some("available"), &[], manual));
         assert_eq!(flags(&c), [false, false, true, false, false]);
         let automated = r#"{"snapshot_type":"automated"}"#;
-        let c = constraints(&res("rds_snapshot", Some("available"), &[], automated));
+        let c = constraints(&resource("rds_snapshot", Some("available"), &[], automated));
         assert_eq!(flags(&c), [false; 5]);
         assert!(c.notes[0].starts_with("automated snapshots go"));
-        let c = constraints(&res("rds_snapshot", Some("creating"), &[], manual));
+        let c = constraints(&resource("rds_snapshot", Some("creating"), &[], manual));
         assert_eq!(flags(&c), [false; 5]);
     }
 
     #[test]
     fn unknown_types_allow_nothing_and_say_why() {
-        let c = constraints(&res("ec2_instance", Some("running"), &[], "{}"));
+        let c = constraints(&resource("ec2_instance", Some("running"), &[], "{}"));
         assert_eq!(flags(&c), [false; 5]);
         assert_eq!(
             c.notes,

@@ -4,13 +4,11 @@
 mod analyze;
 mod parse;
 
-use cloudops_scanner_sdk::query::{paginate_with, QueryRequest};
+use cloudops_scanner_sdk::query::{self, QueryRequest};
 use cloudops_scanner_sdk::{
-    log, setting, Constraints, Emitter, Error, PluginInfo, Resource, ResourceTypeInfo, ScanContext,
-    ScanSummary, Scanner,
+    resource_type, run_scan, settings, Constraints, Emitter, Error, Page, PluginInfo, Resource,
+    ScanContext, ScanSummary, Scanner, Scope,
 };
-
-use parse::{Page, Scope};
 
 const API_VERSION: &str = "2014-10-31";
 
@@ -18,16 +16,12 @@ struct Rds;
 
 impl Scanner for Rds {
     fn describe() -> PluginInfo {
-        let kind = |name: &str, actions: &[&str]| ResourceTypeInfo {
-            name: name.to_owned(),
-            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
-        };
         PluginInfo {
             name: "rds".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             services: vec!["rds".into()],
             resource_types: vec![
-                kind(
+                resource_type(
                     "rds_instance",
                     &[
                         "rds:StopDBInstance",
@@ -38,7 +32,7 @@ impl Scanner for Rds {
                         "rds:ModifyDBInstance",
                     ],
                 ),
-                kind(
+                resource_type(
                     "rds_cluster",
                     &[
                         "rds:StopDBCluster",
@@ -49,7 +43,7 @@ impl Scanner for Rds {
                     ],
                 ),
                 // Cluster snapshots are rds_snapshots too; their actions have their own names.
-                kind(
+                resource_type(
                     "rds_snapshot",
                     &[
                         "rds:DeleteDBSnapshot",
@@ -65,15 +59,7 @@ impl Scanner for Rds {
     }
 
     fn scan(ctx: ScanContext) -> Result<ScanSummary, String> {
-        let mut out = Emitter::new();
-        let warnings = scan_with(&ctx, QueryRequest::send, &mut out)?;
-        for w in &warnings {
-            log::warn(w);
-        }
-        Ok(ScanSummary {
-            resources: out.finish(),
-            warnings,
-        })
+        run_scan(&ctx, QueryRequest::send, scan_with)
     }
 
     fn analyze(r: Resource) -> Constraints {
@@ -81,60 +67,41 @@ impl Scanner for Rds {
     }
 }
 
-/// The whole scan over any `send`, so tests can replay recorded responses. Returns the
-/// warnings; the first failed listing fails the scan with a message naming the call.
+/// The whole scan over any `send`, so tests can replay recorded responses. The first
+/// failed listing fails the scan with a message naming the call.
 fn scan_with(
     ctx: &ScanContext,
     mut send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
     out: &mut Emitter,
-) -> Result<Vec<String>, String> {
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
     let scope = Scope::of(ctx);
-    let mut warnings = Vec::new();
-    let page = page_size(ctx, &mut warnings);
-    let mut list = |action: &str, parse: &dyn Fn(&[u8]) -> Result<Page, Error>| {
-        let pages = paginate_with(
+    // For users behind slow links or strict throttling.
+    let page = settings::page_size(ctx, MIN_PAGE, MAX_PAGE, MAX_PAGE, warnings);
+    let listings: [(&str, ParsePage); 4] = [
+        ("DescribeDBInstances", parse::instances_page),
+        ("DescribeDBClusters", parse::clusters_page),
+        ("DescribeDBSnapshots", parse::snapshots_page),
+        ("DescribeDBClusterSnapshots", parse::cluster_snapshots_page),
+    ];
+    for (action, parse) in listings {
+        query::list(
             &mut send,
             |marker| request(action, page, marker),
-            |body| {
-                let page = parse(body)?;
-                out.extend(page.resources);
-                warnings.extend(page.warnings);
-                Ok((Vec::<()>::new(), page.marker))
-            },
-        )
-        .map_err(|e| format!("{action} failed: {e}"))?;
-        warnings.extend(pages.warnings);
-        Ok::<(), String>(())
-    };
-    list("DescribeDBInstances", &|b| parse::instances_page(b, &scope))?;
-    list("DescribeDBClusters", &|b| parse::clusters_page(b, &scope))?;
-    list("DescribeDBSnapshots", &|b| parse::snapshots_page(b, &scope))?;
-    list("DescribeDBClusterSnapshots", &|b| {
-        parse::cluster_snapshots_page(b, &scope)
-    })?;
-    Ok(warnings)
+            |body| parse(body, &scope),
+            out,
+            warnings,
+        )?;
+    }
+    Ok(())
 }
+
+/// Reads one page of a listing into resources.
+type ParsePage = fn(&[u8], &Scope) -> Result<Page<Resource>, Error>;
 
 /// RDS accepts `MaxRecords` from 20 to 100.
 const MAX_PAGE: u32 = 100;
 const MIN_PAGE: u32 = 20;
-
-/// The `page_size` setting (20 to 100), for users behind slow links or strict throttling;
-/// out-of-range or unparsable values fall back to the maximum with a warning.
-fn page_size(ctx: &ScanContext, warnings: &mut Vec<String>) -> u32 {
-    let Some(value) = setting(ctx, "page_size") else {
-        return MAX_PAGE;
-    };
-    match value.parse::<u32>() {
-        Ok(n) if (MIN_PAGE..=MAX_PAGE).contains(&n) => n,
-        _ => {
-            warnings.push(format!(
-                "setting page_size = {value:?} is not a number from {MIN_PAGE} to {MAX_PAGE}; using {MAX_PAGE}"
-            ));
-            MAX_PAGE
-        }
-    }
-}
 
 /// Every listing pages the same way. Without `SnapshotType`, DescribeDBSnapshots returns
 /// both manual and automated snapshots and leaves out shared and public ones, which
@@ -150,34 +117,11 @@ cloudops_scanner_sdk::export!(Rds);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ctx(settings: &[(&str, &str)]) -> ScanContext {
-        ScanContext {
-            account_id: "123456789012".into(),
-            region: "us-west-2".into(),
-            partition: "aws".into(),
-            settings: settings
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
-    }
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn param<'a>(req: &'a QueryRequest, key: &str) -> Option<&'a str> {
-        req.params()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
+    use cloudops_scanner_sdk::testing::{self, context, fixture};
 
     /// Answers like the moto emulator did when these fixtures were recorded.
     fn moto(req: &QueryRequest) -> Result<Vec<u8>, Error> {
-        let name = match (req.action(), param(req, "Marker")) {
+        let name = match (req.action(), req.param_value("Marker")) {
             ("DescribeDBInstances", None) => "moto_describe_db_instances_page1.xml",
             ("DescribeDBInstances", Some(_)) => "moto_describe_db_instances_page2.xml",
             ("DescribeDBClusters", None) => "moto_describe_db_clusters.xml",
@@ -192,12 +136,7 @@ mod tests {
         settings: &[(&str, &str)],
         send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
     ) -> (Result<Vec<String>, String>, Vec<Resource>) {
-        let mut batches = Vec::new();
-        let result = {
-            let mut out = Emitter::with_sink(|b: &[Resource]| batches.push(b.to_vec()));
-            scan_with(&ctx(settings), send, &mut out)
-        };
-        (result, batches.concat())
+        testing::scan(&context("us-west-2", settings), send, scan_with)
     }
 
     #[test]
@@ -270,7 +209,7 @@ mod tests {
         let (result, _) = run(&[("page_size", "20")], |req| {
             sent.push((
                 req.action().to_owned(),
-                param(req, "MaxRecords").map(str::to_owned),
+                req.param_value("MaxRecords").map(str::to_owned),
             ));
             moto(req)
         });
@@ -309,19 +248,17 @@ mod tests {
     }
 
     #[test]
-    fn page_size_setting_is_honoured_within_rds_bounds() {
-        let mut warnings = Vec::new();
-        assert_eq!(page_size(&ctx(&[("page_size", "20")]), &mut warnings), 20);
-        assert_eq!(page_size(&ctx(&[]), &mut warnings), MAX_PAGE);
-        assert!(warnings.is_empty());
+    fn a_page_size_below_what_rds_accepts_is_a_warning_and_the_maximum() {
+        let mut sent = Vec::new();
+        let (result, _) = run(&[("page_size", "5")], |req| {
+            sent.push(req.param_value("MaxRecords").map(str::to_owned));
+            moto(req)
+        });
         assert_eq!(
-            page_size(&ctx(&[("page_size", "5")]), &mut warnings),
-            MAX_PAGE
-        );
-        assert_eq!(
-            warnings,
+            result.unwrap(),
             ["setting page_size = \"5\" is not a number from 20 to 100; using 100"]
         );
+        assert!(sent.iter().all(|m| m.as_deref() == Some("100")), "{sent:?}");
     }
 
     #[test]

@@ -1,90 +1,18 @@
 //! RDS responses to resources. Pure functions over response bodies, so they run in tests
 //! without the host.
 
-use cloudops_scanner_sdk::xml;
-use cloudops_scanner_sdk::{arn, normalize_tags, Error, Relation, Resource, ScanContext, Tag};
+use cloudops_scanner_sdk::xml::{Listing, Members, TagList};
+use cloudops_scanner_sdk::{present, relation, Error, Metadata, Page, Relation, Resource, Scope};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// One page of a listing: what parsed, what did not, and where to go next.
-#[derive(Debug, Default)]
-pub struct Page {
-    pub resources: Vec<Resource>,
-    pub warnings: Vec<String>,
-    pub marker: Option<String>,
-}
-
-/// Where the resources live: everything an ARN needs.
-pub struct Scope<'a> {
-    pub partition: &'a str,
-    pub region: &'a str,
-    pub account: &'a str,
-}
-
-impl<'a> Scope<'a> {
-    pub fn of(ctx: &'a ScanContext) -> Self {
-        Scope {
-            partition: &ctx.partition,
-            region: &ctx.region,
-            account: &ctx.account_id,
-        }
+/// RDS ARNs separate the kind with a colon: `arn:aws:rds:…:db:pg-main`.
+fn rds_arn(scope: &Scope, kind: &str, id: &str) -> String {
+    // Cross-region replicas name their source by ARN rather than identifier.
+    if id.starts_with("arn:") {
+        return id.to_owned();
     }
-
-    /// RDS ARNs separate the kind with a colon: `arn:aws:rds:…:db:pg-main`.
-    pub fn rds(&self, kind: &str, id: &str) -> String {
-        // Cross-region replicas name their source by ARN rather than identifier.
-        if id.starts_with("arn:") {
-            return id.to_owned();
-        }
-        arn(
-            self.partition,
-            "rds",
-            self.region,
-            self.account,
-            &format!("{kind}:{id}"),
-        )
-    }
-
-    /// VPCs, subnets and security groups, as the ec2 and vpc scanners name them.
-    pub fn ec2(&self, kind: &str, id: &str) -> String {
-        arn(
-            self.partition,
-            "ec2",
-            self.region,
-            self.account,
-            &format!("{kind}/{id}"),
-        )
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct TagList {
-    #[serde(default, rename = "Tag")]
-    items: Vec<TagItem>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TagItem {
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    value: String,
-}
-
-impl TagList {
-    fn into_tags(self) -> Vec<Tag> {
-        normalize_tags(self.items.into_iter().map(|t| Tag {
-            key: t.key,
-            value: t.value,
-        }))
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct SecurityGroups {
-    #[serde(default, rename = "VpcSecurityGroupMembership")]
-    items: Vec<SecurityGroup>,
+    scope.arn("rds", &format!("{kind}:{id}"))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,15 +21,12 @@ struct SecurityGroup {
     vpc_security_group_id: Option<String>,
 }
 
-impl SecurityGroups {
-    fn relations(self, scope: &Scope, out: &mut Vec<Relation>) {
-        for id in self
-            .items
-            .into_iter()
-            .filter_map(|g| present(g.vpc_security_group_id))
-        {
-            out.push(relation("security_group", scope.ec2("security-group", &id)));
-        }
+fn security_groups(groups: Members<SecurityGroup>, scope: &Scope, out: &mut Vec<Relation>) {
+    for id in groups
+        .into_iter()
+        .filter_map(|g| present(g.vpc_security_group_id))
+    {
+        out.push(relation("security_group", scope.ec2("security-group", &id)));
     }
 }
 
@@ -134,11 +59,11 @@ struct DbInstance {
     #[serde(rename = "ReadReplicaSourceDBInstanceIdentifier")]
     replica_source: Option<String>,
     #[serde(default, rename = "ReadReplicaDBInstanceIdentifiers")]
-    replicas: ReplicaIds,
+    replicas: Members<String>,
     #[serde(rename = "DBSubnetGroup")]
     subnet_group: Option<SubnetGroup>,
     #[serde(default)]
-    vpc_security_groups: SecurityGroups,
+    vpc_security_groups: Members<SecurityGroup>,
     #[serde(default)]
     tag_list: TagList,
 }
@@ -151,25 +76,13 @@ struct Endpoint {
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct ReplicaIds {
-    #[serde(default, rename = "ReadReplicaDBInstanceIdentifier")]
-    items: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SubnetGroup {
     #[serde(rename = "DBSubnetGroupName")]
     name: Option<String>,
     vpc_id: Option<String>,
     #[serde(default)]
-    subnets: Subnets,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Subnets {
-    #[serde(default, rename = "Subnet")]
-    items: Vec<Subnet>,
+    subnets: Members<Subnet>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -201,17 +114,11 @@ struct DbCluster {
     #[serde(rename = "DBSubnetGroup")]
     subnet_group: Option<String>,
     #[serde(default, rename = "DBClusterMembers")]
-    members: Members,
+    members: Members<Member>,
     #[serde(default)]
-    vpc_security_groups: SecurityGroups,
+    vpc_security_groups: Members<SecurityGroup>,
     #[serde(default)]
     tag_list: TagList,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Members {
-    #[serde(default, rename = "DBClusterMember")]
-    items: Vec<Member>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,83 +156,31 @@ struct Snapshot {
 }
 
 /// A page of DescribeDBInstances.
-pub fn instances_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    parse_page(
-        body,
-        "DescribeDBInstances",
-        &["DBInstances", "DBInstance"],
-        |item: DbInstance, w| instance(item, scope, w),
-    )
+pub fn instances_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    Listing::members("DescribeDBInstances", "DBInstances", "DBInstance")
+        .parse(body, |i, w| instance(i, scope, w).map(Some))
 }
 
 /// A page of DescribeDBClusters.
-pub fn clusters_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    parse_page(
-        body,
-        "DescribeDBClusters",
-        &["DBClusters", "DBCluster"],
-        |item: DbCluster, w| cluster(item, scope, w),
-    )
+pub fn clusters_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    Listing::members("DescribeDBClusters", "DBClusters", "DBCluster")
+        .parse(body, |c, w| cluster(c, scope, w).map(Some))
 }
 
 /// A page of DescribeDBSnapshots.
-pub fn snapshots_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    parse_page(
-        body,
-        "DescribeDBSnapshots",
-        &["DBSnapshots", "DBSnapshot"],
-        |item: Snapshot, w| snapshot(item, scope, w),
-    )
+pub fn snapshots_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    Listing::members("DescribeDBSnapshots", "DBSnapshots", "DBSnapshot")
+        .parse(body, |s, w| snapshot(s, scope, w).map(Some))
 }
 
 /// A page of DescribeDBClusterSnapshots.
-pub fn cluster_snapshots_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    parse_page(
-        body,
+pub fn cluster_snapshots_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    let listing = Listing::members(
         "DescribeDBClusterSnapshots",
-        &["DBClusterSnapshots", "DBClusterSnapshot"],
-        |item: Snapshot, w| cluster_snapshot(item, scope, w),
-    )
-}
-
-/// Parses each item on its own, so one odd item costs a warning, not the listing. The
-/// root element is checked: a different document would otherwise read as an empty
-/// account, and the host would forget everything it knew.
-fn parse_page<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    action: &str,
-    list: &[&str],
-    mut convert: impl FnMut(T, &mut Vec<String>) -> Result<Resource, String>,
-) -> Result<Page, Error> {
-    let root = format!("{action}Response");
-    let result = format!("{action}Result");
-    let doc = std::str::from_utf8(body).map_err(|e| Error::parse(&root, e))?;
-    match xml::first_element(doc) {
-        Some(name) if name == root => {}
-        Some(name) => {
-            return Err(Error::parse(
-                &root,
-                format!("the response is a <{name}> document"),
-            ))
-        }
-        None => return Err(Error::parse(&root, "the response is not an XML document")),
-    }
-    let mut path = vec![root.as_str(), result.as_str()];
-    path.extend_from_slice(list);
-    let mut page = Page::default();
-    for fragment in xml::fragments(doc, &path)? {
-        let converted = xml::from_str::<T>(fragment)
-            .map_err(|e| e.to_string())
-            .and_then(|item| convert(item, &mut page.warnings));
-        match converted {
-            Ok(resource) => page.resources.push(resource),
-            Err(why) => page
-                .warnings
-                .push(format!("{action}: skipped an item: {why}")),
-        }
-    }
-    page.marker = xml::text_at(doc, &[&root, &result, "Marker"]).filter(|t| !t.is_empty());
-    Ok(page)
+        "DBClusterSnapshots",
+        "DBClusterSnapshot",
+    );
+    listing.parse(body, |s, w| cluster_snapshot(s, scope, w).map(Some))
 }
 
 fn instance(i: DbInstance, scope: &Scope, warnings: &mut Vec<String>) -> Result<Resource, String> {
@@ -343,10 +198,10 @@ fn instance(i: DbInstance, scope: &Scope, warnings: &mut Vec<String>) -> Result<
 
     let mut relations = Vec::new();
     if let Some(c) = &cluster_id {
-        relations.push(relation("cluster", scope.rds("cluster", c)));
+        relations.push(relation("cluster", rds_arn(scope, "cluster", c)));
     }
     if let Some(s) = &source {
-        relations.push(relation("replica_of", scope.rds("db", s)));
+        relations.push(relation("replica_of", rds_arn(scope, "db", s)));
     }
     if let Some(v) = &vpc_id {
         relations.push(relation("vpc", scope.ec2("vpc", v)));
@@ -359,10 +214,10 @@ fn instance(i: DbInstance, scope: &Scope, warnings: &mut Vec<String>) -> Result<
     {
         relations.push(relation("subnet", scope.ec2("subnet", &subnet)));
     }
-    i.vpc_security_groups.relations(scope, &mut relations);
+    security_groups(i.vpc_security_groups, scope, &mut relations);
 
     let endpoint = i.endpoint.unwrap_or_default();
-    let mut meta = Meta::new(&id, warnings);
+    let mut meta = Metadata::new(&id, warnings);
     meta.text("engine", i.engine);
     meta.text("engine_version", i.engine_version);
     meta.text("class", i.class);
@@ -388,7 +243,7 @@ fn instance(i: DbInstance, scope: &Scope, warnings: &mut Vec<String>) -> Result<
 
     Ok(resource(
         "rds_instance",
-        scope.rds("db", &id),
+        rds_arn(scope, "db", &id),
         id,
         scope,
         i.status,
@@ -408,15 +263,15 @@ fn cluster(c: DbCluster, scope: &Scope, warnings: &mut Vec<String>) -> Result<Re
             continue;
         };
         let is_writer = present(m.is_cluster_writer).as_deref() == Some("true");
-        relations.push(relation("instance", scope.rds("db", &member)));
+        relations.push(relation("instance", rds_arn(scope, "db", &member)));
         if is_writer {
             writer = Some(member.clone());
         }
         members.push(serde_json::json!({ "id": member, "writer": is_writer }));
     }
-    c.vpc_security_groups.relations(scope, &mut relations);
+    security_groups(c.vpc_security_groups, scope, &mut relations);
 
-    let mut meta = Meta::new(&id, warnings);
+    let mut meta = Metadata::new(&id, warnings);
     meta.text("engine", c.engine);
     meta.text("engine_version", c.engine_version);
     meta.text("engine_mode", c.engine_mode);
@@ -436,7 +291,7 @@ fn cluster(c: DbCluster, scope: &Scope, warnings: &mut Vec<String>) -> Result<Re
 
     Ok(resource(
         "rds_cluster",
-        scope.rds("cluster", &id),
+        rds_arn(scope, "cluster", &id),
         id,
         scope,
         c.status,
@@ -451,12 +306,12 @@ fn snapshot(s: Snapshot, scope: &Scope, warnings: &mut Vec<String>) -> Result<Re
     let source = present(s.instance_id.clone());
     let relations = source
         .iter()
-        .map(|i| relation("snapshot_of", scope.rds("db", i)))
+        .map(|i| relation("snapshot_of", rds_arn(scope, "db", i)))
         .collect();
     let metadata = snapshot_meta(&id, "instance", source, &s, warnings);
     Ok(resource(
         "rds_snapshot",
-        scope.rds("snapshot", &id),
+        rds_arn(scope, "snapshot", &id),
         id,
         scope,
         s.status,
@@ -478,12 +333,12 @@ fn cluster_snapshot(
     let source = present(s.cluster_id.clone());
     let relations = source
         .iter()
-        .map(|c| relation("snapshot_of", scope.rds("cluster", c)))
+        .map(|c| relation("snapshot_of", rds_arn(scope, "cluster", c)))
         .collect();
     let metadata = snapshot_meta(&id, "cluster", source, &s, warnings);
     Ok(resource(
         "rds_snapshot",
-        scope.rds("cluster-snapshot", &id),
+        rds_arn(scope, "cluster-snapshot", &id),
         id,
         scope,
         s.status,
@@ -500,7 +355,7 @@ fn snapshot_meta(
     s: &Snapshot,
     warnings: &mut Vec<String>,
 ) -> String {
-    let mut meta = Meta::new(id, warnings);
+    let mut meta = Metadata::new(id, warnings);
     meta.text("source", Some(kind.to_owned()));
     meta.text(&format!("{kind}_id"), source);
     meta.text("snapshot_type", s.snapshot_type.clone());
@@ -542,86 +397,10 @@ fn resource(
     }
 }
 
-fn relation(kind: &str, target_arn: String) -> Relation {
-    Relation {
-        kind: kind.to_owned(),
-        target_arn,
-    }
-}
-
-/// `Some` only for text with something in it: AWS writes empty elements for "none".
-fn present(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-/// Builds the metadata object. Absent fields are left out; a value that does not read as
-/// its type is left out too, with a warning, because one odd field should not cost the
-/// whole resource.
-struct Meta<'w> {
-    id: String,
-    map: Map<String, Value>,
-    warnings: &'w mut Vec<String>,
-}
-
-impl<'w> Meta<'w> {
-    fn new(id: &str, warnings: &'w mut Vec<String>) -> Self {
-        Meta {
-            id: id.to_owned(),
-            map: Map::new(),
-            warnings,
-        }
-    }
-
-    fn value(&mut self, key: &str, value: Value) {
-        self.map.insert(key.to_owned(), value);
-    }
-
-    fn text(&mut self, key: &str, value: Option<String>) {
-        if let Some(v) = present(value) {
-            self.value(key, Value::String(v));
-        }
-    }
-
-    fn list(&mut self, key: &str, values: Vec<String>) {
-        if !values.is_empty() {
-            self.value(key, Value::from(values));
-        }
-    }
-
-    fn number(&mut self, key: &str, value: Option<String>) {
-        if let Some(v) = present(value) {
-            match v.parse::<u64>() {
-                Ok(n) => self.value(key, Value::from(n)),
-                Err(_) => self.odd(key, &v, "a number"),
-            }
-        }
-    }
-
-    fn boolean(&mut self, key: &str, value: Option<String>) {
-        if let Some(v) = present(value) {
-            match v.as_str() {
-                "true" => self.value(key, Value::Bool(true)),
-                "false" => self.value(key, Value::Bool(false)),
-                _ => self.odd(key, &v, "true or false"),
-            }
-        }
-    }
-
-    fn odd(&mut self, key: &str, value: &str, expected: &str) {
-        self.warnings.push(format!(
-            "{}: left out {key}: {value:?} is not {expected}",
-            self.id
-        ));
-    }
-
-    fn finish(self) -> String {
-        Value::Object(self.map).to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudops_scanner_sdk::testing::{fixture, metadata, relations};
 
     const SCOPE: Scope<'static> = Scope {
         partition: "aws",
@@ -630,22 +409,6 @@ mod tests {
     };
     const RDS: &str = "arn:aws:rds:us-west-2:123456789012:";
     const EC2: &str = "arn:aws:ec2:us-west-2:123456789012:";
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn meta(r: &Resource) -> Value {
-        serde_json::from_str(&r.metadata).unwrap()
-    }
-
-    fn relations(r: &Resource) -> Vec<(String, String)> {
-        r.relations
-            .iter()
-            .map(|x| (x.kind.clone(), x.target_arn.clone()))
-            .collect()
-    }
 
     fn pair(kind: &str, arn: String) -> (String, String) {
         (kind.to_owned(), arn)
@@ -660,9 +423,9 @@ mod tests {
         let page =
             instances_page(&fixture("moto_describe_db_instances_page1.xml"), &SCOPE).unwrap();
         assert!(page.warnings.is_empty(), "{:?}", page.warnings);
-        assert!(page.marker.is_some());
-        let [main, replica, dev] = &page.resources[..] else {
-            panic!("expected three instances, got {:?}", page.resources);
+        assert!(page.next_token.is_some());
+        let [main, replica, dev] = &page.items[..] else {
+            panic!("expected three instances, got {:?}", page.items);
         };
         assert_eq!(main.resource_type, "rds_instance");
         assert_eq!(main.identifier, "pg-main");
@@ -683,7 +446,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            meta(main),
+            metadata(main),
             serde_json::json!({
                 "engine": "postgres",
                 "engine_version": "14.7",
@@ -707,9 +470,9 @@ mod tests {
             relations(replica)[0],
             pair("replica_of", format!("{RDS}db:pg-main"))
         );
-        assert_eq!(meta(replica)["read_replica_source"], "pg-main");
+        assert_eq!(metadata(replica)["read_replica_source"], "pg-main");
         assert_eq!(dev.state.as_deref(), Some("stopped"), "moto stops at once");
-        assert_eq!(meta(dev)["backup_retention_period"], 0);
+        assert_eq!(metadata(dev)["backup_retention_period"], 0);
         assert!(dev.tags.is_empty());
     }
 
@@ -717,8 +480,8 @@ mod tests {
     fn aurora_members_link_to_their_cluster() {
         let page =
             instances_page(&fixture("moto_describe_db_instances_page2.xml"), &SCOPE).unwrap();
-        assert_eq!(page.marker, None);
-        let member = &page.resources[0];
+        assert_eq!(page.next_token, None);
+        let member = &page.items[0];
         assert_eq!(member.identifier, "aurora-main-1");
         assert_eq!(
             relations(member),
@@ -730,16 +493,16 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(meta(member)["cluster_id"], "aurora-main");
-        assert_eq!(meta(member)["engine"], "aurora-postgresql");
+        assert_eq!(metadata(member)["cluster_id"], "aurora-main");
+        assert_eq!(metadata(member)["engine"], "aurora-postgresql");
     }
 
     #[test]
     fn a_cluster_lists_its_members_and_its_writer() {
         let page = clusters_page(&fixture("moto_describe_db_clusters.xml"), &SCOPE).unwrap();
         assert!(page.warnings.is_empty(), "{:?}", page.warnings);
-        let [c] = &page.resources[..] else {
-            panic!("expected one cluster, got {:?}", page.resources);
+        let [c] = &page.items[..] else {
+            panic!("expected one cluster, got {:?}", page.items);
         };
         assert_eq!(c.resource_type, "rds_cluster");
         assert_eq!(c.arn, format!("{RDS}cluster:aurora-main"));
@@ -756,7 +519,7 @@ mod tests {
                 ),
             ]
         );
-        let m = meta(c);
+        let m = metadata(c);
         assert_eq!(
             m["members"],
             serde_json::json!([
@@ -778,8 +541,8 @@ mod tests {
     fn snapshots_link_to_their_instance_or_cluster() {
         let page = snapshots_page(&fixture("moto_describe_db_snapshots.xml"), &SCOPE).unwrap();
         assert!(page.warnings.is_empty(), "{:?}", page.warnings);
-        assert_eq!(page.resources.len(), 5);
-        let manual = page.resources.last().unwrap();
+        assert_eq!(page.items.len(), 5);
+        let manual = page.items.last().unwrap();
         assert_eq!(manual.identifier, "pg-main-before-upgrade");
         assert_eq!(manual.arn, format!("{RDS}snapshot:pg-main-before-upgrade"));
         assert_eq!(tags(manual), [("purpose", "upgrade")]);
@@ -787,23 +550,23 @@ mod tests {
             relations(manual),
             [pair("snapshot_of", format!("{RDS}db:pg-main"))]
         );
-        let m = meta(manual);
+        let m = metadata(manual);
         assert_eq!(m["snapshot_type"], "manual");
         assert_eq!(m["source"], "instance");
         assert_eq!(m["instance_id"], "pg-main");
         assert_eq!(m["allocated_storage_gib"], 100);
-        let automated = &page.resources[0];
+        let automated = &page.items[0];
         assert_eq!(
             automated.arn,
             format!("{RDS}snapshot:rds:pg-main-2026-11-27-17-05")
         );
-        assert_eq!(meta(automated)["snapshot_type"], "automated");
+        assert_eq!(metadata(automated)["snapshot_type"], "automated");
 
         let page =
             cluster_snapshots_page(&fixture("moto_describe_db_cluster_snapshots.xml"), &SCOPE)
                 .unwrap();
-        let [auto, manual] = &page.resources[..] else {
-            panic!("expected two cluster snapshots, got {:?}", page.resources);
+        let [auto, manual] = &page.items[..] else {
+            panic!("expected two cluster snapshots, got {:?}", page.items);
         };
         assert_eq!(auto.resource_type, "rds_snapshot");
         assert_eq!(
@@ -814,16 +577,16 @@ mod tests {
             relations(manual),
             [pair("snapshot_of", format!("{RDS}cluster:aurora-main"))]
         );
-        assert_eq!(meta(manual)["source"], "cluster");
-        assert_eq!(meta(manual)["cluster_id"], "aurora-main");
-        assert_eq!(meta(auto)["snapshot_type"], "automated");
+        assert_eq!(metadata(manual)["source"], "cluster");
+        assert_eq!(metadata(manual)["cluster_id"], "aurora-main");
+        assert_eq!(metadata(auto)["snapshot_type"], "automated");
     }
 
     #[test]
     fn odd_instances_become_warnings_and_the_page_goes_on() {
         let page = instances_page(&fixture("describe_db_instances_odd.xml"), &SCOPE).unwrap();
-        assert_eq!(page.marker.as_deref(), Some("bWFya2VyLTI="));
-        let ids: Vec<_> = page.resources.iter().map(|r| &r.identifier[..]).collect();
+        assert_eq!(page.next_token.as_deref(), Some("bWFya2VyLTI="));
+        let ids: Vec<_> = page.items.iter().map(|r| &r.identifier[..]).collect();
         assert_eq!(ids, ["orders-replica-eu", "bare"]);
         assert_eq!(page.warnings.len(), 3, "{:?}", page.warnings);
         assert_eq!(
@@ -836,7 +599,7 @@ mod tests {
         );
         assert!(page.warnings[2].starts_with("DescribeDBInstances: skipped an item: cannot parse"));
 
-        let replica = &page.resources[0];
+        let replica = &page.items[0];
         assert_eq!(tags(replica), [("team", "orders & billing"), ("empty", "")]);
         assert_eq!(
             relations(replica),
@@ -853,13 +616,13 @@ mod tests {
                 ),
             ]
         );
-        let m = meta(replica);
+        let m = metadata(replica);
         assert!(m.get("multi_az").is_none());
         assert_eq!(m["deletion_protection"], true);
         assert_eq!(m["storage_encrypted"], true);
         assert_eq!(m["endpoint_port"], 3306);
-        assert_eq!(meta(&page.resources[1]), serde_json::json!({}));
-        assert_eq!(page.resources[1].state, None);
+        assert_eq!(metadata(&page.items[1]), serde_json::json!({}));
+        assert_eq!(page.items[1].state, None);
     }
 
     #[test]
@@ -879,7 +642,7 @@ mod tests {
     fn an_empty_listing_is_an_empty_page() {
         let body = br#"<DescribeDBClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBClustersResult><DBClusters/></DescribeDBClustersResult></DescribeDBClustersResponse>"#;
         let page = clusters_page(body, &SCOPE).unwrap();
-        assert!(page.resources.is_empty() && page.warnings.is_empty());
-        assert_eq!(page.marker, None);
+        assert!(page.items.is_empty() && page.warnings.is_empty());
+        assert_eq!(page.next_token, None);
     }
 }

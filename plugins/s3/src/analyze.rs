@@ -1,17 +1,11 @@
 //! What a bucket allows. Works on the record alone: `analyze` may not call AWS.
 
+use cloudops_scanner_sdk::constraints::none;
 use cloudops_scanner_sdk::{Constraints, Resource};
 use serde_json::Value;
 
 pub fn constraints(r: &Resource) -> Constraints {
-    let mut c = Constraints {
-        can_stop: false,
-        can_start: false,
-        can_delete: false,
-        has_backups: false,
-        has_dependencies: false,
-        notes: Vec::new(),
-    };
+    let mut c = none();
     if r.resource_type != "s3_bucket" {
         c.notes.push(format!(
             "the s3 scanner does not know resource type `{}`",

@@ -8,10 +8,10 @@
 mod analyze;
 mod parse;
 
-use cloudops_scanner_sdk::rest::{paginate_with, RestRequest};
+use cloudops_scanner_sdk::rest::{self, RestRequest};
 use cloudops_scanner_sdk::{
-    arn, log, Constraints, Emitter, Error, PluginInfo, Relation, Resource, ResourceTypeInfo,
-    ScanContext, ScanSummary, Scanner,
+    arn, present, relation, resource_type, run_scan, Constraints, Emitter, Error, PluginInfo,
+    Resource, ScanContext, ScanSummary, Scanner,
 };
 use serde_json::{Map, Value};
 
@@ -25,32 +25,20 @@ impl Scanner for S3 {
             name: "s3".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             services: vec!["s3".into()],
-            resource_types: vec![ResourceTypeInfo {
-                name: "s3_bucket".into(),
-                actions: [
+            resource_types: vec![resource_type(
+                "s3_bucket",
+                &[
                     "s3:DeleteBucket",
                     "s3:PutBucketVersioning",
                     "s3:PutLifecycleConfiguration",
                     "s3:PutBucketPublicAccessBlock",
-                ]
-                .map(String::from)
-                .into(),
-            }],
+                ],
+            )],
         }
     }
 
     fn scan(ctx: ScanContext) -> Result<ScanSummary, String> {
-        let mut out = Emitter::new();
-        let mut warnings = Vec::new();
-        let result = scan_with(&ctx, RestRequest::send, &mut out, &mut warnings);
-        for w in &warnings {
-            log::warn(w);
-        }
-        result?;
-        Ok(ScanSummary {
-            resources: out.finish(),
-            warnings,
-        })
+        run_scan(&ctx, RestRequest::send, scan_with)
     }
 
     fn analyze(r: Resource) -> Constraints {
@@ -68,16 +56,18 @@ fn scan_with(
     out: &mut Emitter,
     warnings: &mut Vec<String>,
 ) -> Result<(), String> {
-    let pages = paginate_with("ListBuckets", &mut send, list_request, |body| {
-        let page = parse::buckets_page(body)?;
-        warnings.extend(page.warnings);
-        Ok((page.buckets, page.continuation_token))
-    })
-    .map_err(|e| format!("ListBuckets failed: {e}"))?;
-    warnings.extend(pages.warnings);
+    let mut buckets = Vec::new();
+    rest::list(
+        "ListBuckets",
+        &mut send,
+        list_request,
+        parse::buckets_page,
+        &mut buckets,
+        warnings,
+    )?;
 
     let mut unlocated = Vec::new();
-    for bucket in pages.items {
+    for bucket in buckets {
         let region = match &bucket.bucket_region {
             Some(r) if !r.trim().is_empty() => parse::normalize_region(r),
             _ => match send(&location_request(&bucket.name)).and_then(|b| parse::location(&b)) {
@@ -227,7 +217,7 @@ fn bucket_resource(
         unreadable: Vec::new(),
     };
     let mut meta = Map::new();
-    if let Some(date) = parse::present(bucket.creation_date) {
+    if let Some(date) = present(bucket.creation_date) {
         meta.insert("creation_date".into(), Value::String(date));
     }
     let tags = match reader.read(&TAGGING, parse::tags) {
@@ -249,10 +239,7 @@ fn bucket_resource(
         Read::Value((value, key)) => {
             meta.insert("encryption".into(), value);
             if let Some(key) = key {
-                relations.push(Relation {
-                    kind: "kms_key".into(),
-                    target_arn: kms_key_arn(ctx, &region, &key),
-                });
+                relations.push(relation("kms_key", kms_key_arn(ctx, &region, &key)));
             }
         }
         Read::Absent => {
@@ -315,20 +302,11 @@ cloudops_scanner_sdk::export!(S3);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudops_scanner_sdk::testing::{self, context, fixture};
     use serde_json::json;
 
     fn ctx(region: &str) -> ScanContext {
-        ScanContext {
-            account_id: "123456789012".into(),
-            region: region.into(),
-            partition: "aws".into(),
-            settings: Vec::new(),
-        }
-    }
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        context(region, &[])
     }
 
     /// The one sub-resource a request asks for (`location`, `tagging`, ...).
@@ -365,13 +343,7 @@ mod tests {
         region: &str,
         send: impl FnMut(&RestRequest) -> Result<Vec<u8>, Error>,
     ) -> (Result<Vec<String>, String>, Vec<Resource>) {
-        let mut all = Vec::new();
-        let mut warnings = Vec::new();
-        let result = {
-            let mut out = Emitter::with_sink(|b: &[Resource]| all.extend_from_slice(b));
-            scan_with(&ctx(region), send, &mut out, &mut warnings)
-        };
-        (result.map(|()| warnings), all)
+        testing::scan(&ctx(region), send, scan_with)
     }
 
     fn meta(r: &Resource) -> Value {

@@ -1,8 +1,8 @@
 //! S3 responses to values. Pure functions over response bodies, so they run in tests
 //! without the host.
 
-use cloudops_scanner_sdk::xml;
-use cloudops_scanner_sdk::{normalize_tags, Error, Tag};
+use cloudops_scanner_sdk::xml::{self, document, Listing, TagList};
+use cloudops_scanner_sdk::{present, Error, Page, Tag};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -18,36 +18,24 @@ pub struct Bucket {
     pub bucket_region: Option<String>,
 }
 
-/// One page of ListBuckets.
-#[derive(Debug, Default)]
-pub struct BucketPage {
-    pub buckets: Vec<Bucket>,
-    pub warnings: Vec<String>,
-    pub continuation_token: Option<String>,
-}
-
-const LIST_ROOT: &str = "ListAllMyBucketsResult";
-
 /// A page of ListBuckets. Each `<Bucket>` is parsed on its own, so an odd one costs a
 /// warning, not the listing; a document that is not a ListBuckets result is an error, so a
 /// proxy's page never reads as an account without buckets.
-pub fn buckets_page(body: &[u8]) -> Result<BucketPage, Error> {
-    let doc = document(body, &[LIST_ROOT])?;
-    let mut page = BucketPage::default();
-    for fragment in xml::fragments(doc, &[LIST_ROOT, "Buckets", "Bucket"])? {
-        match xml::from_str::<Bucket>(fragment) {
-            Ok(b) if b.name.trim().is_empty() => page
-                .warnings
-                .push("ListBuckets: skipped a bucket without a name".into()),
-            Ok(b) => page.buckets.push(b),
-            Err(e) => page
-                .warnings
-                .push(format!("ListBuckets: skipped a bucket: {e}")),
-        }
-    }
-    page.continuation_token =
-        xml::text_at(doc, &[LIST_ROOT, "ContinuationToken"]).filter(|t| !t.is_empty());
-    Ok(page)
+pub fn buckets_page(body: &[u8]) -> Result<Page<Bucket>, Error> {
+    let listing = Listing::new(
+        "ListBuckets",
+        "ListAllMyBucketsResult",
+        &["Buckets", "Bucket"],
+    );
+    listing
+        .token("ContinuationToken")
+        .parse(body, |b: Bucket, _| {
+            if b.name.trim().is_empty() {
+                Err("a bucket without a name".into())
+            } else {
+                Ok(Some(b))
+            }
+        })
 }
 
 /// The region a GetBucketLocation answer names. S3 writes nothing for us-east-1 and the
@@ -77,33 +65,13 @@ pub fn normalize_region(region: &str) -> String {
 #[serde(rename_all = "PascalCase")]
 struct Tagging {
     #[serde(default)]
-    tag_set: TagSet,
-}
-
-#[derive(Default, Deserialize)]
-struct TagSet {
-    #[serde(default, rename = "Tag")]
-    tags: Vec<TagItem>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TagItem {
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    value: String,
+    tag_set: TagList,
 }
 
 /// GetBucketTagging's tags, in S3's order.
 pub fn tags(body: &[u8]) -> Result<Vec<Tag>, Error> {
     let tagging: Tagging = parse(body, &["Tagging"])?;
-    Ok(normalize_tags(tagging.tag_set.tags.into_iter().map(|t| {
-        Tag {
-            key: t.key,
-            value: t.value,
-        }
-    })))
+    Ok(tagging.tag_set.into_tags())
 }
 
 #[derive(Deserialize)]
@@ -213,22 +181,6 @@ pub fn public_access_block(body: &[u8]) -> Result<Value, Error> {
     }))
 }
 
-/// The body as text, checked to be an XML document with one of the `roots`.
-fn document<'a>(body: &'a [u8], roots: &[&str]) -> Result<&'a str, Error> {
-    let doc = std::str::from_utf8(body).map_err(|e| Error::parse(roots[0], e))?;
-    match xml::first_element(doc) {
-        Some(name) if roots.contains(&name.as_str()) => Ok(doc),
-        Some(name) => Err(Error::parse(
-            roots[0],
-            format!("the response is a <{name}> document"),
-        )),
-        None => Err(Error::parse(
-            roots[0],
-            "the response is not an XML document",
-        )),
-    }
-}
-
 fn parse<T: DeserializeOwned>(body: &[u8], roots: &[&str]) -> Result<T, Error> {
     xml::from_str(document(body, roots)?)
 }
@@ -241,40 +193,31 @@ fn boolean(s: &str) -> Option<bool> {
     }
 }
 
-/// `Some` only for text with something in it: S3 writes `<Status/>` for "none".
-pub fn present(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use cloudops_scanner_sdk::testing::fixture;
 
     #[test]
     fn buckets_are_listed_with_dates_and_no_token_from_the_emulator() {
         let page = buckets_page(&fixture("moto_list_buckets.xml")).unwrap();
         assert!(page.warnings.is_empty());
-        assert_eq!(page.continuation_token, None);
-        let names: Vec<_> = page.buckets.iter().map(|b| &b.name[..]).collect();
+        assert_eq!(page.next_token, None);
+        let names: Vec<_> = page.items.iter().map(|b| &b.name[..]).collect();
         assert_eq!(names, ["logs-east", "data-eu"]);
         assert_eq!(
-            page.buckets[0].creation_date.as_deref(),
+            page.items[0].creation_date.as_deref(),
             Some("2026-11-27T17:05:37.000Z")
         );
-        assert_eq!(page.buckets[0].bucket_region, None);
+        assert_eq!(page.items[0].bucket_region, None);
     }
 
     #[test]
     fn aws_pages_carry_a_token_and_the_region_and_odd_buckets_are_skipped() {
         let page = buckets_page(&fixture("list_buckets_page1.xml")).unwrap();
-        assert_eq!(page.continuation_token.as_deref(), Some("Y29udGludWU="));
+        assert_eq!(page.next_token.as_deref(), Some("Y29udGludWU="));
         assert_eq!(
-            page.buckets,
+            page.items,
             [Bucket {
                 name: "amzn-s3-demo-bucket1".into(),
                 creation_date: Some("2024-02-05T18:01:39.000Z".into()),
@@ -284,9 +227,9 @@ mod tests {
         assert_eq!(page.warnings.len(), 2, "{:?}", page.warnings);
         assert_eq!(
             page.warnings[0],
-            "ListBuckets: skipped a bucket without a name"
+            "ListBuckets: skipped an item: a bucket without a name"
         );
-        assert!(page.warnings[1].starts_with("ListBuckets: skipped a bucket: cannot parse Bucket"));
+        assert!(page.warnings[1].starts_with("ListBuckets: skipped an item: cannot parse Bucket"));
     }
 
     #[test]

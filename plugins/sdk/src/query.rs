@@ -13,10 +13,8 @@
 //! );
 //! ```
 
-use std::collections::HashSet;
-
 use crate::bindings::cloudops::scanner::aws;
-use crate::{AwsRequest, AwsResponse, Error};
+use crate::{AwsRequest, AwsResponse, Error, Page};
 
 /// The content type of a query-protocol request body.
 pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -105,6 +103,14 @@ impl QueryRequest {
     /// The parameters added so far (without `Action` and `Version`).
     pub fn params(&self) -> &[(String, String)] {
         &self.params
+    }
+
+    /// The value of the first parameter named `key`, if any.
+    pub fn param_value(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The form-encoded body: `Action=…&Version=…&k=v…`, percent-encoded as SigV4 expects
@@ -215,38 +221,61 @@ pub fn paginate<T>(
 /// [`paginate`] with the sending step supplied by the caller, so the paging logic can run
 /// outside the host (in tests, or over recorded responses). Does not log.
 pub fn paginate_with<T>(
-    mut send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
-    mut request: impl FnMut(Option<&str>) -> QueryRequest,
-    mut extract: impl FnMut(&[u8]) -> Result<(Vec<T>, Option<String>), Error>,
+    send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
+    request: impl FnMut(Option<&str>) -> QueryRequest,
+    extract: impl FnMut(&[u8]) -> Result<(Vec<T>, Option<String>), Error>,
 ) -> Result<Pages<T>, Error> {
-    let mut out = Pages {
-        items: Vec::new(),
-        pages: 0,
-        warnings: Vec::new(),
-    };
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut token: Option<String> = None;
-    loop {
-        let req = request(token.as_deref());
-        let body = send(&req)?;
-        out.pages += 1;
-        let (items, next) = extract(&body)?;
-        out.items.extend(items);
-        match next {
-            Some(t) if !t.is_empty() => {
-                if !seen.insert(t.clone()) {
-                    out.warnings.push(format!(
-                        "{} returned a NextToken it had already returned; stopped paging after {} pages",
-                        req.action(),
-                        out.pages
-                    ));
-                    return Ok(out);
-                }
-                token = Some(t);
-            }
-            _ => return Ok(out),
-        }
-    }
+    crate::paging::follow(send, request, extract, |req: &QueryRequest, pages| {
+        format!(
+            "{} returned a NextToken it had already returned; stopped paging after {pages} pages",
+            req.action()
+        )
+    })
+}
+
+/// Lists everything a paged call returns: sends `request` for each token over `send`,
+/// reads each page with `parse` (usually [`crate::xml::Listing::parse`]) and puts the items
+/// into `out` (an [`crate::Emitter`], or a `Vec` to work on further) as the pages come.
+///
+/// The pages' warnings and a repeated token's (see [`paginate_with`]) go to `warnings`. A
+/// failed call or unreadable page ends the listing with `{Action} failed: {error}`; what
+/// earlier pages gave stays in `out`.
+///
+/// ```
+/// use cloudops_scanner_sdk::query::{self, QueryRequest};
+/// use cloudops_scanner_sdk::xml::Listing;
+///
+/// let mut pages = vec![
+///     "<DescribeVpcsResponse><vpcSet><item>vpc-2</item></vpcSet></DescribeVpcsResponse>",
+///     "<DescribeVpcsResponse><vpcSet><item>vpc-1</item></vpcSet><nextToken>t</nextToken></DescribeVpcsResponse>",
+/// ];
+/// let listing = Listing::item_set("DescribeVpcs", &["vpcSet", "item"]);
+/// let (mut ids, mut warnings) = (Vec::new(), Vec::new());
+/// query::list(
+///     |_req: &QueryRequest| Ok(pages.pop().unwrap().as_bytes().to_vec()),
+///     |token| QueryRequest::new("ec2", "DescribeVpcs", "2016-11-15").param_opt("NextToken", token),
+///     |body| listing.parse_fragments(body, |item, _| Ok(cloudops_scanner_sdk::xml::first_text(item, "item"))),
+///     &mut ids,
+///     &mut warnings,
+/// )
+/// .unwrap();
+/// assert_eq!(ids, ["vpc-1", "vpc-2"]);
+/// ```
+pub fn list<T>(
+    send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
+    mut request: impl FnMut(Option<&str>) -> QueryRequest,
+    parse: impl FnMut(&[u8]) -> Result<Page<T>, Error>,
+    out: &mut impl Extend<T>,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    let action = request(None).action().to_owned();
+    crate::paging::list(
+        &action,
+        |extract| paginate_with(send, request, extract),
+        parse,
+        out,
+        warnings,
+    )
 }
 
 #[cfg(test)]
@@ -376,6 +405,53 @@ mod tests {
         assert_eq!(
             result.unwrap_err(),
             Error::Refused("request budget spent".into())
+        );
+    }
+
+    #[test]
+    fn list_puts_items_out_page_by_page_and_names_the_failed_action() {
+        let mut bodies = vec!["", "b,c|", "a|t1"];
+        let (mut out, mut warnings) = (Vec::new(), Vec::new());
+        let result = list(
+            |req| {
+                assert_eq!(req.param_value("MaxResults"), Some("5"));
+                match bodies.pop() {
+                    Some("") | None => Err(Error::Refused("request budget spent".into())),
+                    Some(b) => Ok(b.as_bytes().to_vec()),
+                }
+            },
+            |token| {
+                QueryRequest::new("ec2", "DescribeVolumes", "2016-11-15")
+                    .param("MaxResults", "5")
+                    .param_opt("NextToken", token)
+            },
+            |body| {
+                let (items, next_token) = page_of(body)?;
+                let warnings = vec![format!("page of {}", items.len())];
+                Ok(Page {
+                    items,
+                    warnings,
+                    next_token,
+                })
+            },
+            &mut out,
+            &mut warnings,
+        );
+        assert_eq!(result, Ok(()));
+        assert_eq!(out, ["a", "b", "c"]);
+        assert_eq!(warnings, ["page of 1", "page of 2"]);
+        assert_eq!(bodies, [""], "no request after the last page");
+
+        let err = list(
+            |_| Err(Error::Refused("request budget spent".into())),
+            |_| QueryRequest::new("ec2", "DescribeVolumes", "2016-11-15"),
+            |_| Ok(Page::<String>::default()),
+            &mut out,
+            &mut warnings,
+        );
+        assert_eq!(
+            err,
+            Err("DescribeVolumes failed: request budget spent".into())
         );
     }
 }

@@ -21,11 +21,9 @@
 //! The host allows REST calls by method: `GET` and `HEAD` unless `plugin.toml` declares
 //! `capabilities.methods`, so this module only builds those.
 
-use std::collections::HashSet;
-
 use crate::bindings::cloudops::scanner::aws;
 use crate::query::{check_status, Pages};
-use crate::{AwsRequest, AwsResponse, Error};
+use crate::{AwsRequest, AwsResponse, Error, Page};
 
 /// One REST API call, built up parameter by parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,36 +156,36 @@ pub fn paginate<T>(
 /// outside the host (in tests, or over recorded responses). Does not log.
 pub fn paginate_with<T>(
     what: &str,
-    mut send: impl FnMut(&RestRequest) -> Result<Vec<u8>, Error>,
-    mut request: impl FnMut(Option<&str>) -> RestRequest,
-    mut extract: impl FnMut(&[u8]) -> Result<(Vec<T>, Option<String>), Error>,
+    send: impl FnMut(&RestRequest) -> Result<Vec<u8>, Error>,
+    request: impl FnMut(Option<&str>) -> RestRequest,
+    extract: impl FnMut(&[u8]) -> Result<(Vec<T>, Option<String>), Error>,
 ) -> Result<Pages<T>, Error> {
-    let mut out = Pages {
-        items: Vec::new(),
-        pages: 0,
-        warnings: Vec::new(),
-    };
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let body = send(&request(marker.as_deref()))?;
-        out.pages += 1;
-        let (items, next) = extract(&body)?;
-        out.items.extend(items);
-        match next {
-            Some(m) if !m.is_empty() => {
-                if !seen.insert(m.clone()) {
-                    out.warnings.push(format!(
-                        "{what} returned a marker it had already returned; stopped paging after {} pages",
-                        out.pages
-                    ));
-                    return Ok(out);
-                }
-                marker = Some(m);
-            }
-            _ => return Ok(out),
-        }
-    }
+    crate::paging::follow(send, request, extract, |_: &RestRequest, pages| {
+        format!(
+            "{what} returned a marker it had already returned; stopped paging after {pages} pages"
+        )
+    })
+}
+
+/// Lists everything a marker-paged call returns, as [`crate::query::list`] does: sends
+/// `request` for each marker over `send`, reads each page with `parse`, puts the items into
+/// `out` and the warnings into `warnings`. A failed call or unreadable page ends the
+/// listing with `{what} failed: {error}`.
+pub fn list<T>(
+    what: &str,
+    send: impl FnMut(&RestRequest) -> Result<Vec<u8>, Error>,
+    request: impl FnMut(Option<&str>) -> RestRequest,
+    parse: impl FnMut(&[u8]) -> Result<Page<T>, Error>,
+    out: &mut impl Extend<T>,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    crate::paging::list(
+        what,
+        |extract| paginate_with(what, send, request, extract),
+        parse,
+        out,
+        warnings,
+    )
 }
 
 #[cfg(test)]
@@ -304,5 +302,52 @@ mod tests {
         );
         let (result, _) = replay(vec!["<html><body>Bad Gateway</body></html>"]);
         assert!(matches!(result.unwrap_err(), Error::Parse { what, .. } if what == "Page"));
+    }
+
+    #[test]
+    fn list_collects_items_and_warnings_and_names_the_failed_call() {
+        let mut bodies = vec![
+            r#"{"Things":["c"]}"#,
+            r#"{"Things":["a","b"],"NextMarker":"m1"}"#,
+        ];
+        let (mut out, mut warnings) = (Vec::new(), Vec::new());
+        let parse = |body: &[u8]| {
+            #[derive(serde::Deserialize)]
+            struct Raw {
+                #[serde(rename = "Things")]
+                things: Vec<String>,
+                #[serde(rename = "NextMarker")]
+                next: Option<String>,
+            }
+            let raw: Raw = crate::json::from_slice(body)?;
+            let warnings = vec![format!("{} things", raw.things.len())];
+            Ok(Page {
+                items: raw.things,
+                warnings,
+                next_token: raw.next,
+            })
+        };
+        let result = list(
+            "ListThings",
+            |_| Ok(bodies.pop().unwrap().as_bytes().to_vec()),
+            |marker| RestRequest::get("things", "/things").query_opt("Marker", marker),
+            parse,
+            &mut out,
+            &mut warnings,
+        );
+        assert_eq!(result, Ok(()));
+        assert_eq!(out, ["a", "b", "c"]);
+        assert_eq!(warnings, ["2 things", "1 things"]);
+        let result = list(
+            "ListThings",
+            |_| Ok(b"<html/>".to_vec()),
+            |_| RestRequest::get("things", "/things"),
+            parse,
+            &mut out,
+            &mut warnings,
+        );
+        assert!(result
+            .unwrap_err()
+            .starts_with("ListThings failed: cannot parse Raw"));
     }
 }

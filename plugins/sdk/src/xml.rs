@@ -1,10 +1,13 @@
 //! Reading AWS's XML responses.
 //!
 //! Query-protocol services (EC2, RDS, IAM, ...) answer in XML. [`from_slice`] turns a whole
-//! document into a serde type; AWS's list shapes map onto [`ItemSet`] and [`TagSet`].
-//! When one odd item must not spoil a whole page, [`fragments`] cuts the page into its items
-//! so each can be parsed (and rejected) on its own, and [`text_at`] reads a single value such
-//! as `nextToken`.
+//! document into a serde type; AWS's list shapes map onto [`ItemSet`] and [`TagSet`] (EC2's
+//! `<item>` lists) and [`Members`] and [`TagList`] (`<member>`, `<Tag>` and the like).
+//!
+//! A listing page is best read with a [`Listing`]: it checks the document is the expected
+//! response, parses each item on its own so one odd item is a warning rather than a lost
+//! page, and reads the next-page token. Underneath, [`document`] checks the root element,
+//! [`fragments`] cuts a page into its items and [`text_at`] reads a single value.
 //!
 //! ```
 //! use cloudops_scanner_sdk::xml::{self, ItemSet, TagSet};
@@ -32,7 +35,7 @@ use quick_xml::Reader;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::{Error, Tag};
+use crate::{Error, Page, Tag};
 
 /// Parses a whole XML document into `T`. The root element's name is not checked.
 ///
@@ -82,27 +85,237 @@ impl<T> IntoIterator for ItemSet<T> {
     }
 }
 
-/// One `<item><key>…</key><value>…</value></item>` of a `<tagSet>`.
+/// AWS's other list shape, `<List><member>…</member><member>…</member></List>`, whatever
+/// the children are called: `member` (ELB, IAM), `Tag`, `DBClusterMember`,
+/// `VpcSecurityGroupMembership` (RDS), `Bucket` (S3).
+///
+/// An absent or empty list deserializes to no items (use `#[serde(default)]` on the field).
+///
+/// ```
+/// use cloudops_scanner_sdk::xml::{self, Members};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// #[serde(rename_all = "PascalCase")]
+/// struct LoadBalancer { #[serde(default)] security_groups: Members<String> }
+///
+/// let lb: LoadBalancer = xml::from_str(
+///     "<member><SecurityGroups><member>sg-1</member><member>sg-2</member></SecurityGroups></member>",
+/// ).unwrap();
+/// assert_eq!(lb.security_groups.items, ["sg-1", "sg-2"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Members<T> {
+    /// The child elements, in document order.
+    #[serde(default, rename = "$value")]
+    pub items: Vec<T>,
+}
+
+impl<T> Default for Members<T> {
+    fn default() -> Self {
+        Members { items: Vec::new() }
+    }
+}
+
+impl<T> IntoIterator for Members<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+/// One tag of a tag list: `<item><key>…</key><value>…</value></item>` in EC2's `<tagSet>`,
+/// `<Tag><Key>…</Key><Value>…</Value></Tag>` (or `<member>`) in RDS's, ELB's and S3's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct TagItem {
     /// The tag key.
-    #[serde(default)]
+    #[serde(default, alias = "Key")]
     pub key: String,
     /// The tag value; AWS omits `<value>` for empty values.
-    #[serde(default)]
+    #[serde(default, alias = "Value")]
     pub value: String,
 }
 
-/// AWS's `<tagSet>` shape.
+/// EC2's `<tagSet>` shape.
 pub type TagSet = ItemSet<TagItem>;
+
+/// The `<TagList><Tag><Key>` shape of RDS, S3's `<TagSet><Tag>` and ELB's
+/// `<Tags><member>`.
+pub type TagList = Members<TagItem>;
+
+fn into_tags(items: Vec<TagItem>) -> Vec<Tag> {
+    crate::normalize_tags(items.into_iter().map(|t| Tag {
+        key: t.key,
+        value: t.value,
+    }))
+}
 
 impl ItemSet<TagItem> {
     /// The tags in AWS's order, normalised with [`crate::normalize_tags`].
     pub fn into_tags(self) -> Vec<Tag> {
-        crate::normalize_tags(self.items.into_iter().map(|t| Tag {
-            key: t.key,
-            value: t.value,
-        }))
+        into_tags(self.items)
+    }
+}
+
+impl Members<TagItem> {
+    /// The tags in AWS's order, normalised with [`crate::normalize_tags`].
+    pub fn into_tags(self) -> Vec<Tag> {
+        into_tags(self.items)
+    }
+}
+
+/// The body as text, checked to be an XML document whose root element is one of `roots`.
+///
+/// Check the root before reading a listing: a proxy's HTML error page or another call's
+/// answer would otherwise read as an empty list, and the host would forget every resource
+/// it knew. Errors name `roots[0]`.
+///
+/// ```
+/// use cloudops_scanner_sdk::xml;
+/// assert!(xml::document(b"<Tagging><TagSet/></Tagging>", &["Tagging"]).is_ok());
+/// assert_eq!(
+///     xml::document(b"<html><body>502</body></html>", &["Tagging"]).unwrap_err().to_string(),
+///     "cannot parse Tagging: the response is a <html> document"
+/// );
+/// ```
+pub fn document<'a>(body: &'a [u8], roots: &[&str]) -> Result<&'a str, Error> {
+    let what = roots.first().copied().unwrap_or("XML document");
+    let doc = std::str::from_utf8(body).map_err(|e| Error::parse(what, e))?;
+    match first_element(doc) {
+        Some(name) if roots.contains(&name.as_str()) => Ok(doc),
+        Some(name) => Err(Error::parse(
+            what,
+            format!("the response is a <{name}> document"),
+        )),
+        None => Err(Error::parse(what, "the response is not an XML document")),
+    }
+}
+
+/// Where a listing's response keeps its items and its next-page token; reads one page,
+/// item by item.
+///
+/// ```
+/// use cloudops_scanner_sdk::xml::Listing;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// #[serde(rename_all = "camelCase")]
+/// struct Volume { volume_id: String }
+///
+/// let listing = Listing::item_set("DescribeVolumes", &["volumeSet", "item"]);
+/// let body = br#"<DescribeVolumesResponse><volumeSet>
+///     <item><volumeId>vol-1</volumeId></item>
+///     <item><size>8</size></item>
+///   </volumeSet><nextToken>t2</nextToken></DescribeVolumesResponse>"#;
+/// let page = listing.parse(body, |v: Volume, _warnings| Ok(Some(v.volume_id))).unwrap();
+/// assert_eq!(page.items, ["vol-1"]);
+/// assert!(page.warnings[0].starts_with("DescribeVolumes: skipped an item: cannot parse Volume"));
+/// assert_eq!(page.next_token.as_deref(), Some("t2"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    action: String,
+    /// From the root element down to the element that holds the list.
+    parent: Vec<String>,
+    /// From the list element down to one item.
+    items: Vec<String>,
+    /// The element beside the list that holds the next page's token.
+    token: Option<String>,
+}
+
+impl Listing {
+    /// A listing by `action` whose document is `<root>`, with items at `items` below the
+    /// root (`["Buckets", "Bucket"]`) and no token until [`Listing::token`] names one.
+    pub fn new(action: &str, root: &str, items: &[&str]) -> Self {
+        Listing {
+            action: action.to_owned(),
+            parent: vec![root.to_owned()],
+            items: items.iter().map(|s| (*s).to_owned()).collect(),
+            token: None,
+        }
+    }
+
+    /// EC2's shape: `<{action}Response>` holding the items at `items`
+    /// (`["volumeSet", "item"]`) and `<nextToken>`.
+    pub fn item_set(action: &str, items: &[&str]) -> Self {
+        Listing::new(action, &format!("{action}Response"), items).token("nextToken")
+    }
+
+    /// The shape of RDS, ELB, IAM and most other query services:
+    /// `<{action}Response><{action}Result><{list}><{member}>` with the token in `<Marker>`.
+    pub fn members(action: &str, list: &str, member: &str) -> Self {
+        Listing {
+            action: action.to_owned(),
+            parent: vec![format!("{action}Response"), format!("{action}Result")],
+            items: vec![list.to_owned(), member.to_owned()],
+            token: Some("Marker".to_owned()),
+        }
+    }
+
+    /// Names the element, beside the list, that holds the next page's token
+    /// (`NextMarker`, `ContinuationToken`).
+    pub fn token(mut self, element: &str) -> Self {
+        self.token = Some(element.to_owned());
+        self
+    }
+
+    /// The action, which names the listing in warnings.
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+
+    /// Reads one page: checks the root element (see [`document`]), parses each item into
+    /// `T` and hands it to `convert`, and reads the next token (an empty one is none).
+    ///
+    /// `convert` returns `Ok(None)` for an item that is fine but not to be reported, and
+    /// `Err(why)` for one that cannot be; it may push warnings about odd fields. An item
+    /// that does not parse or convert costs one warning,
+    /// `{action}: skipped an item: {why}`, and the page goes on. A document that is not
+    /// the expected response, or is cut short, fails the page.
+    pub fn parse<T: DeserializeOwned, R>(
+        &self,
+        body: &[u8],
+        mut convert: impl FnMut(T, &mut Vec<String>) -> Result<Option<R>, String>,
+    ) -> Result<Page<R>, Error> {
+        self.parse_fragments(body, |fragment, warnings| {
+            from_str::<T>(fragment)
+                .map_err(|e| e.to_string())
+                .and_then(|item| convert(item, warnings))
+        })
+    }
+
+    /// [`Listing::parse`] over the raw XML of each item, for scanners that read items
+    /// with [`first_text`] and [`fragments`] rather than serde.
+    pub fn parse_fragments<R>(
+        &self,
+        body: &[u8],
+        mut convert: impl FnMut(&str, &mut Vec<String>) -> Result<Option<R>, String>,
+    ) -> Result<Page<R>, Error> {
+        let doc = document(body, &[&self.parent[0]])?;
+        let path: Vec<&str> = self
+            .parent
+            .iter()
+            .chain(&self.items)
+            .map(String::as_str)
+            .collect();
+        let mut page = Page::default();
+        for fragment in fragments(doc, &path)? {
+            match convert(fragment, &mut page.warnings) {
+                Ok(Some(item)) => page.items.push(item),
+                Ok(None) => {}
+                Err(why) => page
+                    .warnings
+                    .push(format!("{}: skipped an item: {why}", self.action)),
+            }
+        }
+        if let Some(token) = &self.token {
+            let mut at: Vec<&str> = self.parent.iter().map(String::as_str).collect();
+            at.push(token);
+            page.next_token = text_at(doc, &at).filter(|t| !t.is_empty());
+        }
+        Ok(page)
     }
 }
 
@@ -383,5 +596,126 @@ mod tests {
         assert!(from_slice::<Thing>(b"").is_err());
         assert_eq!(text_at("<a><b>", &["a", "b"]), None);
         assert_eq!(first_text("not xml at all", "Code"), None);
+    }
+
+    const MEMBERS: &str = r#"<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
+  <DescribeDBInstancesResult>
+    <DBInstances>
+      <DBInstance>
+        <DBInstanceIdentifier>pg-main</DBInstanceIdentifier>
+        <VpcSecurityGroups>
+          <VpcSecurityGroupMembership><VpcSecurityGroupId>sg-1</VpcSecurityGroupId></VpcSecurityGroupMembership>
+        </VpcSecurityGroups>
+        <TagList>
+          <Tag><Key> env </Key><Value>prod</Value></Tag>
+          <Tag><Key>empty</Key></Tag>
+        </TagList>
+      </DBInstance>
+      <DBInstance><TagList/></DBInstance>
+      <DBInstance><DBInstanceIdentifier>skip-me</DBInstanceIdentifier></DBInstance>
+    </DBInstances>
+    <Marker>m/1=</Marker>
+  </DescribeDBInstancesResult>
+</DescribeDBInstancesResponse>"#;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct DbInstance {
+        #[serde(rename = "DBInstanceIdentifier")]
+        id: Option<String>,
+        #[serde(default)]
+        vpc_security_groups: Members<SecurityGroup>,
+        #[serde(default)]
+        tag_list: TagList,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct SecurityGroup {
+        vpc_security_group_id: String,
+    }
+
+    #[test]
+    fn member_listings_read_items_one_by_one_with_warnings_and_the_marker() {
+        let listing = Listing::members("DescribeDBInstances", "DBInstances", "DBInstance");
+        let page = listing
+            .parse(MEMBERS.as_bytes(), |db: DbInstance, warnings| {
+                match db.id.as_deref() {
+                    Some("skip-me") => Ok(None),
+                    Some(_) => Ok(Some(db)),
+                    None => {
+                        warnings.push("an odd field".into());
+                        Err("a DB instance without DBInstanceIdentifier".into())
+                    }
+                }
+            })
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        let db = page.items.into_iter().next().unwrap();
+        assert_eq!(
+            db.vpc_security_groups.items[0].vpc_security_group_id,
+            "sg-1"
+        );
+        assert_eq!(
+            db.tag_list.into_tags(),
+            [crate::tag("env", "prod"), crate::tag("empty", "")]
+        );
+        assert_eq!(
+            page.warnings,
+            [
+                "an odd field",
+                "DescribeDBInstances: skipped an item: a DB instance without DBInstanceIdentifier"
+            ]
+        );
+        assert_eq!(page.next_token.as_deref(), Some("m/1="));
+        assert_eq!(listing.action(), "DescribeDBInstances");
+    }
+
+    #[test]
+    fn item_set_listings_read_the_next_token_beside_the_list() {
+        let listing = Listing::item_set("DescribeThings", &["thingSet", "item"]);
+        let page = listing
+            .parse_fragments(DOC.as_bytes(), |item, _| {
+                Ok(text_at(item, &["item", "thingId"]))
+            })
+            .unwrap();
+        assert_eq!(page.items, ["t-1", "t-2"]);
+        assert!(page.warnings.is_empty());
+        assert_eq!(page.next_token.as_deref(), Some("tok=="));
+        let untokened = Listing::new(
+            "ListThings",
+            "DescribeThingsResponse",
+            &["thingSet", "item"],
+        );
+        let page = untokened
+            .parse_fragments(DOC.as_bytes(), |_, _| Ok(Some(())))
+            .unwrap();
+        assert_eq!((page.items.len(), page.next_token), (4, None));
+        let empty = Listing::item_set("DescribeThings", &["thingSet", "item"]).token("none");
+        let page = empty
+            .parse_fragments(DOC.as_bytes(), |_, _| Ok(Some(())))
+            .unwrap();
+        assert_eq!(page.next_token, None);
+    }
+
+    #[test]
+    fn other_documents_fail_the_listing_instead_of_reading_as_empty() {
+        let listing = Listing::item_set("DescribeThings", &["thingSet", "item"]);
+        let parse = |body: &[u8]| {
+            listing
+                .parse_fragments(body, |_, _| Ok(Some(())))
+                .map(|p| p.items.len())
+        };
+        assert_eq!(
+            parse(MEMBERS.as_bytes()).unwrap_err().to_string(),
+            "cannot parse DescribeThingsResponse: the response is a <DescribeDBInstancesResponse> document"
+        );
+        assert_eq!(
+            parse(b"502 Bad Gateway").unwrap_err().to_string(),
+            "cannot parse DescribeThingsResponse: the response is not an XML document"
+        );
+        assert!(parse(b"\xff\xfe").is_err());
+        assert!(parse(&DOC.as_bytes()[..400]).is_err());
+        assert!(document(b"<b/>", &["a", "b"]).is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! What a resource's state allows. Works on the record alone: `analyze` may not call AWS,
 //! so whatever still lives inside a VPC, subnet or group is beyond what it can see.
 
+use cloudops_scanner_sdk::constraints::none;
 use cloudops_scanner_sdk::{Constraints, Resource};
 use serde_json::Value;
 
@@ -14,19 +15,8 @@ pub fn constraints(r: &Resource) -> Constraints {
             notes: vec![format!(
                 "the vpc scanner does not know resource type `{other}`"
             )],
-            ..nothing()
+            ..none()
         },
-    }
-}
-
-fn nothing() -> Constraints {
-    Constraints {
-        can_stop: false,
-        can_start: false,
-        can_delete: false,
-        has_backups: false,
-        has_dependencies: false,
-        notes: Vec::new(),
     }
 }
 
@@ -51,7 +41,7 @@ fn settled(r: &Resource, what: &str, c: &mut Constraints) -> bool {
 }
 
 fn vpc(r: &Resource, meta: &Value) -> Constraints {
-    let mut c = nothing();
+    let mut c = none();
     let available = settled(r, "VPC", &mut c);
     if flag(meta, "is_default") {
         c.notes.push(
@@ -69,7 +59,7 @@ fn vpc(r: &Resource, meta: &Value) -> Constraints {
 }
 
 fn subnet(r: &Resource, meta: &Value) -> Constraints {
-    let mut c = nothing();
+    let mut c = none();
     c.can_delete = settled(r, "subnet", &mut c);
     if flag(meta, "default_for_az") {
         c.notes.push(
@@ -84,7 +74,7 @@ fn subnet(r: &Resource, meta: &Value) -> Constraints {
 }
 
 fn security_group(meta: &Value) -> Constraints {
-    let mut c = nothing();
+    let mut c = none();
     if meta.get("group_name").and_then(Value::as_str) == Some("default") {
         c.notes
             .push("a VPC's default security group cannot be deleted".into());
@@ -116,34 +106,16 @@ fn security_group(meta: &Value) -> Constraints {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn res(kind: &str, state: Option<&str>, metadata: &str) -> Resource {
-        Resource {
-            resource_type: kind.into(),
-            identifier: "x".into(),
-            arn: String::new(),
-            name: "x".into(),
-            region: "us-west-2".into(),
-            state: state.map(Into::into),
-            tags: Vec::new(),
-            relations: Vec::new(),
-            metadata: metadata.into(),
-        }
-    }
-
-    fn flags(c: &Constraints) -> [bool; 5] {
-        [
-            c.can_stop,
-            c.can_start,
-            c.can_delete,
-            c.has_backups,
-            c.has_dependencies,
-        ]
-    }
+    use cloudops_scanner_sdk::testing::{flags, resource};
 
     #[test]
     fn an_available_vpc_can_be_deleted_but_its_contents_are_unknown() {
-        let c = constraints(&res("vpc", Some("available"), r#"{"is_default":false}"#));
+        let c = constraints(&resource(
+            "vpc",
+            Some("available"),
+            &[],
+            r#"{"is_default":false}"#,
+        ));
         assert_eq!(flags(&c), [false, false, true, false, false]);
         assert_eq!(c.notes.len(), 1);
         assert!(c.notes[0].contains("DeleteVpc fails until they are gone"));
@@ -151,33 +123,44 @@ mod tests {
 
     #[test]
     fn the_default_vpc_is_not_offered_for_deletion() {
-        let c = constraints(&res("vpc", Some("available"), r#"{"is_default":true}"#));
+        let c = constraints(&resource(
+            "vpc",
+            Some("available"),
+            &[],
+            r#"{"is_default":true}"#,
+        ));
         assert_eq!(flags(&c), [false; 5]);
         assert!(c.notes[0].starts_with("this is the region's default VPC"));
-        let c = constraints(&res("vpc", Some("pending"), "{}"));
+        let c = constraints(&resource("vpc", Some("pending"), &[], "{}"));
         assert!(!c.can_delete);
         assert_eq!(c.notes[0], "VPC is pending; wait until it is available");
     }
 
     #[test]
     fn subnets_can_be_deleted_when_available() {
-        let c = constraints(&res("vpc_subnet", Some("available"), "{}"));
+        let c = constraints(&resource("vpc_subnet", Some("available"), &[], "{}"));
         assert_eq!(flags(&c), [false, false, true, false, false]);
-        let c = constraints(&res("vpc_subnet", None, r#"{"default_for_az":true}"#));
+        let c = constraints(&resource(
+            "vpc_subnet",
+            None,
+            &[],
+            r#"{"default_for_az":true}"#,
+        ));
         assert!(!c.can_delete);
         assert_eq!(c.notes.len(), 3, "{:?}", c.notes);
     }
 
     #[test]
     fn default_groups_stay_and_open_groups_say_where() {
-        let c = constraints(&res(
+        let c = constraints(&resource(
             "vpc_security_group",
             None,
+            &[],
             r#"{"group_name":"default"}"#,
         ));
         assert_eq!(flags(&c), [false; 5]);
         let meta = r#"{"group_name":"web","open_to_world":true,"ingress":["tcp 443 from 0.0.0.0/0","tcp 443 from ::/0","tcp 22 from 10.0.0.0/8"]}"#;
-        let c = constraints(&res("vpc_security_group", None, meta));
+        let c = constraints(&resource("vpc_security_group", None, &[], meta));
         assert_eq!(flags(&c), [false, false, true, false, false]);
         assert_eq!(
             c.notes[1],
@@ -186,8 +169,8 @@ mod tests {
     }
 
     #[test]
-    fn unknown_types_allow_nothing() {
-        let c = constraints(&res("rds_instance", Some("available"), "{}"));
+    fn unknown_types_allow_none() {
+        let c = constraints(&resource("rds_instance", Some("available"), &[], "{}"));
         assert_eq!(flags(&c), [false; 5]);
         assert_eq!(c.notes.len(), 1);
     }

@@ -4,13 +4,11 @@
 mod analyze;
 mod parse;
 
-use cloudops_scanner_sdk::query::{paginate_with, QueryRequest};
+use cloudops_scanner_sdk::query::{self, QueryRequest};
 use cloudops_scanner_sdk::{
-    log, setting, Constraints, Emitter, Error, PluginInfo, Resource, ResourceTypeInfo, ScanContext,
-    ScanSummary, Scanner,
+    resource_type, run_scan, settings, Constraints, Emitter, Error, PluginInfo, Resource,
+    ScanContext, ScanSummary, Scanner, Scope,
 };
-
-use parse::{Page, Scope};
 
 const API_VERSION: &str = "2016-11-15";
 
@@ -18,18 +16,14 @@ struct Vpc;
 
 impl Scanner for Vpc {
     fn describe() -> PluginInfo {
-        let kind = |name: &str, actions: &[&str]| ResourceTypeInfo {
-            name: name.to_owned(),
-            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
-        };
         PluginInfo {
             name: "vpc".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             services: vec!["ec2".into()],
             resource_types: vec![
-                kind("vpc", &["ec2:DeleteVpc"]),
-                kind("vpc_subnet", &["ec2:DeleteSubnet"]),
-                kind(
+                resource_type("vpc", &["ec2:DeleteVpc"]),
+                resource_type("vpc_subnet", &["ec2:DeleteSubnet"]),
+                resource_type(
                     "vpc_security_group",
                     &[
                         "ec2:DeleteSecurityGroup",
@@ -42,15 +36,7 @@ impl Scanner for Vpc {
     }
 
     fn scan(ctx: ScanContext) -> Result<ScanSummary, String> {
-        let mut out = Emitter::new();
-        let warnings = scan_with(&ctx, QueryRequest::send, &mut out)?;
-        for w in &warnings {
-            log::warn(w);
-        }
-        Ok(ScanSummary {
-            resources: out.finish(),
-            warnings,
-        })
+        run_scan(&ctx, QueryRequest::send, scan_with)
     }
 
     fn analyze(r: Resource) -> Constraints {
@@ -58,59 +44,44 @@ impl Scanner for Vpc {
     }
 }
 
-/// The whole scan over any `send`, so tests can replay recorded responses. Returns the
-/// warnings; the first failed listing fails the scan with a message naming the call.
+/// The whole scan over any `send`, so tests can replay recorded responses. The first
+/// failed listing fails the scan with a message naming the call.
 fn scan_with(
     ctx: &ScanContext,
     mut send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
     out: &mut Emitter,
-) -> Result<Vec<String>, String> {
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
     let scope = Scope::of(ctx);
-    let mut warnings = Vec::new();
-    let page = page_size(ctx, &mut warnings);
-    let mut list = |action: &str, parse: &dyn Fn(&[u8]) -> Result<Page, Error>| {
-        let pages = paginate_with(
-            &mut send,
-            |token| request(action, page, token),
-            |body| {
-                let page = parse(body)?;
-                out.extend(page.resources);
-                warnings.extend(page.warnings);
-                Ok((Vec::<()>::new(), page.next_token))
-            },
-        )
-        .map_err(|e| format!("{action} failed: {e}"))?;
-        warnings.extend(pages.warnings);
-        Ok::<(), String>(())
-    };
-    list("DescribeVpcs", &|b| parse::vpcs_page(b, &scope))?;
-    list("DescribeSubnets", &|b| parse::subnets_page(b, &scope))?;
-    list("DescribeSecurityGroups", &|b| {
-        parse::security_groups_page(b, &scope)
-    })?;
-    Ok(warnings)
+    // Read as the ec2 scanner reads it: the same API, the same bounds.
+    let page = settings::page_size(ctx, MIN_PAGE, MAX_PAGE, MAX_PAGE, warnings);
+    let paged = |action| move |token: Option<&str>| request(action, page, token);
+    query::list(
+        &mut send,
+        paged("DescribeVpcs"),
+        |b| parse::vpcs_page(b, &scope),
+        out,
+        warnings,
+    )?;
+    query::list(
+        &mut send,
+        paged("DescribeSubnets"),
+        |b| parse::subnets_page(b, &scope),
+        out,
+        warnings,
+    )?;
+    query::list(
+        &mut send,
+        paged("DescribeSecurityGroups"),
+        |b| parse::security_groups_page(b, &scope),
+        out,
+        warnings,
+    )
 }
 
 /// The most items AWS returns per page of these calls, and the fewest it accepts.
 const MAX_PAGE: u32 = 1000;
 const MIN_PAGE: u32 = 5;
-
-/// The `page_size` setting (5 to 1000), read as the ec2 scanner reads it; out-of-range
-/// or unparsable values fall back to the maximum with a warning.
-fn page_size(ctx: &ScanContext, warnings: &mut Vec<String>) -> u32 {
-    let Some(value) = setting(ctx, "page_size") else {
-        return MAX_PAGE;
-    };
-    match value.parse::<u32>() {
-        Ok(n) if (MIN_PAGE..=MAX_PAGE).contains(&n) => n,
-        _ => {
-            warnings.push(format!(
-                "setting page_size = {value:?} is not a number from {MIN_PAGE} to {MAX_PAGE}; using {MAX_PAGE}"
-            ));
-            MAX_PAGE
-        }
-    }
-}
 
 fn request(action: &str, page: u32, token: Option<&str>) -> QueryRequest {
     QueryRequest::new("ec2", action, API_VERSION)
@@ -123,35 +94,12 @@ cloudops_scanner_sdk::export!(Vpc);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ctx(settings: &[(&str, &str)]) -> ScanContext {
-        ScanContext {
-            account_id: "123456789012".into(),
-            region: "us-west-2".into(),
-            partition: "aws".into(),
-            settings: settings
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
-    }
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn param<'a>(req: &'a QueryRequest, key: &str) -> Option<&'a str> {
-        req.params()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
+    use cloudops_scanner_sdk::testing::{self, context, fixture};
 
     /// Answers like the moto emulator did when these fixtures were recorded. moto 5.2 does
     /// not page these listings, so paging is tested with a hand-written first page.
     fn moto(req: &QueryRequest) -> Result<Vec<u8>, Error> {
-        let name = match (req.action(), param(req, "NextToken")) {
+        let name = match (req.action(), req.param_value("NextToken")) {
             ("DescribeVpcs", None) => "moto_describe_vpcs.xml",
             ("DescribeSubnets", None) => "moto_describe_subnets.xml",
             ("DescribeSecurityGroups", None) => "moto_describe_security_groups.xml",
@@ -164,12 +112,7 @@ mod tests {
         settings: &[(&str, &str)],
         send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
     ) -> (Result<Vec<String>, String>, Vec<Resource>) {
-        let mut batches = Vec::new();
-        let result = {
-            let mut out = Emitter::with_sink(|b: &[Resource]| batches.push(b.to_vec()));
-            scan_with(&ctx(settings), send, &mut out)
-        };
-        (result, batches.concat())
+        testing::scan(&context("us-west-2", settings), send, scan_with)
     }
 
     #[test]
@@ -207,7 +150,7 @@ mod tests {
         let mut sent = Vec::new();
         let (result, all) = run(&[("page_size", "5")], |req| {
             sent.push(req.body());
-            match (req.action(), param(req, "NextToken")) {
+            match (req.action(), req.param_value("NextToken")) {
                 ("DescribeVpcs", None) => Ok(fixture("describe_vpcs_page1.xml")),
                 ("DescribeVpcs", Some("dnBjLTI=")) => Ok(fixture("moto_describe_vpcs.xml")),
                 _ => moto(req),
@@ -250,16 +193,20 @@ mod tests {
     }
 
     #[test]
-    fn page_size_setting_is_honoured_within_aws_bounds() {
-        let mut warnings = Vec::new();
-        assert_eq!(page_size(&ctx(&[("page_size", "5")]), &mut warnings), 5);
-        assert_eq!(page_size(&ctx(&[]), &mut warnings), MAX_PAGE);
-        assert!(warnings.is_empty());
+    fn an_unreadable_page_size_is_a_warning_and_the_maximum() {
+        let mut sent = Vec::new();
+        let (result, _) = run(&[("page_size", "lots")], |req| {
+            sent.push(req.param_value("MaxResults").map(str::to_owned));
+            moto(req)
+        });
         assert_eq!(
-            page_size(&ctx(&[("page_size", "lots")]), &mut warnings),
-            MAX_PAGE
+            result.unwrap(),
+            ["setting page_size = \"lots\" is not a number from 5 to 1000; using 1000"]
         );
-        assert_eq!(warnings.len(), 1);
+        assert!(
+            sent.iter().all(|m| m.as_deref() == Some("1000")),
+            "{sent:?}"
+        );
     }
 
     #[test]

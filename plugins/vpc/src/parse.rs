@@ -1,52 +1,17 @@
 //! VPC responses to resources. Pure functions over response bodies, so they run in tests
 //! without the host.
 
-use cloudops_scanner_sdk::xml::{self, ItemSet, TagSet};
-use cloudops_scanner_sdk::{arn, name_from_tags, Error, Relation, Resource, ScanContext};
+use cloudops_scanner_sdk::xml::{ItemSet, Listing, TagSet};
+use cloudops_scanner_sdk::{name_from_tags, present, relation, Error, Metadata, Page};
+use cloudops_scanner_sdk::{Resource, Scope};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// How many rules of each direction the metadata spells out; the counts cover all of them.
 const MAX_LISTED_RULES: usize = 20;
 
 /// Sources that let anyone on the internet in.
 const WORLD: [&str; 2] = ["0.0.0.0/0", "::/0"];
-
-/// One page of a listing: what parsed, what did not, and where to go next.
-#[derive(Debug, Default)]
-pub struct Page {
-    pub resources: Vec<Resource>,
-    pub warnings: Vec<String>,
-    pub next_token: Option<String>,
-}
-
-/// Where the resources live: everything an ARN needs.
-pub struct Scope<'a> {
-    pub partition: &'a str,
-    pub region: &'a str,
-    pub account: &'a str,
-}
-
-impl<'a> Scope<'a> {
-    pub fn of(ctx: &'a ScanContext) -> Self {
-        Scope {
-            partition: &ctx.partition,
-            region: &ctx.region,
-            account: &ctx.account_id,
-        }
-    }
-
-    /// The same ARNs the ec2 scanner uses for these ids, so relations meet.
-    pub fn arn(&self, kind: &str, id: &str) -> String {
-        arn(
-            self.partition,
-            "ec2",
-            self.region,
-            self.account,
-            &format!("{kind}/{id}"),
-        )
-    }
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -144,76 +109,28 @@ struct PrefixList {
 }
 
 /// A page of DescribeVpcs.
-pub fn vpcs_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    const ROOT: &str = "DescribeVpcsResponse";
-    parse_page(body, ROOT, &[ROOT, "vpcSet", "item"], |item: Vpc, w| {
-        vpc(item, scope, w)
-    })
+pub fn vpcs_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    Listing::item_set("DescribeVpcs", &["vpcSet", "item"])
+        .parse(body, |v, w| vpc(v, scope, w).map(Some))
 }
 
 /// A page of DescribeSubnets.
-pub fn subnets_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    const ROOT: &str = "DescribeSubnetsResponse";
-    parse_page(
-        body,
-        ROOT,
-        &[ROOT, "subnetSet", "item"],
-        |item: Subnet, w| subnet(item, scope, w),
-    )
+pub fn subnets_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    Listing::item_set("DescribeSubnets", &["subnetSet", "item"])
+        .parse(body, |s, w| subnet(s, scope, w).map(Some))
 }
 
 /// A page of DescribeSecurityGroups.
-pub fn security_groups_page(body: &[u8], scope: &Scope) -> Result<Page, Error> {
-    const ROOT: &str = "DescribeSecurityGroupsResponse";
-    parse_page(
-        body,
-        ROOT,
-        &[ROOT, "securityGroupInfo", "item"],
-        |item: SecurityGroup, w| security_group(item, scope, w),
-    )
-}
-
-/// Parses each item on its own, so one odd item costs a warning, not the listing. The
-/// root element is checked: a different document would otherwise read as an empty
-/// account, and the host would forget everything it knew.
-fn parse_page<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    root: &str,
-    item_path: &[&str],
-    mut convert: impl FnMut(T, &mut Vec<String>) -> Result<Resource, String>,
-) -> Result<Page, Error> {
-    let doc = std::str::from_utf8(body).map_err(|e| Error::parse(root, e))?;
-    match xml::first_element(doc) {
-        Some(name) if name == root => {}
-        Some(name) => {
-            return Err(Error::parse(
-                root,
-                format!("the response is a <{name}> document"),
-            ))
-        }
-        None => return Err(Error::parse(root, "the response is not an XML document")),
-    }
-    let mut page = Page::default();
-    for fragment in xml::fragments(doc, item_path)? {
-        let converted = xml::from_str::<T>(fragment)
-            .map_err(|e| e.to_string())
-            .and_then(|item| convert(item, &mut page.warnings));
-        match converted {
-            Ok(resource) => page.resources.push(resource),
-            Err(why) => page
-                .warnings
-                .push(format!("{root}: skipped an item: {why}")),
-        }
-    }
-    page.next_token = xml::text_at(doc, &[root, "nextToken"]).filter(|t| !t.is_empty());
-    Ok(page)
+pub fn security_groups_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
+    Listing::item_set("DescribeSecurityGroups", &["securityGroupInfo", "item"])
+        .parse(body, |g, w| security_group(g, scope, w).map(Some))
 }
 
 fn vpc(v: Vpc, scope: &Scope, warnings: &mut Vec<String>) -> Result<Resource, String> {
     let id = present(v.vpc_id).ok_or("a VPC without vpcId")?;
     let cidrs = v.cidr_block_association_set.items.into_iter();
     let ipv6 = v.ipv6_cidr_block_association_set.items.into_iter();
-    let mut meta = Meta::new(&id, warnings);
+    let mut meta = Metadata::new(&id, warnings);
     meta.text("cidr_block", v.cidr_block);
     meta.list("cidr_blocks", cidrs.filter_map(|c| present(c.cidr_block)));
     meta.list(
@@ -228,7 +145,7 @@ fn vpc(v: Vpc, scope: &Scope, warnings: &mut Vec<String>) -> Result<Resource, St
     let tags = v.tag_set.into_tags();
     Ok(Resource {
         resource_type: "vpc".into(),
-        arn: scope.arn("vpc", &id),
+        arn: scope.ec2("vpc", &id),
         name: name_from_tags(&tags, &id),
         region: scope.region.to_owned(),
         state: present(v.state),
@@ -244,10 +161,10 @@ fn subnet(s: Subnet, scope: &Scope, warnings: &mut Vec<String>) -> Result<Resour
     let vpc_id = present(s.vpc_id);
     let relations = vpc_id
         .iter()
-        .map(|v| relation("vpc", scope.arn("vpc", v)))
+        .map(|v| relation("vpc", scope.ec2("vpc", v)))
         .collect();
     let ipv6 = s.ipv6_cidr_block_association_set.items.into_iter();
-    let mut meta = Meta::new(&id, warnings);
+    let mut meta = Metadata::new(&id, warnings);
     meta.text("vpc_id", vpc_id);
     meta.text("cidr_block", s.cidr_block);
     meta.list(
@@ -264,7 +181,7 @@ fn subnet(s: Subnet, scope: &Scope, warnings: &mut Vec<String>) -> Result<Resour
     let tags = s.tag_set.into_tags();
     Ok(Resource {
         resource_type: "vpc_subnet".into(),
-        arn: scope.arn("subnet", &id),
+        arn: scope.ec2("subnet", &id),
         name: name_from_tags(&tags, &id),
         region: scope.region.to_owned(),
         state: present(s.state),
@@ -284,14 +201,14 @@ fn security_group(
     let vpc_id = present(g.vpc_id);
     let relations = vpc_id
         .iter()
-        .map(|v| relation("vpc", scope.arn("vpc", v)))
+        .map(|v| relation("vpc", scope.ec2("vpc", v)))
         .collect();
     let ingress = rules(g.ip_permissions.items, "from");
     let egress = rules(g.ip_permissions_egress.items, "to");
     let open_to_world = ingress.iter().any(|r| WORLD.contains(&r.source.as_str()));
     let group_name = present(g.group_name);
 
-    let mut meta = Meta::new(&id, warnings);
+    let mut meta = Metadata::new(&id, warnings);
     meta.text("group_name", group_name.clone());
     meta.text("description", g.group_description);
     meta.text("vpc_id", vpc_id);
@@ -308,7 +225,7 @@ fn security_group(
     let fallback = group_name.unwrap_or_else(|| id.clone());
     Ok(Resource {
         resource_type: "vpc_security_group".into(),
-        arn: scope.arn("security-group", &id),
+        arn: scope.ec2("security-group", &id),
         name: name_from_tags(&tags, &fallback),
         region: scope.region.to_owned(),
         state: None,
@@ -393,87 +310,10 @@ fn summary(rules: &[Rule]) -> Vec<String> {
     listed
 }
 
-fn relation(kind: &str, target_arn: String) -> Relation {
-    Relation {
-        kind: kind.to_owned(),
-        target_arn,
-    }
-}
-
-/// `Some` only for text with something in it: AWS writes empty elements for "none".
-fn present(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-/// Builds the metadata object. Absent fields are left out; a value that does not read as
-/// its type is left out too, with a warning, because one odd field should not cost the
-/// whole resource.
-struct Meta<'w> {
-    id: String,
-    map: Map<String, Value>,
-    warnings: &'w mut Vec<String>,
-}
-
-impl<'w> Meta<'w> {
-    fn new(id: &str, warnings: &'w mut Vec<String>) -> Self {
-        Meta {
-            id: id.to_owned(),
-            map: Map::new(),
-            warnings,
-        }
-    }
-
-    fn value(&mut self, key: &str, value: Value) {
-        self.map.insert(key.to_owned(), value);
-    }
-
-    fn text(&mut self, key: &str, value: Option<String>) {
-        if let Some(v) = present(value) {
-            self.value(key, Value::String(v));
-        }
-    }
-
-    fn list(&mut self, key: &str, values: impl IntoIterator<Item = String>) {
-        let values: Vec<String> = values.into_iter().collect();
-        if !values.is_empty() {
-            self.value(key, Value::from(values));
-        }
-    }
-
-    fn number(&mut self, key: &str, value: Option<String>) {
-        if let Some(v) = present(value) {
-            match v.parse::<u64>() {
-                Ok(n) => self.value(key, Value::from(n)),
-                Err(_) => self.odd(key, &v, "a number"),
-            }
-        }
-    }
-
-    fn boolean(&mut self, key: &str, value: Option<String>) {
-        if let Some(v) = present(value) {
-            match v.as_str() {
-                "true" => self.value(key, Value::Bool(true)),
-                "false" => self.value(key, Value::Bool(false)),
-                _ => self.odd(key, &v, "true or false"),
-            }
-        }
-    }
-
-    fn odd(&mut self, key: &str, value: &str, expected: &str) {
-        self.warnings.push(format!(
-            "{}: left out {key}: {value:?} is not {expected}",
-            self.id
-        ));
-    }
-
-    fn finish(self) -> String {
-        Value::Object(self.map).to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudops_scanner_sdk::testing::{fixture, metadata, relations};
 
     const SCOPE: Scope<'static> = Scope {
         partition: "aws",
@@ -482,40 +322,24 @@ mod tests {
     };
     const EC2: &str = "arn:aws:ec2:us-west-2:123456789012:";
 
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn meta(r: &Resource) -> Value {
-        serde_json::from_str(&r.metadata).unwrap()
-    }
-
-    fn relations(r: &Resource) -> Vec<(String, String)> {
-        r.relations
-            .iter()
-            .map(|x| (x.kind.clone(), x.target_arn.clone()))
-            .collect()
-    }
-
     #[test]
     fn vpcs_carry_their_cidrs_and_default_flag() {
         let page = vpcs_page(&fixture("moto_describe_vpcs.xml"), &SCOPE).unwrap();
         assert!(page.warnings.is_empty(), "{:?}", page.warnings);
         assert_eq!(page.next_token, None);
-        let [default, plain, app] = &page.resources[..] else {
-            panic!("expected three VPCs, got {:?}", page.resources);
+        let [default, plain, app] = &page.items[..] else {
+            panic!("expected three VPCs, got {:?}", page.items);
         };
         assert_eq!(default.identifier, "vpc-512bf8eecd3b9001e");
         assert_eq!(default.name, "vpc-512bf8eecd3b9001e");
-        assert_eq!(meta(default)["is_default"], true);
+        assert_eq!(metadata(default)["is_default"], true);
         assert_eq!(plain.arn, format!("{EC2}vpc/vpc-9893079b4f5254ac8"));
         assert_eq!(app.name, "app-vpc");
         assert_eq!(app.state.as_deref(), Some("available"));
         assert_eq!(app.tags.len(), 2);
         assert!(app.relations.is_empty());
         assert_eq!(
-            meta(app),
+            metadata(app),
             serde_json::json!({
                 "cidr_block": "10.2.0.0/16",
                 "cidr_blocks": ["10.2.0.0/16"],
@@ -535,14 +359,14 @@ mod tests {
             page.warnings,
             [
                 "vpc-0a60eb65b4EXAMPLE: left out is_default: \"no\" is not true or false",
-                "DescribeVpcsResponse: skipped an item: a VPC without vpcId",
+                "DescribeVpcs: skipped an item: a VPC without vpcId",
             ]
         );
-        let [shared] = &page.resources[..] else {
-            panic!("expected one VPC, got {:?}", page.resources);
+        let [shared] = &page.items[..] else {
+            panic!("expected one VPC, got {:?}", page.items);
         };
         assert_eq!(shared.name, "shared-services");
-        let m = meta(shared);
+        let m = metadata(shared);
         assert_eq!(
             m["cidr_blocks"],
             serde_json::json!(["10.0.0.0/16", "100.64.0.0/16"])
@@ -558,8 +382,8 @@ mod tests {
     fn subnets_belong_to_their_vpc() {
         let page = subnets_page(&fixture("moto_describe_subnets.xml"), &SCOPE).unwrap();
         assert!(page.warnings.is_empty(), "{:?}", page.warnings);
-        assert_eq!(page.resources.len(), 8);
-        let app_a = page.resources.iter().find(|r| r.name == "app-a").unwrap();
+        assert_eq!(page.items.len(), 8);
+        let app_a = page.items.iter().find(|r| r.name == "app-a").unwrap();
         assert_eq!(app_a.resource_type, "vpc_subnet");
         assert_eq!(app_a.state.as_deref(), Some("available"));
         assert_eq!(app_a.arn, format!("{EC2}subnet/{}", app_a.identifier));
@@ -567,15 +391,15 @@ mod tests {
             relations(app_a),
             [("vpc".to_owned(), format!("{EC2}vpc/vpc-200246049dcf3d480"))]
         );
-        let m = meta(app_a);
+        let m = metadata(app_a);
         assert_eq!(m["cidr_block"], "10.2.1.0/24");
         assert_eq!(m["availability_zone"], "us-west-2a");
         assert_eq!(m["available_ip_address_count"], 251);
         assert_eq!(m["default_for_az"], false);
         let defaults = page
-            .resources
+            .items
             .iter()
-            .filter(|r| meta(r)["default_for_az"] == true)
+            .filter(|r| metadata(r)["default_for_az"] == true)
             .count();
         assert_eq!(
             defaults, 4,
@@ -588,7 +412,7 @@ mod tests {
         let page =
             security_groups_page(&fixture("moto_describe_security_groups.xml"), &SCOPE).unwrap();
         assert!(page.warnings.is_empty(), "{:?}", page.warnings);
-        let web = page.resources.iter().find(|r| r.name == "web-sg").unwrap();
+        let web = page.items.iter().find(|r| r.name == "web-sg").unwrap();
         assert_eq!(web.identifier, "sg-fa87153328109089c");
         assert_eq!(web.arn, format!("{EC2}security-group/sg-fa87153328109089c"));
         assert_eq!(web.state, None);
@@ -597,7 +421,7 @@ mod tests {
             [("vpc".to_owned(), format!("{EC2}vpc/vpc-200246049dcf3d480"))]
         );
         assert_eq!(
-            meta(web),
+            metadata(web),
             serde_json::json!({
                 "group_name": "web",
                 "description": "web tier",
@@ -615,19 +439,15 @@ mod tests {
                 "open_to_world": true,
             })
         );
-        let db = page.resources.iter().find(|r| r.name == "db").unwrap();
+        let db = page.items.iter().find(|r| r.name == "db").unwrap();
         assert_eq!(
-            meta(db)["open_to_world"],
+            metadata(db)["open_to_world"],
             false,
             "egress to the world is normal"
         );
-        assert_eq!(meta(db)["ingress_rule_count"], 0);
-        assert!(meta(db).get("ingress").is_none());
-        let defaults = page
-            .resources
-            .iter()
-            .filter(|r| r.name == "default")
-            .count();
+        assert_eq!(metadata(db)["ingress_rule_count"], 0);
+        assert!(metadata(db).get("ingress").is_none());
+        let defaults = page.items.iter().filter(|r| r.name == "default").count();
         assert_eq!(
             defaults, 3,
             "named after their group name without a Name tag"
@@ -639,9 +459,9 @@ mod tests {
         let page = security_groups_page(&fixture("describe_security_groups.xml"), &SCOPE).unwrap();
         assert_eq!(
             page.warnings,
-            ["DescribeSecurityGroupsResponse: skipped an item: a security group without groupId"]
+            ["DescribeSecurityGroups: skipped an item: a security group without groupId"]
         );
-        let m = meta(&page.resources[0]);
+        let m = metadata(&page.items[0]);
         assert_eq!(
             m["ingress"],
             serde_json::json!([
@@ -667,7 +487,7 @@ mod tests {
              </item></securityGroupInfo></DescribeSecurityGroupsResponse>"
         );
         let page = security_groups_page(body.as_bytes(), &SCOPE).unwrap();
-        let m = meta(&page.resources[0]);
+        let m = metadata(&page.items[0]);
         assert_eq!(m["ingress_rule_count"], 25);
         let listed = m["ingress"].as_array().unwrap();
         assert_eq!(listed.len(), MAX_LISTED_RULES + 1);

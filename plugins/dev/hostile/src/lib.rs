@@ -8,9 +8,10 @@
 use core::hint::black_box;
 
 use cloudops_scanner_sdk::query::QueryRequest;
+use cloudops_scanner_sdk::xml::{self, Listing};
 use cloudops_scanner_sdk::{
-    arn, setting, xml, Constraints, Emitter, PluginInfo, Resource, ResourceTypeInfo, ScanContext,
-    ScanSummary, Scanner,
+    constraints, resource_type, setting, Constraints, Emitter, PluginInfo, Resource, ScanContext,
+    ScanSummary, Scanner, Scope,
 };
 
 const EC2_VERSION: &str = "2016-11-15";
@@ -23,10 +24,7 @@ impl Scanner for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             services: vec!["ec2".into()],
-            resource_types: vec![ResourceTypeInfo {
-                name: "ec2_instance".into(),
-                actions: Vec::new(),
-            }],
+            resource_types: vec![resource_type("ec2_instance", &[])],
         }
     }
 
@@ -53,14 +51,7 @@ impl Scanner for Hostile {
     }
 
     fn analyze(_r: Resource) -> Constraints {
-        Constraints {
-            can_stop: false,
-            can_start: false,
-            can_delete: false,
-            has_backups: false,
-            has_dependencies: false,
-            notes: Vec::new(),
-        }
+        constraints::none()
     }
 }
 
@@ -68,6 +59,7 @@ fn summary(resources: u32, warnings: Vec<String>) -> ScanSummary {
     ScanSummary {
         resources,
         warnings,
+        incomplete_types: Vec::new(),
     }
 }
 
@@ -79,13 +71,7 @@ fn instance(ctx: &ScanContext, id: &str, metadata: &str) -> Resource {
     Resource {
         resource_type: "ec2_instance".into(),
         identifier: id.into(),
-        arn: arn(
-            &ctx.partition,
-            "ec2",
-            &ctx.region,
-            &ctx.account_id,
-            &format!("instance/{id}"),
-        ),
+        arn: Scope::of(ctx).ec2("instance", id),
         name: id.into(),
         region: ctx.region.clone(),
         state: None,
@@ -98,21 +84,16 @@ fn instance(ctx: &ScanContext, id: &str, metadata: &str) -> Resource {
 /// One DescribeInstances page, so the tests can check a well-behaved call goes through.
 fn normal_scan(ctx: &ScanContext) -> Result<ScanSummary, String> {
     let body = describe_instances().send().map_err(|e| e.to_string())?;
-    let doc = String::from_utf8_lossy(&body);
-    let path = [
-        "DescribeInstancesResponse",
-        "reservationSet",
-        "item",
-        "instancesSet",
-        "item",
-    ];
+    let items = ["reservationSet", "item", "instancesSet", "item"];
+    let page = Listing::item_set("DescribeInstances", &items)
+        .parse_fragments(&body, |item, _| {
+            let id = xml::text_at(item, &["item", "instanceId"]).filter(|s| !s.is_empty());
+            Ok(id.map(|id| instance(ctx, &id, "{}")))
+        })
+        .map_err(|e| e.to_string())?;
     let mut out = Emitter::new();
-    for item in xml::fragments(&doc, &path).map_err(|e| e.to_string())? {
-        if let Some(id) = xml::text_at(item, &["item", "instanceId"]).filter(|s| !s.is_empty()) {
-            out.push(instance(ctx, &id, "{}"));
-        }
-    }
-    Ok(summary(out.finish(), Vec::new()))
+    out.extend(page.items);
+    Ok(summary(out.finish(), page.warnings))
 }
 
 /// Burns CPU until the host's fuel or epoch deadline stops it. `black_box` keeps the

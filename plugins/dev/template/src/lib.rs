@@ -4,22 +4,15 @@
 //! host, `analyze` judges what a resource's state allows. The host signs and sends every
 //! request; `plugin.toml` says which ones it may send.
 
-use cloudops_scanner_sdk::query::{paginate, QueryRequest};
-use cloudops_scanner_sdk::xml::{self, ItemSet, TagSet};
+use cloudops_scanner_sdk::query::{self, QueryRequest};
+use cloudops_scanner_sdk::xml::{Listing, TagSet};
 use cloudops_scanner_sdk::{
-    arn, name_from_tags, Constraints, Emitter, Error, PluginInfo, Resource, ResourceTypeInfo,
-    ScanContext, ScanSummary, Scanner,
+    constraints, name_from_tags, resource_type, run_scan, Constraints, Emitter, Error, Page,
+    PluginInfo, Resource, ScanContext, ScanSummary, Scanner, Scope,
 };
 use serde::Deserialize;
 
-/// The shape of a DescribeKeyPairs response; serde ignores the fields we do not name.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DescribeKeyPairs {
-    #[serde(default)]
-    key_set: ItemSet<KeyPair>,
-}
-
+/// One key pair of a DescribeKeyPairs response; serde ignores the fields we do not name.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct KeyPair {
@@ -41,57 +34,49 @@ impl Scanner for Template {
             name: "template".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             services: vec!["ec2".into()],
-            resource_types: vec![ResourceTypeInfo {
-                name: "ec2_key_pair".into(),
-                actions: vec!["ec2:DeleteKeyPair".into()],
-            }],
+            resource_types: vec![resource_type("ec2_key_pair", &["ec2:DeleteKeyPair"])],
         }
     }
 
     fn scan(ctx: ScanContext) -> Result<ScanSummary, String> {
-        let mut out = Emitter::new();
-        // DescribeKeyPairs does not page; `paginate` still works (no token, one page).
-        let pages = paginate(
-            |_token| QueryRequest::new("ec2", "DescribeKeyPairs", "2016-11-15"),
-            |body| Ok((parse(body)?, None)),
-        )
-        .map_err(|e| format!("DescribeKeyPairs failed: {e}"))?;
-        for key in pages.items {
-            out.push(to_resource(&ctx, key));
-        }
-        Ok(ScanSummary {
-            resources: out.finish(),
-            warnings: pages.warnings,
-        })
+        run_scan(&ctx, QueryRequest::send, scan_with)
     }
 
     fn analyze(_r: Resource) -> Constraints {
-        Constraints {
-            can_stop: false,
-            can_start: false,
-            can_delete: true,
-            has_backups: false,
-            has_dependencies: false,
-            notes: vec!["instances launched with this key keep working after it is deleted".into()],
-        }
+        let mut c = constraints::none();
+        c.can_delete = true;
+        c.notes
+            .push("instances launched with this key keep working after it is deleted".into());
+        c
     }
 }
 
-fn parse(body: &[u8]) -> Result<Vec<KeyPair>, Error> {
-    Ok(xml::from_slice::<DescribeKeyPairs>(body)?.key_set.items)
+/// The whole scan over any `send`, so tests can replay recorded responses. Resources go
+/// to `out` as they are found; a failed call fails the scan with a message naming it.
+fn scan_with(
+    ctx: &ScanContext,
+    send: impl FnMut(&QueryRequest) -> Result<Vec<u8>, Error>,
+    out: &mut Emitter,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    // DescribeKeyPairs does not page; `query::list` still works (no token, one page).
+    let request = |_token: Option<&str>| QueryRequest::new("ec2", "DescribeKeyPairs", "2016-11-15");
+    query::list(send, request, |body| parse(ctx, body), out, warnings)
+}
+
+/// A DescribeKeyPairs page, key by key: an odd key costs a warning, not the scan.
+fn parse(ctx: &ScanContext, body: &[u8]) -> Result<Page<Resource>, Error> {
+    Listing::item_set("DescribeKeyPairs", &["keySet", "item"])
+        .parse(body, |key: KeyPair, _warnings| {
+            Ok(Some(to_resource(ctx, key)))
+        })
 }
 
 fn to_resource(ctx: &ScanContext, key: KeyPair) -> Resource {
     let tags = key.tag_set.into_tags();
     Resource {
         resource_type: "ec2_key_pair".into(),
-        arn: arn(
-            &ctx.partition,
-            "ec2",
-            &ctx.region,
-            &ctx.account_id,
-            &format!("key-pair/{}", key.key_pair_id),
-        ),
+        arn: Scope::of(ctx).ec2("key-pair", &key.key_pair_id),
         name: name_from_tags(&tags, &key.key_name),
         identifier: key.key_pair_id,
         region: ctx.region.clone(),
@@ -112,23 +97,37 @@ cloudops_scanner_sdk::export!(Template);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cloudops_scanner_sdk::testing::{self, context};
 
-    #[test]
-    fn parses_a_describe_key_pairs_response() {
-        let body = br#"<DescribeKeyPairsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
-            <keySet><item>
+    const RESPONSE: &[u8] =
+        br#"<DescribeKeyPairsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+        <keySet>
+            <item>
                 <keyPairId>key-0123456789abcdef0</keyPairId><keyName>deploy</keyName>
                 <keyType>ed25519</keyType><keyFingerprint>aa:bb</keyFingerprint>
                 <tagSet><item><key>team</key><value>ops</value></item></tagSet>
-            </item></keySet></DescribeKeyPairsResponse>"#;
-        let keys = parse(body).unwrap();
-        let ctx = ScanContext {
-            account_id: "123456789012".into(),
-            region: "us-west-2".into(),
-            partition: "aws".into(),
-            settings: Vec::new(),
+            </item>
+            <item><keyName>no-id</keyName></item>
+        </keySet></DescribeKeyPairsResponse>"#;
+
+    #[test]
+    fn a_scan_reports_each_key_pair_and_warns_about_odd_ones() {
+        let mut sent = Vec::new();
+        let (result, found) = testing::scan(
+            &context("us-west-2", &[]),
+            |req: &QueryRequest| {
+                sent.push(req.body());
+                Ok(RESPONSE.to_vec())
+            },
+            scan_with,
+        );
+        assert_eq!(sent, ["Action=DescribeKeyPairs&Version=2016-11-15"]);
+        let warnings = result.unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("DescribeKeyPairs: skipped an item: cannot parse KeyPair"));
+        let [r] = &found[..] else {
+            panic!("expected one key pair, got {found:?}");
         };
-        let r = to_resource(&ctx, keys.into_iter().next().unwrap());
         assert_eq!(r.identifier, "key-0123456789abcdef0");
         assert_eq!(r.name, "deploy");
         assert_eq!(
@@ -136,5 +135,19 @@ mod tests {
             "arn:aws:ec2:us-west-2:123456789012:key-pair/key-0123456789abcdef0"
         );
         assert_eq!(r.tags[0].key, "team");
+    }
+
+    #[test]
+    fn a_failed_call_fails_the_scan() {
+        let (result, found) = testing::scan(
+            &context("us-west-2", &[]),
+            |_: &QueryRequest| Err(Error::Refused("request budget spent".into())),
+            scan_with,
+        );
+        assert_eq!(
+            result.unwrap_err(),
+            "DescribeKeyPairs failed: request budget spent"
+        );
+        assert!(found.is_empty());
     }
 }
