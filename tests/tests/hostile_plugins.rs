@@ -202,3 +202,23 @@ fn a_plugin_for_an_unknown_newer_wit_is_refused() {
     assert!(matches!(err, PluginError::UnsupportedWit { .. }), "{err}");
     assert!(err.to_string().contains("cloudops:scanner@0.9.0"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_over_the_size_cap_never_reaches_the_plugin() {
+    let emulator = start_emulator().await;
+    let client = demo_client(&emulator);
+    seed_ec2(&client, REGION, &Ec2Estate::demo()).await.unwrap();
+    // Four instances describe to several KiB of XML; 1 KiB is too little.
+    let limits = Limits {
+        max_response_bytes: 1024,
+        ..test_limits()
+    };
+    let plugin = load_plugin(HOSTILE, limits).unwrap();
+    let (resources, result) = scan(&plugin, &client, REGION, &[("attack", "none")]).await;
+    let err = result.expect_err("an oversized response must fail the scan");
+    assert!(resources.is_empty());
+    assert!(
+        err.to_string().contains("larger than the 1024-byte limit"),
+        "{err}"
+    );
+}
