@@ -2,6 +2,7 @@
 # shellcheck shell=bash
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$ROOT/.venv/bin:$HOME/.cargo/bin:$PATH"
-export CLOUDOPS_MOTO_SERVER="$ROOT/.venv/bin/moto_server"
+# moto plus the project's IAM SimulatePrincipalPolicy extension (tests/emulator/).
+export CLOUDOPS_MOTO_SERVER="$ROOT/tests/emulator/moto_server"
 # Never probe the EC2 instance metadata service from a developer machine or CI.
 export AWS_EC2_METADATA_DISABLED=true

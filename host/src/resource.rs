@@ -94,3 +94,93 @@ pub struct PluginInfo {
     /// Resource types it emits.
     pub resource_types: Vec<ResourceTypeInfo>,
 }
+
+impl Constraints {
+    /// These state-based constraints narrowed by what the principal may do: a resource can
+    /// be stopped only if its state allows it *and* a `Stop*` action for it is allowed;
+    /// likewise `Start*`, and `Delete*`/`Terminate*` for deletion. `actions` are the IAM
+    /// actions its plugin declares for its type.
+    pub fn restricted_by(
+        mut self,
+        actions: &[String],
+        permissions: &crate::aws::iam::Permissions,
+    ) -> Self {
+        let verb = |action: &str| {
+            action
+                .rsplit(':')
+                .next()
+                .unwrap_or(action)
+                .to_ascii_lowercase()
+        };
+        let mut check = |allowed_by_state: &mut bool, what: &str, prefixes: &[&str]| {
+            let relevant: Vec<&String> = actions
+                .iter()
+                .filter(|a| prefixes.iter().any(|p| verb(a).starts_with(p)))
+                .collect();
+            if !*allowed_by_state || relevant.is_empty() {
+                return;
+            }
+            if !relevant.iter().any(|a| permissions.allows(a)) {
+                *allowed_by_state = false;
+                let why: Vec<String> = relevant
+                    .iter()
+                    .map(|a| {
+                        match permissions
+                            .denied
+                            .iter()
+                            .find(|d| d.action.eq_ignore_ascii_case(a))
+                        {
+                            Some(d) if d.explicit => format!("{a} is explicitly denied"),
+                            Some(_) => format!("{a} is not allowed"),
+                            None => format!("{a} could not be checked"),
+                        }
+                    })
+                    .collect();
+                self.notes
+                    .push(format!("you may not {what} it: {}", why.join(", ")));
+            }
+        };
+        check(&mut self.can_stop, "stop", &["stop"]);
+        check(&mut self.can_start, "start", &["start"]);
+        check(&mut self.can_delete, "delete", &["delete", "terminate"]);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::iam::{Denial, Permissions};
+
+    #[test]
+    fn iam_narrows_what_the_state_allows() {
+        let state = Constraints {
+            can_stop: true,
+            can_start: false,
+            can_delete: true,
+            ..Constraints::default()
+        };
+        let actions: Vec<String> = [
+            "ec2:StopInstances",
+            "ec2:StartInstances",
+            "ec2:TerminateInstances",
+        ]
+        .map(String::from)
+        .into();
+        let permissions = Permissions {
+            allowed: vec!["ec2:StopInstances".into(), "ec2:StartInstances".into()],
+            denied: vec![Denial {
+                action: "ec2:TerminateInstances".into(),
+                explicit: true,
+            }],
+        };
+        let c = state.restricted_by(&actions, &permissions);
+        assert!(c.can_stop, "state and IAM both allow stopping");
+        assert!(!c.can_start, "IAM never widens what the state allows");
+        assert!(!c.can_delete);
+        assert_eq!(
+            c.notes,
+            ["you may not delete it: ec2:TerminateInstances is explicitly denied"]
+        );
+    }
+}

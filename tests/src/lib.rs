@@ -58,9 +58,12 @@ pub fn load_plugin(name: &str, limits: Limits) -> Result<Plugin, PluginError> {
     Plugin::load(&engine(), &built_plugin(name), limits)
 }
 
-/// Starts the emulator or fails the test with the reason.
+/// Starts the project's emulator (moto plus the IAM SimulatePrincipalPolicy extension in
+/// tests/emulator/) or fails the test with the reason.
 pub async fn start_emulator() -> Emulator {
-    Emulator::start().await.unwrap_or_else(|e| panic!("{e}"))
+    Emulator::start_program(&repo_root().join("tests/emulator/moto_server"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A client signing with the given keys and sending everything to the emulator.

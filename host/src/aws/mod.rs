@@ -6,6 +6,7 @@
 mod client;
 mod credentials;
 mod endpoint;
+pub mod iam;
 mod signing;
 mod transport;
 pub mod xml;

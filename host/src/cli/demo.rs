@@ -39,7 +39,7 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let account_id = client.account_id(&args.regions[0]).await?;
     eprintln!("scanning through the `ec2` WebAssembly plugin ...");
     let scans = scan::scan_regions(&plugin, &client, &account_id, &args.regions, &[], 4).await;
-    let code = output::print_scan(&plugin, &account_id, &scans, args.json);
+    let code = output::print_scan(&plugin, &account_id, &scans, None, args.json);
     if args.keep {
         eprintln!(
             "\nThe emulator keeps running at {url}. In another shell:\n  \

@@ -3,8 +3,7 @@
 use std::process::ExitCode;
 
 use cloudops_host::plugin::Plugin;
-use cloudops_host::resource::Resource;
-use cloudops_host::scan::RegionScan;
+use cloudops_host::scan::{AccessReport, RegionScan};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::json;
 
@@ -13,12 +12,14 @@ use serde_json::json;
 /// JSON shape (stable):
 /// `{ "service", "plugin": {name, version}, "account_id", "regions": [{region, ok, error,
 /// resources, requests, fuel_used, peak_memory_bytes, duration_ms, warnings,
-/// incomplete_types}],
-/// "resources": [Resource] }`
+/// incomplete_types}], "resources": [Resource] }`; with `--iam` also `"principal"`,
+/// `"permission_errors"`, and per resource `"permissions": {allowed, denied: [{action,
+/// explicit}]} | null` and `"constraints"`.
 pub fn print_scan(
     plugin: &Plugin,
     account_id: &str,
     scans: &[RegionScan],
+    access: Option<&AccessReport>,
     json_out: bool,
 ) -> ExitCode {
     let failed = scans.iter().any(|s| s.result.is_err());
@@ -39,14 +40,31 @@ pub fn print_scan(
                 }),
             })
             .collect();
-        let resources: Vec<&Resource> = scans.iter().flat_map(|s| &s.resources).collect();
-        let doc = json!({
+        let resources: Vec<serde_json::Value> = scans
+            .iter()
+            .flat_map(|s| &s.resources)
+            .map(|r| {
+                let mut value = serde_json::to_value(r).expect("resources serialize");
+                if let Some(a) = access.and_then(|a| a.resources.get(&r.arn)) {
+                    value["permissions"] =
+                        serde_json::to_value(&a.permissions).expect("serializable");
+                    value["constraints"] =
+                        serde_json::to_value(&a.constraints).expect("serializable");
+                }
+                value
+            })
+            .collect();
+        let mut doc = json!({
             "service": plugin.name(),
             "plugin": { "name": plugin.name(), "version": plugin.info().version },
             "account_id": account_id,
             "regions": regions,
             "resources": resources,
         });
+        if let Some(a) = access {
+            doc["principal"] = serde_json::to_value(&a.principal).expect("serializable");
+            doc["permission_errors"] = json!(a.errors);
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("JSON values serialize")
@@ -54,7 +72,11 @@ pub fn print_scan(
     } else {
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
-        table.set_header(["TYPE", "ID", "NAME", "STATE", "REGION", "TAGS"]);
+        let mut header = vec!["TYPE", "ID", "NAME", "STATE", "REGION", "TAGS"];
+        if access.is_some() {
+            header.push("YOU MAY");
+        }
+        table.set_header(header);
         for r in scans.iter().flat_map(|s| &s.resources) {
             let tags = r
                 .tags
@@ -63,14 +85,36 @@ pub fn print_scan(
                 .map(|t| format!("{}={}", t.key, t.value))
                 .collect::<Vec<_>>()
                 .join(" ");
-            table.add_row([
-                r.resource_type.as_str(),
-                r.identifier.as_str(),
-                r.name.as_str(),
-                r.state.as_deref().unwrap_or("-"),
-                r.region.as_str(),
-                tags.as_str(),
-            ]);
+            let mut row = vec![
+                r.resource_type.clone(),
+                r.identifier.clone(),
+                r.name.clone(),
+                r.state.clone().unwrap_or_else(|| "-".into()),
+                r.region.clone(),
+                tags,
+            ];
+            if let Some(a) = access {
+                row.push(match a.resources.get(&r.arn) {
+                    Some(a) => {
+                        let c = &a.constraints;
+                        let may: Vec<&str> = [
+                            (c.can_stop, "stop"),
+                            (c.can_start, "start"),
+                            (c.can_delete, "delete"),
+                        ]
+                        .into_iter()
+                        .filter_map(|(ok, what)| ok.then_some(what))
+                        .collect();
+                        if may.is_empty() {
+                            "-".into()
+                        } else {
+                            may.join(",")
+                        }
+                    }
+                    None => "?".into(),
+                });
+            }
+            table.add_row(row);
         }
         println!("{table}");
         for s in scans {

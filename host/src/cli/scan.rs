@@ -29,6 +29,11 @@ pub struct ScanArgs {
     /// Regions scanned at the same time.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Also learn what you may do with each resource: STS identifies you, IAM
+    /// SimulatePrincipalPolicy checks the actions the plugin declares, and the plugin's
+    /// state-based constraints are narrowed by the result.
+    #[arg(long)]
+    iam: bool,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     json: bool,
@@ -77,7 +82,22 @@ pub async fn run(args: ScanArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         args.concurrency,
     )
     .await;
-    Ok(output::print_scan(&plugin, &account_id, &scans, args.json))
+    let access = if args.iam {
+        let found: Vec<_> = scans
+            .iter()
+            .flat_map(|s| s.resources.iter().cloned())
+            .collect();
+        Some(scan::access(&plugin, &client, &regions[0], &found).await)
+    } else {
+        None
+    };
+    Ok(output::print_scan(
+        &plugin,
+        &account_id,
+        &scans,
+        access.as_ref(),
+        args.json,
+    ))
 }
 
 /// Loads the plugin named `name` from the plugin folders, with a message that says how to

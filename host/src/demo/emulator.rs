@@ -41,9 +41,15 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts moto server on a free loopback port and waits until it answers.
+    /// Starts moto server (`CLOUDOPS_MOTO_SERVER`, else `moto_server` on `PATH`) on a free
+    /// loopback port and waits until it answers.
     pub async fn start() -> Result<Self, EmulatorError> {
-        let program = moto_server().ok_or(EmulatorError::NotInstalled)?;
+        Self::start_program(&moto_server().ok_or(EmulatorError::NotInstalled)?).await
+    }
+
+    /// Starts `program`, which takes moto server's `-H HOST -p PORT` arguments (moto
+    /// server itself, or the project's extended emulator in tests/emulator/).
+    pub async fn start_program(program: &std::path::Path) -> Result<Self, EmulatorError> {
         let port =
             free_port().map_err(|e| EmulatorError::NotReady(e.to_string(), String::new()))?;
         let log = std::env::temp_dir().join(format!("cloudops-moto-{port}.log"));
@@ -53,7 +59,7 @@ impl Emulator {
                 String::new(),
             )
         })?;
-        let child = Command::new(&program)
+        let child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             // Without default AMIs moto uses less memory and self-owned snapshot listings
             // stay small.
