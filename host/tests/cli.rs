@@ -187,10 +187,9 @@ async fn a_new_plugin_from_the_template_records_and_replays_its_scan() {
     // Share the guest target directory so std is not rebuilt for the new crate.
     let mut env = demo_env(&emulator);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    env.push((
-        "CLOUDOPS_GUEST_TARGET_DIR",
-        root.join("plugins/target").display().to_string(),
-    ));
+    let guest_target = std::env::var("CLOUDOPS_GUEST_TARGET_DIR")
+        .unwrap_or_else(|_| root.join("plugins/target").display().to_string());
+    env.push(("CLOUDOPS_GUEST_TARGET_DIR", guest_target));
 
     let recorded = cloudops_async(
         data.path(),

@@ -7,6 +7,7 @@ use aws_credential_types::Credentials;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::endpoint::{EndpointError, Endpoints};
+use super::retry::{classify, RetryPolicy};
 use super::signing::sign_request;
 use super::transport::{Transport, TransportError};
 
@@ -106,6 +107,7 @@ pub struct AwsClient {
     credentials: Credentials,
     endpoints: Arc<Endpoints>,
     transport: Arc<dyn Transport>,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for AwsClient {
@@ -128,7 +130,14 @@ impl AwsClient {
             credentials,
             endpoints: Arc::new(endpoints),
             transport,
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// The same client with another retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// The endpoints this client resolves against.
@@ -136,8 +145,31 @@ impl AwsClient {
         &self.endpoints
     }
 
-    /// Sends `request` to `region`, reading at most `max_body` response bytes.
+    /// Sends `request` to `region`, reading at most `max_body` response bytes. Throttled,
+    /// 5xx and network failures are retried under the client's [`RetryPolicy`]; the last
+    /// outcome is returned.
     pub async fn send(
+        &self,
+        request: &AwsRequest,
+        region: &str,
+        max_body: usize,
+    ) -> Result<AwsResponse, SendError> {
+        let mut attempt = 1;
+        loop {
+            let outcome = self.send_once(request, region, max_body).await;
+            match classify(&outcome) {
+                Some(why) if attempt < self.retry.max_attempts => {
+                    let wait = self.retry.delay(attempt);
+                    tracing::debug!(service = %request.service, %region, attempt, ?why, ?wait, "retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => return outcome,
+            }
+        }
+    }
+
+    async fn send_once(
         &self,
         request: &AwsRequest,
         region: &str,

@@ -7,6 +7,7 @@ mod client;
 mod credentials;
 mod endpoint;
 pub mod iam;
+mod retry;
 mod signing;
 mod transport;
 pub mod xml;
@@ -17,6 +18,7 @@ pub use credentials::{
     CredentialsError, StoredKeys,
 };
 pub use endpoint::{EndpointError, Endpoints};
+pub use retry::{RetryPolicy, Retryable};
 pub use transport::{HttpTransport, RawResponse, SendFuture, Transport, TransportError};
 
 pub use aws_credential_types::Credentials;

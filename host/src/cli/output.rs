@@ -105,10 +105,16 @@ pub fn print_scan(
                         .into_iter()
                         .filter_map(|(ok, what)| ok.then_some(what))
                         .collect();
-                        if may.is_empty() {
-                            "-".into()
+                        let may = if may.is_empty() {
+                            "-".to_owned()
                         } else {
                             may.join(",")
+                        };
+                        // Without IAM answers this is what the state allows, not what you may do.
+                        if a.permissions.is_none() {
+                            format!("{may} (IAM unknown)")
+                        } else {
+                            may
                         }
                     }
                     None => "?".into(),

@@ -316,7 +316,12 @@ pub async fn replay_case(plugin: &super::Plugin, case: &Case) -> CaseOutcome {
         crate::aws::Credentials::new("AKIDREPLAY", "replay", None, None, "replay"),
         crate::aws::Endpoints::default().with_global("http://replay.invalid"),
         Arc::new(ReplayTransport::new(case.exchanges.clone())),
-    );
+    )
+    // A replay answers the same way every time: a missing exchange is final.
+    .with_retry(crate::aws::RetryPolicy {
+        max_attempts: 1,
+        ..Default::default()
+    });
     let mut scans = crate::scan::scan_regions(
         plugin,
         &client,
