@@ -41,7 +41,7 @@ pub enum Command {
     /// Build, list and inspect scanner plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
-    /// Store AWS keys in the OS keychain.
+    /// Store or remove AWS keys in the OS keychain.
     #[command(subcommand)]
     Credentials(scan::CredentialsCommand),
     /// Run the demo: start a local AWS emulator, seed an estate, scan it through the plugin.
