@@ -227,6 +227,25 @@ pub enum QueryError {
     },
 }
 
+impl QueryError {
+    /// A 2xx answer that lacks what the caller needs from it.
+    pub fn malformed(
+        service: &str,
+        action: &str,
+        region: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Aws {
+            service: service.to_owned(),
+            action: action.to_owned(),
+            region: region.to_owned(),
+            status: 200,
+            code: "MalformedResponse".into(),
+            message: message.into(),
+        }
+    }
+}
+
 impl AwsClient {
     /// Calls a query-protocol action and returns the body of a 2xx response.
     pub async fn query(
@@ -258,13 +277,13 @@ impl AwsClient {
         let body = self
             .query(region, "sts", "GetCallerIdentity", "2011-06-15", &[])
             .await?;
-        super::xml::first_text(&body, "Account").ok_or_else(|| QueryError::Aws {
-            service: "sts".into(),
-            action: "GetCallerIdentity".into(),
-            region: region.to_owned(),
-            status: 200,
-            code: "MalformedResponse".into(),
-            message: "the response has no <Account>".into(),
+        super::xml::first_text(&body, "Account").ok_or_else(|| {
+            QueryError::malformed(
+                "sts",
+                "GetCallerIdentity",
+                region,
+                "the response has no <Account>",
+            )
         })
     }
 }

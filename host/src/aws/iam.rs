@@ -74,13 +74,13 @@ pub async fn identify(client: &AwsClient, region: &str) -> Result<Principal, Que
     let body = client
         .query(region, "sts", "GetCallerIdentity", "2011-06-15", &[])
         .await?;
-    let malformed = |what: &str| QueryError::Aws {
-        service: "sts".into(),
-        action: "GetCallerIdentity".into(),
-        region: region.into(),
-        status: 200,
-        code: "MalformedResponse".into(),
-        message: format!("no {what} in the response"),
+    let malformed = |what: &str| {
+        QueryError::malformed(
+            "sts",
+            "GetCallerIdentity",
+            region,
+            format!("no {what} in the response"),
+        )
     };
     let caller_arn = first_text(&body, "Arn").ok_or_else(|| malformed("<Arn>"))?;
     let account_id = first_text(&body, "Account").ok_or_else(|| malformed("<Account>"))?;
@@ -180,13 +180,8 @@ pub async fn simulate(
                         &params,
                     )
                     .await?;
-                let page = parse_simulation(&body).map_err(|e| QueryError::Aws {
-                    service: "iam".into(),
-                    action: "SimulatePrincipalPolicy".into(),
-                    region: region.into(),
-                    status: 200,
-                    code: "MalformedResponse".into(),
-                    message: e,
+                let page = parse_simulation(&body).map_err(|e| {
+                    QueryError::malformed("iam", "SimulatePrincipalPolicy", region, e)
                 })?;
                 for (arn, action, decision) in page.decisions(chunk) {
                     let permissions = out.entry(arn).or_default();

@@ -105,13 +105,8 @@ pub async fn seed_ec2(
             .await
     };
     let id = |body: &[u8], tag: &str, action: &str| {
-        first_text(body, tag).ok_or_else(|| QueryError::Aws {
-            service: "ec2".into(),
-            action: action.into(),
-            region: region.into(),
-            status: 200,
-            code: "MalformedResponse".into(),
-            message: format!("no <{tag}> in the response"),
+        first_text(body, tag).ok_or_else(|| {
+            QueryError::malformed("ec2", action, region, format!("no <{tag}> in the response"))
         })
     };
     let p = |pairs: &[(&str, &str)]| {
@@ -266,13 +261,13 @@ pub async fn create_iam_user(
             &[("UserName", user)],
         )
         .await?;
-    let missing = |tag: &str| QueryError::Aws {
-        service: "iam".into(),
-        action: "CreateAccessKey".into(),
-        region: region.into(),
-        status: 200,
-        code: "MalformedResponse".into(),
-        message: format!("no <{tag}> in the response"),
+    let missing = |tag: &str| {
+        QueryError::malformed(
+            "iam",
+            "CreateAccessKey",
+            region,
+            format!("no <{tag}> in the response"),
+        )
     };
     let key = first_text(&body, "AccessKeyId").ok_or_else(|| missing("AccessKeyId"))?;
     let secret = first_text(&body, "SecretAccessKey").ok_or_else(|| missing("SecretAccessKey"))?;
