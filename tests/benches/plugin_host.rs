@@ -14,7 +14,7 @@ use cloudops_host::aws::{self, AwsClient, Credentials, Endpoints, Transport};
 use cloudops_host::demo::{self, DEMO_ACCOUNT};
 use cloudops_host::plugin::{Limits, Plugin, PluginEngine};
 use cloudops_host::resource::Resource;
-use cloudops_tests::{built_plugin, demo_client, start_emulator};
+use cloudops_tests::{built_plugin, start_emulator};
 
 const REGION: &str = "us-west-2";
 const INSTANCES: usize = 500;
@@ -95,7 +95,7 @@ async fn run() {
 
     // 500 instances in the emulator.
     let emulator = start_emulator().await;
-    let client = demo_client(&emulator);
+    let client = emulator.demo_client();
     for _ in 0..INSTANCES / 100 {
         client
             .query(
@@ -120,17 +120,9 @@ async fn run() {
     let mut report = None;
     for _ in 0..5 {
         let t = Instant::now();
-        let mut scans = cloudops_host::scan::scan_regions(
-            &plugin,
-            &client,
-            DEMO_ACCOUNT,
-            &[REGION.to_owned()],
-            &[],
-            1,
-        )
-        .await;
+        let scan =
+            cloudops_host::scan::scan_region(&plugin, &client, DEMO_ACCOUNT, REGION, &[]).await;
         plugin_times.push(t.elapsed());
-        let scan = scans.pop().unwrap();
         assert_eq!(
             scan.resources
                 .iter()
@@ -161,17 +153,10 @@ async fn run() {
     let mut replay_times = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();
-        let scans = cloudops_host::scan::scan_regions(
-            &plugin,
-            &replay,
-            DEMO_ACCOUNT,
-            &[REGION.to_owned()],
-            &[],
-            1,
-        )
-        .await;
+        let scan =
+            cloudops_host::scan::scan_region(&plugin, &replay, DEMO_ACCOUNT, REGION, &[]).await;
         replay_times.push(t.elapsed());
-        assert!(scans[0].result.is_ok());
+        assert!(scan.result.is_ok());
     }
     let plugin_only = median_of(replay_times);
     println!(

@@ -66,16 +66,6 @@ pub async fn start_emulator() -> Emulator {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A client signing with the given keys and sending everything to the emulator.
-pub fn client(emulator: &Emulator, access_key: &str, secret: &str) -> AwsClient {
-    emulator.client(access_key, secret)
-}
-
-/// A client with the demo keys (accepted while the emulator's authentication is off).
-pub fn demo_client(emulator: &Emulator) -> AwsClient {
-    emulator.demo_client()
-}
-
 /// Runs one scan of `region` through the product's scan path; returns what was emitted
 /// and the outcome.
 pub async fn scan(
@@ -88,16 +78,9 @@ pub async fn scan(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let mut scans = cloudops_host::scan::scan_regions(
-        plugin,
-        client,
-        demo::DEMO_ACCOUNT,
-        &[region.to_owned()],
-        &settings,
-        1,
-    )
-    .await;
-    let scan = scans.pop().expect("one region scanned");
+    let scan =
+        cloudops_host::scan::scan_region(plugin, client, demo::DEMO_ACCOUNT, region, &settings)
+            .await;
     (scan.resources, scan.result)
 }
 

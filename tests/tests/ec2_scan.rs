@@ -2,16 +2,14 @@
 
 use cloudops_host::demo::{self, create_iam_user, seed_ec2, Ec2Estate, InstanceSpec};
 use cloudops_host::plugin::{Limits, PluginError};
-use cloudops_tests::{
-    client, demo_client, ec2_arn, has_relation, load_plugin, of_type, scan, start_emulator, tags,
-};
+use cloudops_tests::{ec2_arn, has_relation, load_plugin, of_type, scan, start_emulator, tags};
 
 const REGION: &str = "us-west-2";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_reports_the_seeded_estate_exactly() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let seeded = seed_ec2(&admin, REGION, &Ec2Estate::demo()).await.unwrap();
     let plugin = load_plugin("ec2", Limits::default()).unwrap();
 
@@ -123,7 +121,7 @@ async fn scan_reports_the_seeded_estate_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regions_are_scanned_in_parallel_and_kept_apart() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let one = |name: &str| Ec2Estate {
         instances: vec![InstanceSpec {
             name: name.to_owned(),
@@ -163,7 +161,7 @@ async fn regions_are_scanned_in_parallel_and_kept_apart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_authentication_on_a_wrong_secret_fails_clearly_and_the_right_one_works() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let seeded = seed_ec2(&admin, REGION, &Ec2Estate::demo()).await.unwrap();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:Describe*","sts:GetCallerIdentity"],"Resource":"*"}]}"#;
     let (key, secret) = create_iam_user(&admin, "scanner", policy).await.unwrap();
@@ -172,7 +170,7 @@ async fn with_authentication_on_a_wrong_secret_fails_clearly_and_the_right_one_w
 
     let (resources, result) = scan(
         &plugin,
-        &client(&emulator, &key, "not-the-secret"),
+        &emulator.client(&key, "not-the-secret"),
         REGION,
         &[],
     )
@@ -192,7 +190,7 @@ async fn with_authentication_on_a_wrong_secret_fails_clearly_and_the_right_one_w
         "secrets never appear in errors: {text}"
     );
 
-    let good = client(&emulator, &key, &secret);
+    let good = emulator.client(&key, &secret);
     let (resources, result) = scan(&plugin, &good, REGION, &[]).await;
     result.unwrap();
     assert_eq!(
@@ -205,7 +203,7 @@ async fn with_authentication_on_a_wrong_secret_fails_clearly_and_the_right_one_w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listings_follow_next_token_over_several_pages() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let estate = Ec2Estate {
         instances: (0..12)
             .map(|i| InstanceSpec {

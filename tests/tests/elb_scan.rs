@@ -5,8 +5,7 @@ use cloudops_host::aws::AwsClient;
 use cloudops_host::demo;
 use cloudops_host::plugin::Limits;
 use cloudops_tests::{
-    demo_client, ec2_arn, element_text, load_plugin, of_type, query, relations, scan,
-    start_emulator, Network,
+    ec2_arn, element_text, load_plugin, of_type, query, relations, scan, start_emulator, Network,
 };
 
 const REGION: &str = "eu-west-1";
@@ -31,7 +30,7 @@ async fn create_lb(client: &AwsClient, params: &[(&str, &str)]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_reports_the_seeded_load_balancers_exactly() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let net = seed_network(&admin).await;
     let web = create_lb(
         &admin,
@@ -128,7 +127,7 @@ async fn scan_reports_the_seeded_load_balancers_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listings_follow_markers_and_tags_come_twenty_at_a_time() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let net = seed_network(&admin).await;
     let mut expected = Vec::new();
     // moto pages DescribeLoadBalancers by 50 when no PageSize is sent (AWS: 400).

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use cloudops_host::demo::{create_iam_user, seed_ec2, Ec2Estate, Emulator};
 use cloudops_host::plugin::{Limits, Manifest, Plugin, PluginError};
-use cloudops_tests::{
-    built_plugin, client, demo_client, engine, load_plugin, scan, start_emulator,
-};
+use cloudops_tests::{built_plugin, engine, load_plugin, scan, start_emulator};
 
 const REGION: &str = "us-west-2";
 /// The test-only scanner crate, kept out of `plugins/` so `cloudops plugin build plugins/`
@@ -26,7 +24,7 @@ fn test_limits() -> Limits {
 
 async fn setup() -> (Emulator, Plugin, cloudops_host::aws::AwsClient) {
     let emulator = start_emulator().await;
-    let client = demo_client(&emulator);
+    let client = emulator.demo_client();
     seed_ec2(&client, REGION, &Ec2Estate::demo()).await.unwrap();
     (
         emulator,
@@ -67,7 +65,7 @@ async fn an_infinite_loop_runs_out_of_fuel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_loop_hits_the_time_limit_when_fuel_is_plentiful() {
     let emulator = start_emulator().await;
-    let client = demo_client(&emulator);
+    let client = emulator.demo_client();
     seed_ec2(&client, REGION, &Ec2Estate::demo()).await.unwrap();
     let limits = Limits {
         scan_fuel: u64::MAX / 2,
@@ -129,7 +127,7 @@ async fn a_request_flood_is_capped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_authorization_headers_are_dropped_and_the_host_signs() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     seed_ec2(&admin, REGION, &Ec2Estate::demo()).await.unwrap();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}"#;
     let (key, secret) = create_iam_user(&admin, "scanner", policy).await.unwrap();
@@ -138,7 +136,7 @@ async fn forged_authorization_headers_are_dropped_and_the_host_signs() {
     let plugin = load_plugin(HOSTILE, test_limits()).unwrap();
     let (_, result) = scan(
         &plugin,
-        &client(&emulator, &key, &secret),
+        &emulator.client(&key, &secret),
         REGION,
         &[("attack", "forge")],
     )
@@ -206,7 +204,7 @@ fn a_plugin_for_an_unknown_newer_wit_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_over_the_size_cap_never_reaches_the_plugin() {
     let emulator = start_emulator().await;
-    let client = demo_client(&emulator);
+    let client = emulator.demo_client();
     seed_ec2(&client, REGION, &Ec2Estate::demo()).await.unwrap();
     // Four instances describe to several KiB of XML; 1 KiB is too little.
     let limits = Limits {

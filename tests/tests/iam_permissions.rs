@@ -40,9 +40,7 @@ fn denial(report: &AccessReport, r: &Resource, action: &str) -> Option<bool> {
 async fn scan_and_discover(client: &AwsClient) -> (Vec<Resource>, AccessReport) {
     let plugin = load_plugin("ec2", Limits::default()).unwrap();
     let account = client.account_id(REGION).await.unwrap();
-    let mut scans =
-        scan::scan_regions(&plugin, client, &account, &[REGION.to_owned()], &[], 1).await;
-    let scanned = scans.pop().unwrap();
+    let scanned = scan::scan_region(&plugin, client, &account, REGION, &[]).await;
     scanned.result.unwrap();
     let resources = scanned.resources;
     let report = scan::access(&plugin, client, REGION, &resources).await;

@@ -5,8 +5,7 @@ use cloudops_host::aws::{AwsClient, AwsRequest};
 use cloudops_host::demo;
 use cloudops_host::plugin::Limits;
 use cloudops_tests::{
-    demo_client, element_text, ids, load_plugin, of_type, query, relations, scan, seed_network,
-    start_emulator,
+    element_text, ids, load_plugin, of_type, query, relations, scan, seed_network, start_emulator,
 };
 use serde_json::{json, Value};
 
@@ -134,7 +133,7 @@ async fn create_function(client: &AwsClient, region: &str, spec: Value) -> Value
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_aliases_and_layers_are_reported_with_their_relations() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let role = create_role(&admin).await;
     let net = seed_network(&admin, REGION, "10.0", ("fn", "functions")).await;
     let (subnet, group) = (net.subnets[0].clone(), net.sg);
@@ -287,7 +286,7 @@ async fn functions_aliases_and_layers_are_reported_with_their_relations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_page_size_reports_every_function_exactly_once() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let role = create_role(&admin).await;
     let mut expected = Vec::new();
     for i in 0..7 {

@@ -6,8 +6,8 @@ use cloudops_host::demo::{self, create_iam_user};
 use cloudops_host::plugin::{Limits, PluginError};
 use cloudops_host::resource::Resource;
 use cloudops_tests::{
-    client, demo_client, ec2_arn, ids, load_plugin, of_type, pairs, query, rds_arn, relations,
-    scan, start_emulator, tags, Network,
+    ec2_arn, ids, load_plugin, of_type, pairs, query, rds_arn, relations, scan, start_emulator,
+    tags, Network,
 };
 
 const REGION: &str = "us-west-2";
@@ -159,7 +159,7 @@ async fn seed_estate(client: &AwsClient) -> Network {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_reports_the_seeded_estate_exactly() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let net = seed_estate(&admin).await;
     let plugin = load_plugin("rds", Limits::default()).unwrap();
 
@@ -330,7 +330,7 @@ async fn scan_reports_the_seeded_estate_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listings_follow_markers_over_several_pages() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let mut expected = Vec::new();
     for i in 0..25 {
         let id = format!("worker-{i:02}");
@@ -371,14 +371,14 @@ async fn listings_follow_markers_over_several_pages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denied_listing_fails_the_scan_and_names_the_call() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     create_instance(&admin, "solo", "postgres", &[]).await;
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:DescribeDBInstances","sts:GetCallerIdentity"],"Resource":"*"}]}"#;
     let (key, secret) = create_iam_user(&admin, "rds-reader", policy).await.unwrap();
     emulator.enable_auth().await.unwrap();
     let plugin = load_plugin("rds", Limits::default()).unwrap();
 
-    let (resources, result) = scan(&plugin, &client(&emulator, &key, &secret), REGION, &[]).await;
+    let (resources, result) = scan(&plugin, &emulator.client(&key, &secret), REGION, &[]).await;
     let err = result.expect_err("a denied listing must fail the scan");
     let text = err.to_string();
     assert!(matches!(err, PluginError::ScanFailed { .. }), "{text}");

@@ -5,7 +5,7 @@ use cloudops_host::aws::{AwsClient, AwsRequest};
 use cloudops_host::demo::{self, create_iam_user};
 use cloudops_host::plugin::{Limits, PluginError};
 use cloudops_host::resource::Resource;
-use cloudops_tests::{client, demo_client, load_plugin, scan, start_emulator};
+use cloudops_tests::{load_plugin, scan, start_emulator};
 use serde_json::json;
 
 const KMS_KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -100,7 +100,7 @@ fn find<'a>(resources: &'a [Resource], id: &str) -> &'a Resource {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_bucket_is_reported_by_its_own_region_with_its_settings() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     seed_configured_bucket(&admin, "data-eu").await;
     create_bucket(&admin, "eu-west-1", "scratch-eu").await;
     put(
@@ -193,7 +193,7 @@ async fn each_bucket_is_reported_by_its_own_region_with_its_settings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denied_setting_is_a_gap_and_the_bucket_is_still_reported() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     seed_configured_bucket(&admin, "data-eu").await;
     let policy = r#"{"Version":"2012-10-17","Statement":[
         {"Effect":"Allow","Action":["s3:List*","s3:Get*"],"Resource":"*"},
@@ -204,7 +204,7 @@ async fn a_denied_setting_is_a_gap_and_the_bucket_is_still_reported() {
 
     let (resources, result) = scan(
         &plugin,
-        &client(&emulator, &key, "not-the-secret"),
+        &emulator.client(&key, "not-the-secret"),
         "eu-west-1",
         &[],
     )
@@ -217,7 +217,7 @@ async fn a_denied_setting_is_a_gap_and_the_bucket_is_still_reported() {
     assert!(text.contains("SignatureDoesNotMatch"), "{text}");
 
     let (resources, result) =
-        scan(&plugin, &client(&emulator, &key, &secret), "eu-west-1", &[]).await;
+        scan(&plugin, &emulator.client(&key, &secret), "eu-west-1", &[]).await;
     let report = result.unwrap();
     assert_eq!(identifiers(&resources), ["data-eu"]);
     let data = &resources[0];

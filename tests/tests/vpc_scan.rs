@@ -6,8 +6,7 @@ use cloudops_host::demo;
 use cloudops_host::plugin::Limits;
 use cloudops_host::resource::Resource;
 use cloudops_tests::{
-    demo_client, ec2_arn, element_text, load_plugin, of_type, query, relations, scan,
-    start_emulator,
+    ec2_arn, element_text, load_plugin, of_type, query, relations, scan, start_emulator,
 };
 
 const REGION: &str = "us-east-2";
@@ -109,7 +108,7 @@ async fn seed(client: &AwsClient) -> Seeded {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_reports_the_seeded_network_exactly() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     let seeded = seed(&admin).await;
     let plugin = load_plugin("vpc", Limits::default()).unwrap();
 
@@ -235,7 +234,7 @@ async fn scan_reports_the_seeded_network_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_page_size_is_sent_and_the_result_is_the_same() {
     let emulator = start_emulator().await;
-    let admin = demo_client(&emulator);
+    let admin = emulator.demo_client();
     seed(&admin).await;
     let plugin = load_plugin("vpc", Limits::default()).unwrap();
 

@@ -322,16 +322,14 @@ pub async fn replay_case(plugin: &super::Plugin, case: &Case) -> CaseOutcome {
         max_attempts: 1,
         ..Default::default()
     });
-    let mut scans = crate::scan::scan_regions(
+    let scan = crate::scan::scan_region(
         plugin,
         &client,
         &case.info.account_id,
-        std::slice::from_ref(&case.info.region),
+        &case.info.region,
         &case.info.settings,
-        1,
     )
     .await;
-    let scan = scans.pop().expect("one region");
     let mismatch = match &scan.result {
         Ok(_) => compare(&case.expected, &scan.resources),
         Err(_) => None,
@@ -357,16 +355,14 @@ pub async fn record_case(
         })?,
     )));
     let client = crate::aws::AwsClient::new(credentials, endpoints, recorder.clone());
-    let mut scans = crate::scan::scan_regions(
+    let scan = crate::scan::scan_region(
         plugin,
         &client,
         &info.account_id,
-        std::slice::from_ref(&info.region),
+        &info.region,
         &info.settings,
-        1,
     )
     .await;
-    let scan = scans.pop().expect("one region");
     scan.result?;
     Ok(Case {
         dir: PathBuf::new(),

@@ -88,6 +88,27 @@ pub async fn scan_regions(
     scans
 }
 
+/// Scans one region of one account: [`scan_regions`] for a single region.
+pub async fn scan_region(
+    plugin: &Plugin,
+    client: &AwsClient,
+    account_id: &str,
+    region: &str,
+    settings: &[(String, String)],
+) -> RegionScan {
+    scan_regions(
+        plugin,
+        client,
+        account_id,
+        &[region.to_owned()],
+        settings,
+        1,
+    )
+    .await
+    .pop()
+    .expect("one region in, one result out")
+}
+
 /// What the user may do with one resource: IAM permissions (when they could be learned)
 /// and the plugin's state-based constraints narrowed by them.
 #[derive(Debug, Clone, serde::Serialize)]
