@@ -7,8 +7,14 @@
 #![deny(missing_docs)]
 
 pub mod aws;
+pub mod config;
 pub mod demo;
+pub mod embed;
+pub mod estate;
 pub mod paths;
 pub mod plugin;
 pub mod resource;
 pub mod scan;
+pub mod search;
+pub mod seal;
+pub mod store;

@@ -134,6 +134,22 @@ impl AwsClient {
         }
     }
 
+    /// The same endpoints, transport and retry policy, signing with other credentials.
+    pub fn with_credentials(&self, credentials: Credentials) -> Self {
+        Self {
+            credentials,
+            ..self.clone()
+        }
+    }
+
+    /// The same credentials, transport and retry policy, resolving against `endpoints`.
+    pub fn with_endpoints(&self, endpoints: Endpoints) -> Self {
+        Self {
+            endpoints: Arc::new(endpoints),
+            ..self.clone()
+        }
+    }
+
     /// The same client with another retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;

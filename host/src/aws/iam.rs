@@ -116,6 +116,47 @@ pub async fn identify(client: &AwsClient, region: &str) -> Result<Principal, Que
     })
 }
 
+/// Assumes `role_arn` (STS AssumeRole) and returns a client signing with the session's
+/// credentials: how a sync reaches the accounts in its list from one set of base keys.
+pub async fn assume_role(
+    client: &AwsClient,
+    region: &str,
+    role_arn: &str,
+    session_name: &str,
+) -> Result<AwsClient, QueryError> {
+    let body = client
+        .query(
+            region,
+            "sts",
+            "AssumeRole",
+            "2011-06-15",
+            &[
+                ("RoleArn", role_arn),
+                ("RoleSessionName", session_name),
+                ("DurationSeconds", "3600"),
+            ],
+        )
+        .await?;
+    let field = |name: &str| {
+        first_text(&body, name).ok_or_else(|| {
+            QueryError::malformed(
+                "sts",
+                "AssumeRole",
+                region,
+                format!("no <{name}> in the response"),
+            )
+        })
+    };
+    let credentials = aws_credential_types::Credentials::new(
+        field("AccessKeyId")?,
+        field("SecretAccessKey")?,
+        Some(field("SessionToken")?),
+        None,
+        "cloudops-assume-role",
+    );
+    Ok(client.with_credentials(credentials))
+}
+
 /// The full ARN (path included) of role `name`, if IAM lets us read it.
 async fn role_arn(client: &AwsClient, region: &str, name: &str) -> Option<String> {
     let body = client

@@ -1,56 +1,168 @@
-//! `cloudops demo`: the whole slice on a machine with no AWS account.
+//! `cloudops demo`: the whole product on a machine with no AWS account.
 
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use cloudops_host::demo::{self, Ec2Estate, Emulator};
-use cloudops_host::scan;
+use cloudops_host::config::Config;
+use cloudops_host::demo::{self, Emulator, EstateFile, SeedProgress};
+use cloudops_host::scan::status::SyncStatus;
+use cloudops_host::scan::sync::{SyncAccount, SyncOptions, DEFAULT_CONCURRENCY};
+use cloudops_host::search::{self, SearchRequest};
+use indicatif::{ProgressBar, ProgressStyle};
 
-use super::output;
-use super::scan::load_plugin;
+use super::{local, sync};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Regions to seed and scan.
-    #[arg(long = "region", default_values_t = ["us-west-2".to_owned(), "us-east-1".to_owned()])]
-    regions: Vec<String>,
-    /// Print the scan as JSON.
-    #[arg(long)]
-    json: bool,
-    /// Keep the emulator running after the scan (until Ctrl-C) and print how to use it.
+    /// Estate file to seed (JSON, format in DESIGN.md § 6). Default: the demo estate of
+    /// three accounts (production, staging, development) × three regions, ~6,000 resources.
+    #[arg(long, value_name = "FILE")]
+    estate: Option<PathBuf>,
+    /// Write the default demo estate file to FILE and exit (a starting point for your own).
+    #[arg(long, value_name = "FILE", conflicts_with = "estate")]
+    write_estate: Option<PathBuf>,
+    /// Scans and batches in flight at once.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+    /// Keep the emulator running after the sync (until Ctrl-C) and print how to use it.
     #[arg(long)]
     keep: bool,
 }
 
 pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    // Fail before starting anything if the plugin is missing.
-    let plugin = load_plugin(data_dir, "ec2")?;
+    if let Some(path) = &args.write_estate {
+        std::fs::write(path, EstateFile::default_demo().to_json())
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote the demo estate to {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let estate_file = match &args.estate {
+        Some(path) => EstateFile::load(path)?,
+        None => EstateFile::default_demo(),
+    };
+    // Fail before starting anything if plugins, model or store are missing.
+    let plugins = sync::load_plugins(data_dir, Vec::new())?;
+    let config = Config::load().map_err(anyhow::Error::msg)?;
+    let local = local::open(data_dir, &config)?;
+
     eprintln!("starting the local AWS emulator (moto) ...");
     let emulator = Emulator::start().await?;
-    let client = emulator.demo_client();
-    for region in &args.regions {
-        eprintln!("seeding EC2 in {region} ...");
-        demo::seed_ec2(&client, region, &Ec2Estate::demo())
-            .await
-            .with_context(|| format!("seeding the demo estate in {region}"))?;
+    let total: usize = estate_file.declared_counts().values().sum();
+    eprintln!(
+        "seeding {total} resources in {} accounts ...",
+        estate_file.accounts().len()
+    );
+    let bar = progress_bar(total as u64, "resources seeded");
+    let seeded = demo::seed_estate(&emulator, &estate_file, |p: SeedProgress| {
+        if let Some(bar) = &bar {
+            bar.set_position(p.done as u64);
+        }
+    })
+    .await
+    .context("seeding the demo estate")?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
-    let account_id = client.account_id(&args.regions[0]).await?;
-    eprintln!("scanning through the `ec2` WebAssembly plugin ...");
-    let scans = scan::scan_regions(&plugin, &client, &account_id, &args.regions, &[], 4).await;
-    let code = output::print_scan(&plugin, &account_id, &scans, None, args.json);
+    eprintln!(
+        "seeded in {:.1} s with {} requests",
+        seeded.seconds, seeded.requests
+    );
+
+    let accounts: Vec<SyncAccount> = seeded
+        .accounts
+        .iter()
+        .map(|a| SyncAccount {
+            name: a.name.clone(),
+            client: a.client(&emulator),
+            regions: estate_file
+                .account(&a.id)
+                .map(|acc| acc.regions.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    eprintln!(
+        "syncing through {} sandboxed plugins ({}) into the {} (sealing key: {}) ...",
+        plugins.len(),
+        plugins.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+        local::describe(&local.location),
+        local.key_source
+    );
+    let options = SyncOptions {
+        concurrency: args.concurrency,
+        iam: true,
+    };
+    let estate = local.estate.clone();
+    let report = sync::run_sync(accounts, plugins, local.estate, options, data_dir).await?;
+    let found: usize = report.scopes.iter().map(|s| s.found).sum();
+    let embedded: usize = report.scopes.iter().map(|s| s.embedded).sum();
+    eprintln!(
+        "synced {found} resources ({embedded} embedded) from {} scopes in {:.1} s{}",
+        report.scopes.len(),
+        report.duration.as_secs_f64(),
+        if report.is_clean() { "" } else { "; some scopes had errors (`cloudops status`)" }
+    );
+
+    // Show one search, then how to run more.
+    let accounts = SyncStatus::load(data_dir)
+        .map_err(anyhow::Error::msg)?
+        .account_names();
+    let query = "production database";
+    let results = tokio::task::spawn_blocking(move || {
+        search::search(
+            &estate,
+            &accounts,
+            &SearchRequest {
+                query: query.to_owned(),
+                limit: 3,
+                ..SearchRequest::default()
+            },
+        )
+    })
+    .await??;
+    println!("\n$ cloudops search {query:?}");
+    for hit in &results.hits {
+        let r = &hit.record.resource;
+        println!(
+            "  {:.2}  {:<14} {:<28} {} ({}) {}",
+            hit.score, r.resource_type, r.name, hit.record.account_name, r.account_id, r.region
+        );
+    }
+    let dir = data_dir.display();
+    println!(
+        "\nThe estate is stored in {dir}. Try:\n  \
+         cloudops --data-dir {dir} search pg-main1\n  \
+         cloudops --data-dir {dir} search env=prod AND app=main\n  \
+         cloudops --data-dir {dir} search web servers in staging account in us-east-1 --json\n  \
+         cloudops --data-dir {dir} status"
+    );
     if args.keep {
         eprintln!(
-            "\nThe emulator keeps running at {url}. In another shell:\n  \
-             AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY=x \
-             cloudops scan --service ec2 --region {region}\nPress Ctrl-C to stop it.",
-            url = emulator.url(),
-            key = demo::DEMO_ACCESS_KEY,
-            region = args.regions[0],
+            "\nThe emulator keeps running at {url}. Press Ctrl-C to stop it.",
+            url = emulator.url()
         );
         tokio::signal::ctrl_c().await.ok();
     }
     drop(emulator);
-    Ok(code)
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn progress_bar(len: u64, what: &str) -> Option<ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {what}"
+            ))
+            .expect("valid template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    })
 }

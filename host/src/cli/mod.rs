@@ -1,9 +1,12 @@
 //! Argument parsing and the subcommands.
 
 mod demo;
+mod local;
 mod output;
 mod plugin;
 mod scan;
+mod search;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,10 +47,32 @@ pub enum Command {
     /// Store or remove AWS keys in the OS keychain.
     #[command(subcommand)]
     Credentials(scan::CredentialsCommand),
-    /// Run the demo: start a local AWS emulator, seed an estate, scan it through the plugin.
+    /// Keep the local estate in step with AWS: every account × region × plugin, with IAM
+    /// permissions, embeddings and sealed storage. Unchanged resources cost nothing.
     ///
-    /// Needs no AWS account. Needs moto_server (installed by scripts/setup) and a built
-    /// ec2 plugin (`cloudops plugin build plugins/`).
+    /// Examples:
+    ///   cloudops sync                                  # the config's [[accounts]] or default credentials
+    ///   cloudops sync --profile prod --profile staging --region us-west-2 --region us-east-1
+    ///   cloudops sync --service rds --json
+    Sync(sync::SyncArgs),
+    /// Show how the last sync of every account, region and service went.
+    Status(sync::StatusArgs),
+    /// Search the local estate by name, meaning, tags, account, region and type.
+    ///
+    /// Examples:
+    ///   cloudops search production database
+    ///   cloudops search pg-main1
+    ///   cloudops search env=prod AND app=main
+    ///   cloudops search web servers in staging account in us-east-1 --json
+    Search(search::SearchArgs),
+    /// Measure search quality: index an estate file, run a query set, print recall@1,
+    /// recall@5 and MRR.
+    Eval(search::EvalArgs),
+    /// Run the demo: start a local AWS emulator, seed a three-account estate, sync it
+    /// (plugins, IAM, embeddings, sealed store), then search it.
+    ///
+    /// Needs no AWS account. Needs moto_server and the embedding model (both installed by
+    /// scripts/setup) and the scanner plugins (`cloudops plugin build plugins/`).
     Demo(demo::DemoArgs),
 }
 
@@ -75,6 +100,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(args, &data_dir).await,
         Command::Plugin(cmd) => plugin::run(cmd, &data_dir).await,
         Command::Credentials(cmd) => scan::credentials(cmd),
+        Command::Sync(args) => sync::run(args, &data_dir).await,
+        Command::Status(args) => sync::status(args, &data_dir),
+        // The store blocks (DESIGN: qdrant-edge is synchronous): keep it off the runtime.
+        Command::Search(args) => {
+            tokio::task::spawn_blocking(move || search::search(args, &data_dir)).await?
+        }
+        Command::Eval(args) => tokio::task::spawn_blocking(move || search::eval(args)).await?,
         Command::Demo(args) => demo::run(args, &data_dir).await,
     }
 }

@@ -70,9 +70,19 @@ pub async fn run(args: ScanArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         Arc::new(HttpTransport::new()?),
     );
     let plugin = load_plugin(data_dir, &args.service)?;
-    let account_id = client.account_id(&regions[0]).await.context(
-        "cannot identify the AWS account (STS GetCallerIdentity); check the credentials",
-    )?;
+    // With --iam the principal is needed anyway, and it carries the account id: one STS
+    // call either way.
+    let principal = if args.iam {
+        Some(aws::iam::identify(&client, &regions[0]).await)
+    } else {
+        None
+    };
+    let account_id = match &principal {
+        Some(Ok(p)) => p.account_id.clone(),
+        _ => client.account_id(&regions[0]).await.context(
+            "cannot identify the AWS account (STS GetCallerIdentity); check the credentials",
+        )?,
+    };
     let scans = scan::scan_regions(
         &plugin,
         &client,
@@ -82,14 +92,17 @@ pub async fn run(args: ScanArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         args.concurrency,
     )
     .await;
-    let access = if args.iam {
-        let found: Vec<_> = scans
-            .iter()
-            .flat_map(|s| s.resources.iter().cloned())
-            .collect();
-        Some(scan::access(&plugin, &client, &regions[0], &found).await)
-    } else {
-        None
+    let access = match principal {
+        Some(principal) => {
+            let found: Vec<_> = scans
+                .iter()
+                .flat_map(|s| s.resources.iter().cloned())
+                .collect();
+            let principal = principal
+                .map_err(|e| format!("permissions unknown: cannot identify the caller: {e}"));
+            Some(scan::access_as(&plugin, &client, &regions[0], principal, &found).await)
+        }
+        None => None,
     };
     Ok(output::print_scan(
         &plugin,
@@ -126,7 +139,7 @@ pub fn load_plugin(data_dir: &Path, name: &str) -> anyhow::Result<Plugin> {
     Ok(plugin)
 }
 
-async fn default_region(profile: Option<&str>) -> anyhow::Result<String> {
+pub(super) async fn default_region(profile: Option<&str>) -> anyhow::Result<String> {
     let mut chain = aws_config::default_provider::region::DefaultRegionChain::builder();
     if let Some(p) = profile {
         chain = chain.profile_name(p);

@@ -1,10 +1,26 @@
 //! The local AWS stand-in and the demo estate seeded into it.
 //!
 //! `cloudops demo` and the end-to-end tests use the same code: start moto server on a
-//! loopback port, create a known estate with real (signed) API calls, scan it.
+//! loopback port, create a known estate with real (signed) API calls, scan it. The estate
+//! is described by an [`EstateFile`] (DESIGN.md §6); [`EstateFile::default_demo`] is the
+//! seed's three-account estate, [`generate`] makes estates of any size, and
+//! [`EstateFile::offline_resources`] gives what a scan of a seeded emulator reports without
+//! running one.
 
 mod emulator;
+mod estate_file;
+mod generate;
 mod seed;
 
 pub use emulator::{Emulator, EmulatorError, DEMO_ACCESS_KEY, DEMO_ACCOUNT, DEMO_SECRET_KEY};
-pub use seed::{create_iam_user, seed_ec2, Ec2Estate, InstanceSpec, SeededEc2};
+pub use estate_file::{
+    zones, Account, Attrs, Ec2InstanceAttrs, Ec2SnapshotAttrs, Ec2VolumeAttrs, EstateError,
+    EstateFile, LambdaAliasAttrs, LambdaFunctionAttrs, LambdaLayerAttrs, LoadBalancerAttrs,
+    Principal, Problem, RdsClusterAttrs, RdsInstanceAttrs, RdsSnapshotAttrs, ResourceKind,
+    ResourceSpec, S3BucketAttrs, SecurityGroupAttrs, VpcAttrs, VpcSubnetAttrs,
+};
+pub use generate::{generate, AccountSpec, EstateSpec};
+pub use seed::{
+    account_client, create_iam_user, seed_ec2, seed_estate, Ec2Estate, InstanceSpec, SeedError,
+    SeedProgress, SeedReport, SeededAccount, SeededEc2,
+};

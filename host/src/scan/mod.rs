@@ -1,5 +1,10 @@
 //! Running one plugin over many regions of an account, in parallel, and learning what
-//! the caller may do with what it found.
+//! the caller may do with what it found. [`sync`] keeps the local estate in step with
+//! whole AWS estates (many accounts, regions and plugins); [`status`] records how each
+//! part of it went.
+
+pub mod status;
+pub mod sync;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -141,6 +146,21 @@ pub async fn access(
     region: &str,
     resources: &[Resource],
 ) -> AccessReport {
+    let principal = iam::identify(client, region)
+        .await
+        .map_err(|e| format!("permissions unknown: cannot identify the caller: {e}"));
+    access_as(plugin, client, region, principal, resources).await
+}
+
+/// [`access`] for a principal already identified (or the reason it could not be), so a
+/// sync asks STS once per account rather than once per batch.
+pub async fn access_as(
+    plugin: &Plugin,
+    client: &AwsClient,
+    region: &str,
+    principal: Result<Principal, String>,
+    resources: &[Resource],
+) -> AccessReport {
     let mut report = AccessReport::default();
     let actions_of = |t: &str| -> Vec<String> {
         plugin
@@ -152,7 +172,7 @@ pub async fn access(
             .unwrap_or_default()
     };
     let mut permissions = HashMap::new();
-    match iam::identify(client, region).await {
+    match principal {
         Ok(principal) => {
             let requests: Vec<(String, Vec<String>)> = resources
                 .iter()
@@ -164,9 +184,7 @@ pub async fn access(
             }
             report.principal = Some(principal);
         }
-        Err(e) => report.errors.push(format!(
-            "permissions unknown: cannot identify the caller: {e}"
-        )),
+        Err(e) => report.errors.push(e),
     }
     let (plugin, owned) = (plugin.clone(), resources.to_vec());
     let analyzed = tokio::task::spawn_blocking(move || {

@@ -1,0 +1,135 @@
+//! Hybrid search at scale: generated estates of ~10k and ~100k resources (the demo's
+//! proportions and naming) indexed into the embedded store with the real model, then
+//! queried. Prints indexing throughput, search p50/p99 including the query's embedding,
+//! on-disk size and peak RSS, and the dev set's recall at each size.
+//!
+//! `source scripts/env.sh && cargo bench -p cloudops-host --bench search [-- 10000 100000]`
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloudops_host::demo::{generate, EstateSpec};
+use cloudops_host::embed::Embedder;
+use cloudops_host::estate::{offline_records, Estate};
+use cloudops_host::search::{self, eval, SearchRequest};
+use cloudops_host::store::seal::Sealer;
+use cloudops_host::store::{self, Location};
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() { vec![10_000, 100_000] } else { sizes };
+    let embedder = Arc::new(Embedder::from_env().expect("run scripts/setup and source scripts/env.sh"));
+    let cases = eval::parse_cases(eval::DEV_SET).expect("dev set parses");
+    for size in sizes {
+        bench(size, embedder.clone(), &cases);
+    }
+}
+
+fn bench(size: usize, embedder: Arc<Embedder>, cases: &[eval::Case]) {
+    let file = generate(&EstateSpec::with_resources(size));
+    let (records, accounts) = offline_records(&file);
+    let n = records.len();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(&Location::Embedded(dir.path().join("store"))).expect("store");
+    let estate = Estate::new(Arc::from(store), embedder, Arc::new(Sealer::generate()));
+
+    let started = Instant::now();
+    let mut embedded = 0;
+    for chunk in records.chunks(1000) {
+        embedded += estate.put(chunk.to_vec()).expect("put").embedded;
+    }
+    let indexing = started.elapsed();
+    let started = Instant::now();
+    estate.store().optimize().expect("optimize");
+    let optimizing = started.elapsed();
+
+    let started = Instant::now();
+    let again = estate.put(records.clone()).expect("re-put");
+    let reput = started.elapsed();
+    assert_eq!(again.unchanged, n);
+
+    // Queries: the dev set plus names and partial names drawn from this estate.
+    let mut queries: Vec<String> = cases.iter().map(|c| c.query.clone()).collect();
+    for (i, r) in records.iter().enumerate().step_by((n / 100).max(1)) {
+        let name = &r.resource.name;
+        queries.push(if i % 2 == 0 { name.clone() } else { name.replace("-", " ") });
+    }
+    let mut times = Vec::new();
+    for round in 0..3 {
+        for q in &queries {
+            let started = Instant::now();
+            let results = search::search(&estate, &accounts, &SearchRequest { query: q.clone(), limit: 10, ..SearchRequest::default() })
+                .expect("search");
+            if round > 0 {
+                times.push(started.elapsed());
+            }
+            std::hint::black_box(results);
+        }
+    }
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+    let report = eval::evaluate(&estate, &accounts, cases).expect("eval");
+    estate.store().flush().expect("flush");
+
+    println!("== {n} resources ({} accounts)", file.accounts().len());
+    println!(
+        "index: {embedded} embedded + upserted in {:.1} s ({:.0} resources/s); optimize {:.2} s; no-change re-put {:.2} s",
+        indexing.as_secs_f64(),
+        n as f64 / indexing.as_secs_f64(),
+        optimizing.as_secs_f64(),
+        reput.as_secs_f64()
+    );
+    println!(
+        "search incl. query embedding ({} queries): p50 {} p99 {} max {}",
+        times.len(),
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(*times.last().unwrap())
+    );
+    println!(
+        "dev set at this size: recall@1 {:.3} recall@5 {:.3} MRR {:.3}",
+        report.recall_at_1, report.recall_at_5, report.mrr
+    );
+    println!(
+        "disk: {:.1} MiB allocated; peak RSS so far {:.0} MiB",
+        allocated(&dir.path().join("store")) as f64 / (1 << 20) as f64,
+        peak_rss_kib() as f64 / 1024.0
+    );
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Allocated bytes under `dir` (blocks, not apparent size: the WAL preallocates).
+fn allocated(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                total += meta.blocks() * 512;
+            }
+        }
+    }
+    total
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,153 @@
+//! The user's configuration: `~/.config/cloudops/config.toml` (`CLOUDOPS_CONFIG` overrides).
+//!
+//! ```toml
+//! [store]
+//! # A Qdrant server (gRPC) instead of the embedded store; CLOUDOPS_QDRANT_URL overrides.
+//! qdrant_url = "http://localhost:6334"
+//!
+//! [sync]
+//! concurrency = 10
+//! services = ["ec2", "rds"]          # default: every installed plugin
+//!
+//! [[accounts]]
+//! name = "production"                # how queries name it ("in production account")
+//! profile = "prod"                   # a profile in ~/.aws/config (role_arn/source_profile work)
+//! regions = ["us-west-2", "us-east-1"]
+//!
+//! [[accounts]]
+//! name = "staging"
+//! role_arn = "arn:aws:iam::222222222222:role/ReadOnly"   # assumed from the default credentials
+//! regions = ["us-west-2"]
+//! ```
+//!
+//! With no `[[accounts]]`, a sync covers the default credentials (or `--profile`s).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the estate is stored.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// How syncs run.
+    #[serde(default)]
+    pub sync: SyncConfig,
+    /// Accounts a sync covers.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// gRPC URL of a Qdrant server; unset means the embedded store in the data dir.
+    pub qdrant_url: Option<String>,
+    /// Name of the environment variable holding the server's API key.
+    pub qdrant_api_key_env: Option<String>,
+}
+
+/// `[sync]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Scans and batches in flight.
+    pub concurrency: Option<usize>,
+    /// Plugins to run; empty means all installed.
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+/// One `[[accounts]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Name used in queries and status.
+    pub name: String,
+    /// AWS profile for the credentials; unset means the default chain.
+    pub profile: Option<String>,
+    /// A role to assume with those credentials.
+    pub role_arn: Option<String>,
+    /// Regions to scan.
+    pub regions: Vec<String>,
+}
+
+impl Config {
+    /// The config file's path: `CLOUDOPS_CONFIG`, else `~/.config/cloudops/config.toml`.
+    pub fn path() -> Option<PathBuf> {
+        std::env::var_os("CLOUDOPS_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| {
+                directories::ProjectDirs::from("", "", "cloudops")
+                    .map(|d| d.config_dir().join("config.toml"))
+            })
+    }
+
+    /// Loads the config file; a missing file is the default configuration.
+    pub fn load() -> Result<Self, String> {
+        match Self::path() {
+            Some(path) => Self::load_from(&path),
+            None => Ok(Self::default()),
+        }
+    }
+
+    /// Loads `path`; a missing file is the default configuration.
+    pub fn load_from(path: &Path) -> Result<Self, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// The Qdrant server URL, if one is configured (`CLOUDOPS_QDRANT_URL` wins).
+    pub fn qdrant_url(&self) -> Option<String> {
+        std::env::var("CLOUDOPS_QDRANT_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.store.qdrant_url.clone())
+    }
+
+    /// The server's API key, read from the environment variable the config names.
+    pub fn qdrant_api_key(&self) -> Option<String> {
+        let var = self.store.qdrant_api_key_env.as_deref().unwrap_or("QDRANT_API_KEY");
+        std::env::var(var).ok().filter(|k| !k.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_documented_example() {
+        let text = include_str!("config.rs")
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.strip_prefix("//! ").unwrap_or(l.trim_start_matches("//!")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config: Config = toml::from_str(&text).unwrap();
+        assert_eq!(config.accounts.len(), 2);
+        assert_eq!(config.accounts[1].role_arn.as_deref(), Some("arn:aws:iam::222222222222:role/ReadOnly"));
+        assert_eq!(config.sync.concurrency, Some(10));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_and_a_missing_file_is_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        assert_eq!(Config::load_from(&path).unwrap(), Config::default());
+        std::fs::write(&path, "[store]\nqdrant = 1\n").unwrap();
+        let err = Config::load_from(&path).unwrap_err();
+        assert!(err.contains("qdrant") && err.contains("config.toml"), "{err}");
+    }
+}

@@ -1,0 +1,39 @@
+//! Sentence embeddings for semantic search, computed locally (DESIGN.md § 5.2).
+//!
+//! The model is all-MiniLM-L6-v2 (int8 ONNX export), run by fastembed on an ONNX Runtime
+//! shared library loaded at run time. Nothing is fetched from a model hub: the files come
+//! from a local folder that `scripts/setup` fills from PyPI.
+//!
+//! - [`Embedder`]: loads the model and turns texts into unit-length [`DIM`]-d vectors;
+//! - [`resource_text`]: the text embedded for a resource;
+//! - [`text_hash`]: the key under which a text's vector may be reused.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), cloudops_host::embed::EmbedError> {
+//! use cloudops_host::embed::{Embedder, DIM};
+//!
+//! let embedder = Embedder::from_env()?;
+//! let query = embedder.embed_query("production database")?;
+//! assert_eq!(query.len(), DIM);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! There is no cache here: callers keep vectors keyed by [`text_hash`] and embed only texts
+//! whose hash they have not seen.
+
+mod error;
+mod model;
+mod text;
+
+pub use error::EmbedError;
+pub use model::Embedder;
+pub use text::{resource_text, text_hash};
+
+/// Length of every vector [`Embedder`] returns.
+pub const DIM: usize = 384;
+
+/// Identifies the model, its export and its settings. [`text_hash`] mixes it in, so
+/// changing any of them (another model, another export, another max length or pooling)
+/// changes every hash and forces everything to be embedded again.
+pub const MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2;onnx-int8;mean;max256";

@@ -1,0 +1,114 @@
+//! What is embedded for a resource, and the key its vector is kept under.
+
+use sha2::{Digest, Sha256};
+
+use super::MODEL_ID;
+use crate::resource::Resource;
+
+/// Metadata keys whose values describe what a resource is, in output order: rds `engine`,
+/// lambda `runtime`, ec2 `instance_type`, rds `class`.
+const METADATA_KEYS: &[&str] = &["engine", "runtime", "instance_type", "class"];
+/// At most this many tags are embedded (after sorting), to keep the text short.
+const MAX_TAGS: usize = 16;
+
+/// The text embedded for `r`, e.g. `rds instance pg-main env production app main postgres
+/// db.r6g.large`: the type in words, the name, the identifier if it differs from the name,
+/// tags as `key value` sorted by key (without `aws:` tags and without a `Name` tag that
+/// repeats the name), then the engine, runtime, instance type and class when the scanner
+/// reported them.
+///
+/// Deterministic: the same resource always gives the same text, whatever its tag order.
+/// It never contains an ARN or a 12-digit account id, so nothing account-specific reaches
+/// the vector store through it.
+pub fn resource_text(r: &Resource) -> String {
+    let mut words: Vec<&str> = vec![];
+    let kind = r.resource_type.replace('_', " ");
+    words.push(&kind);
+    words.push(&r.name);
+    if r.identifier != r.name {
+        words.push(&r.identifier);
+    }
+    let mut tags: Vec<_> = r
+        .tags
+        .iter()
+        .filter(|t| !t.key.to_ascii_lowercase().starts_with("aws:"))
+        .filter(|t| !(t.key == "Name" && t.value == r.name))
+        .collect();
+    tags.sort_by(|a, b| (&a.key, &a.value).cmp(&(&b.key, &b.value)));
+    for tag in tags.into_iter().take(MAX_TAGS) {
+        words.push(&tag.key);
+        words.push(&tag.value);
+    }
+    for key in METADATA_KEYS {
+        if let Some(value) = r.metadata.get(*key).and_then(|v| v.as_str()) {
+            words.push(value);
+        }
+    }
+    let mut text = String::new();
+    for word in words
+        .iter()
+        .flat_map(|w| w.split_whitespace())
+        .filter(|w| !w.to_ascii_lowercase().starts_with("arn:"))
+    {
+        let word = without_account_ids(word);
+        if word.is_empty() {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&word);
+    }
+    text
+}
+
+/// `word` without any run of exactly 12 digits (the shape of an AWS account id).
+fn without_account_ids(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut digits = String::new();
+    for c in word.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if digits.len() != 12 {
+            out.push_str(&digits);
+        }
+        digits.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+/// The key a text's vector is kept under: hex of the first 16 bytes of SHA-256 over
+/// [`MODEL_ID`] and the text, so a change of model gives every text a new hash.
+pub fn text_hash(text: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(MODEL_ID.as_bytes());
+    hasher.update([0]);
+    hasher.update(text.as_bytes());
+    hex::encode(&hasher.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twelve_digit_runs_are_removed_and_others_kept() {
+        assert_eq!(without_account_ids("logs-123456789012"), "logs-");
+        assert_eq!(without_account_ids("123456789012"), "");
+        assert_eq!(without_account_ids("db-1234567890123"), "db-1234567890123");
+        assert_eq!(without_account_ids("t3.micro"), "t3.micro");
+    }
+
+    #[test]
+    fn text_hash_is_32_hex_digits_and_depends_on_the_text() {
+        let a = text_hash("rds instance pg-main");
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a, text_hash("rds instance pg-main"));
+        assert_ne!(a, text_hash("rds instance pg-main2"));
+    }
+}

@@ -1,0 +1,394 @@
+//! The estate: scanned resources as the store keeps them.
+//!
+//! A [`Record`] is a resource with what the sync learned about it (service, account name,
+//! IAM permissions, constraints). [`Estate`] turns records into store points and back:
+//! filterable fields stay plain, everything sensitive (ARN, relations, metadata, IAM data)
+//! is sealed with the point id as associated data, and a record whose content did not
+//! change is neither re-embedded nor rewritten.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::aws::iam::Permissions;
+use crate::embed::{self, Embedder};
+use crate::resource::{Constraints, Relation, Resource, Tag};
+use crate::search::lexical;
+use crate::seal::Sealer;
+use crate::store::{resource_id, Collection, EstateStore, Filter, Point, StoreError, StoredPoint};
+
+/// A resource and what the sync learned about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The resource as its scanner reported it.
+    pub resource: Resource,
+    /// The plugin that found it (`ec2`, `rds`, ...).
+    pub service: String,
+    /// The account's name (profile or alias), for queries like "in production account".
+    pub account_name: String,
+    /// What the principal may do to it; `None` when IAM could not be asked.
+    pub permissions: Option<Permissions>,
+    /// What its state and the permissions allow.
+    pub constraints: Constraints,
+    /// The principal the permissions are for.
+    pub principal: Option<String>,
+}
+
+impl Record {
+    /// The record's point id.
+    pub fn id(&self) -> Uuid {
+        let r = &self.resource;
+        resource_id(&r.account_id, &r.region, &r.identifier)
+    }
+}
+
+/// What [`Estate::put`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PutStats {
+    /// Records not in the store before.
+    pub added: usize,
+    /// Records whose content changed.
+    pub updated: usize,
+    /// Records left as they were.
+    pub unchanged: usize,
+    /// Texts sent to the embedding model.
+    pub embedded: usize,
+}
+
+/// Why an estate operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EstateError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The embedding model failed.
+    #[error(transparent)]
+    Embed(#[from] embed::EmbedError),
+    /// A stored record could not be unsealed or read.
+    #[error("stored record {id} cannot be read: {message}")]
+    Corrupt {
+        /// The point id.
+        id: Uuid,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The sealed part of a record.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    arn: String,
+    relations: Vec<Relation>,
+    metadata: Map<String, Value>,
+    permissions: Option<Permissions>,
+    constraints: Constraints,
+    principal: Option<String>,
+}
+
+/// Records in a store, sealed and embedded. Cheap to clone.
+#[derive(Clone)]
+pub struct Estate {
+    store: Arc<dyn EstateStore>,
+    embedder: Arc<Embedder>,
+    sealer: Arc<Sealer>,
+}
+
+impl Estate {
+    /// The estate kept in `store`.
+    pub fn new(store: Arc<dyn EstateStore>, embedder: Arc<Embedder>, sealer: Arc<Sealer>) -> Self {
+        Self {
+            store,
+            embedder,
+            sealer,
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &dyn EstateStore {
+        self.store.as_ref()
+    }
+
+    /// The embedding model.
+    pub fn embedder(&self) -> &Embedder {
+        &self.embedder
+    }
+
+    /// Writes `records`: new and changed ones are upserted; unchanged ones are skipped; a
+    /// text already embedded (same text hash) reuses its stored vector.
+    pub fn put(&self, records: Vec<Record>) -> Result<PutStats, EstateError> {
+        let mut stats = PutStats::default();
+        // The last record wins if a scan reported one twice.
+        let mut by_id: HashMap<Uuid, Record> = HashMap::new();
+        for record in records {
+            by_id.insert(record.id(), record);
+        }
+        let ids: Vec<Uuid> = by_id.keys().copied().collect();
+        let mut existing: HashMap<Uuid, StoredPoint> = HashMap::new();
+        for chunk in ids.chunks(crate::store::UPSERT_BATCH * 10) {
+            for point in self.store.retrieve(Collection::Estate, chunk, true)? {
+                existing.insert(point.id, point);
+            }
+        }
+
+        let mut pending = Vec::new();
+        for (id, record) in by_id {
+            let text = embed::resource_text(&record.resource);
+            let text_hash = embed::text_hash(&text);
+            let content_hash = self.content_hash(&record, &text_hash);
+            let old = existing.remove(&id);
+            let reuse = match &old {
+                Some(old) if str_field(&old.payload, "content_hash") == Some(&content_hash) => {
+                    stats.unchanged += 1;
+                    continue;
+                }
+                Some(old) => {
+                    stats.updated += 1;
+                    old.dense
+                        .clone()
+                        .filter(|_| str_field(&old.payload, "text_hash") == Some(&text_hash))
+                }
+                None => {
+                    stats.added += 1;
+                    None
+                }
+            };
+            pending.push((id, record, text, text_hash, content_hash, reuse));
+        }
+
+        // Embed each distinct text once.
+        let mut to_embed: Vec<String> = pending
+            .iter()
+            .filter(|p| p.5.is_none())
+            .map(|p| p.2.clone())
+            .collect();
+        to_embed.sort();
+        to_embed.dedup();
+        let vectors: HashMap<String, Vec<f32>> = if to_embed.is_empty() {
+            HashMap::new()
+        } else {
+            let embedded = self.embedder.embed(&to_embed)?;
+            stats.embedded = to_embed.len();
+            to_embed.into_iter().zip(embedded).collect()
+        };
+
+        let now = unix_now();
+        let mut points = Vec::with_capacity(pending.len());
+        for (id, record, text, text_hash, content_hash, reuse) in pending {
+            let dense = match reuse {
+                Some(v) => v,
+                None => vectors[&text].clone(),
+            };
+            points.push(self.point(id, &record, dense, &text_hash, &content_hash, now)?);
+        }
+        self.store.upsert(Collection::Estate, points)?;
+        Ok(stats)
+    }
+
+    /// Deletes the records of `(account, region, service)` whose ids are not in `seen`;
+    /// returns how many. Call it only after a complete scan.
+    pub fn remove_unseen(
+        &self,
+        account_id: &str,
+        region: &str,
+        service: &str,
+        seen: &HashSet<Uuid>,
+    ) -> Result<u64, EstateError> {
+        let scope = Filter::all()
+            .eq("account_id", account_id)
+            .eq("region", region)
+            .eq("service", service);
+        let stale: Vec<Uuid> = self
+            .store
+            .scan(Collection::Estate, &scope)?
+            .into_iter()
+            .map(|p| p.id)
+            .filter(|id| !seen.contains(id))
+            .collect();
+        if !stale.is_empty() {
+            self.store.delete(Collection::Estate, &stale)?;
+        }
+        Ok(stale.len() as u64)
+    }
+
+    /// Reads records by id (missing ids are skipped).
+    pub fn get(&self, ids: &[Uuid]) -> Result<Vec<Record>, EstateError> {
+        self.store
+            .retrieve(Collection::Estate, ids, false)?
+            .into_iter()
+            .map(|p| self.decode(p.id, &p.payload))
+            .collect()
+    }
+
+    /// Every record matching `filter`.
+    pub fn list(&self, filter: &Filter) -> Result<Vec<Record>, EstateError> {
+        self.store
+            .scan(Collection::Estate, filter)?
+            .into_iter()
+            .map(|p| self.decode(p.id, &p.payload))
+            .collect()
+    }
+
+    /// Turns a stored payload back into a record, unsealing its sensitive part.
+    pub fn decode(&self, id: Uuid, payload: &Map<String, Value>) -> Result<Record, EstateError> {
+        let corrupt = |message: String| EstateError::Corrupt { id, message };
+        let text = |field: &str| -> Result<String, EstateError> {
+            str_field(payload, field)
+                .map(str::to_owned)
+                .ok_or_else(|| corrupt(format!("field `{field}` is missing")))
+        };
+        let sealed = text("sealed")?;
+        let plain = self
+            .sealer
+            .open(&sealed, id.as_bytes())
+            .map_err(|e| corrupt(e.to_string()))?;
+        let sealed: Sealed =
+            serde_json::from_slice(&plain).map_err(|e| corrupt(format!("sealed part: {e}")))?;
+        let tags: Vec<Tag> = match payload.get("tags") {
+            Some(Value::Array(pairs)) => pairs
+                .iter()
+                .filter_map(|p| {
+                    Some(Tag {
+                        key: p.get(0)?.as_str()?.to_owned(),
+                        value: p.get(1)?.as_str()?.to_owned(),
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(Record {
+            resource: Resource {
+                resource_type: text("resource_type")?,
+                identifier: text("identifier")?,
+                arn: sealed.arn,
+                name: text("name")?,
+                account_id: text("account_id")?,
+                region: text("region")?,
+                state: str_field(payload, "state").map(str::to_owned),
+                tags,
+                relations: sealed.relations,
+                metadata: sealed.metadata,
+            },
+            service: text("service")?,
+            account_name: text("account_name")?,
+            permissions: sealed.permissions,
+            constraints: sealed.constraints,
+            principal: sealed.principal,
+        })
+    }
+
+    fn point(
+        &self,
+        id: Uuid,
+        record: &Record,
+        dense: Vec<f32>,
+        text_hash: &str,
+        content_hash: &str,
+        now: i64,
+    ) -> Result<Point, EstateError> {
+        let r = &record.resource;
+        let sealed = Sealed {
+            arn: r.arn.clone(),
+            relations: r.relations.clone(),
+            metadata: r.metadata.clone(),
+            permissions: record.permissions.clone(),
+            constraints: record.constraints.clone(),
+            principal: record.principal.clone(),
+        };
+        let sealed = serde_json::to_vec(&sealed).map_err(|e| EstateError::Corrupt {
+            id,
+            message: e.to_string(),
+        })?;
+        let payload = json!({
+            "identifier": r.identifier,
+            "name": r.name,
+            "resource_type": r.resource_type,
+            "service": record.service,
+            "account_id": r.account_id,
+            "account_name": record.account_name,
+            "region": r.region,
+            "state": r.state,
+            // Tags in AWS's order, as pairs (a JSON object would lose duplicates' order).
+            "tags": r.tags.iter().map(|t| [&t.key, &t.value]).collect::<Vec<_>>(),
+            "tag_keys": r.tags.iter().map(|t| t.key.to_lowercase()).collect::<Vec<_>>(),
+            "tag_pairs": r.tags.iter().map(|t| tag_pair(&t.key, &t.value)).collect::<Vec<_>>(),
+            "iam": if record.permissions.is_some() { "known" } else { "unknown" },
+            "text_hash": text_hash,
+            "content_hash": content_hash,
+            "synced_at": now,
+            "sealed": self.sealer.seal(&sealed, id.as_bytes()),
+        });
+        let Value::Object(payload) = payload else {
+            unreachable!("json! of an object literal is an object")
+        };
+        Ok(Point {
+            id,
+            dense,
+            lexical: lexical::features([r.name.as_str(), r.identifier.as_str()]),
+            payload,
+        })
+    }
+
+    /// A keyed fingerprint of everything stored for a record, so equal content can be
+    /// recognised without storing the sensitive part in the clear.
+    fn content_hash(&self, record: &Record, text_hash: &str) -> String {
+        let canonical = serde_json::to_vec(&(record, text_hash)).unwrap_or_default();
+        self.sealer.fingerprint(&canonical)
+    }
+}
+
+/// The records a sync of the emulator seeded with `file` would store, without running
+/// one (no IAM answers): for search evaluation and benchmarks. Also the account names.
+pub fn offline_records(
+    file: &crate::demo::EstateFile,
+) -> (Vec<Record>, Vec<crate::search::AccountName>) {
+    let accounts: Vec<crate::search::AccountName> = file
+        .accounts()
+        .iter()
+        .map(|a| crate::search::AccountName {
+            id: a.id.clone(),
+            name: a.name.clone(),
+        })
+        .collect();
+    let records = file
+        .offline_resources()
+        .into_iter()
+        .map(|resource| Record {
+            // Resource types are named `<plugin>_<kind>` (`vpc` alone for VPCs).
+            service: resource
+                .resource_type
+                .split('_')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            account_name: accounts
+                .iter()
+                .find(|a| a.id == resource.account_id)
+                .map(|a| a.name.clone())
+                .unwrap_or_default(),
+            resource,
+            permissions: None,
+            constraints: Constraints::default(),
+            principal: None,
+        })
+        .collect();
+    (records, accounts)
+}
+
+/// The `tag_pairs` entry for a tag: lower-cased `key=value`, as queries write them.
+pub fn tag_pair(key: &str, value: &str) -> String {
+    format!("{}={}", key.to_lowercase(), value.to_lowercase())
+}
+
+fn str_field<'p>(payload: &'p Map<String, Value>, field: &str) -> Option<&'p str> {
+    payload.get(field).and_then(Value::as_str)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,347 @@
+//! Keeping the local estate in step with AWS.
+//!
+//! Four levels, one concurrency limit: accounts → regions → services (plugins) → batches of
+//! at most [`BATCH`] resources. Every (account, region, service) is a scope; scopes run in
+//! parallel, and each batch of a scope is checked against IAM, embedded and stored as it
+//! comes. Failures stay inside their scope: a plugin that fails in one region leaves the
+//! others untouched, an account whose credentials fail leaves the other accounts untouched,
+//! and resources whose permissions cannot be learned are stored with IAM marked unknown.
+//!
+//! A scope's scan that saw everything (no error, no incomplete type) removes what it no
+//! longer saw; an incomplete scan removes nothing, so a throttled or half-failed scan never
+//! forgets resources.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use super::status::{AccountStatus, ScopeStatus};
+use super::{access_as, scan_region};
+use crate::aws::iam::{self, Principal};
+use crate::aws::AwsClient;
+use crate::estate::{Estate, Record};
+use crate::plugin::Plugin;
+
+/// Resources per batch: checked against IAM, embedded and stored together.
+pub const BATCH: usize = 100;
+
+/// Default number of scans and batches in flight.
+pub const DEFAULT_CONCURRENCY: usize = 10;
+
+/// One account to sync.
+#[derive(Debug, Clone)]
+pub struct SyncAccount {
+    /// Name used in queries and status ("production"): the profile name by default.
+    pub name: String,
+    /// A client signing with the account's credentials.
+    pub client: AwsClient,
+    /// Regions to scan.
+    pub regions: Vec<String>,
+}
+
+/// How to sync.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Scans and batches in flight at once, across all accounts.
+    pub concurrency: usize,
+    /// Learn IAM permissions (STS + SimulatePrincipalPolicy).
+    pub iam: bool,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_CONCURRENCY,
+            iam: true,
+        }
+    }
+}
+
+/// What a sync reports while it runs.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// STS said who an account's credentials belong to.
+    AccountReady {
+        /// The account.
+        account: AccountStatus,
+        /// Scopes that will run for it.
+        scopes: usize,
+    },
+    /// An account could not be used at all.
+    AccountFailed {
+        /// Its name.
+        name: String,
+        /// Why.
+        error: String,
+        /// Scopes that will not run.
+        scopes: usize,
+    },
+    /// A scope's scan finished; its resources are about to be stored.
+    Scanned {
+        /// `account/region/service`.
+        scope: String,
+        /// Resources found.
+        found: usize,
+    },
+    /// A batch was stored.
+    Stored {
+        /// `account/region/service`.
+        scope: String,
+        /// Resources in the batch.
+        count: usize,
+    },
+    /// A scope is done.
+    ScopeDone(ScopeStatus),
+}
+
+/// The outcome of a sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    /// Accounts that could be identified.
+    pub accounts: Vec<AccountStatus>,
+    /// Accounts that could not, with the reason.
+    pub failed_accounts: Vec<(String, String)>,
+    /// Every scope's outcome.
+    pub scopes: Vec<ScopeStatus>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl SyncReport {
+    /// True when every account and scope completed without errors.
+    pub fn is_clean(&self) -> bool {
+        self.failed_accounts.is_empty()
+            && self.scopes.iter().all(|s| s.complete && s.errors.is_empty())
+    }
+}
+
+/// Syncs every account × region × plugin into `estate`.
+pub async fn sync(
+    accounts: Vec<SyncAccount>,
+    plugins: Vec<Plugin>,
+    estate: Estate,
+    options: SyncOptions,
+    events: Arc<dyn Fn(Event) + Send + Sync>,
+) -> SyncReport {
+    let started = Instant::now();
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut report = SyncReport::default();
+    let mut tasks = Vec::new();
+
+    // Identify every account first, in parallel: the account id names the scopes.
+    let identified = futures_join_all(accounts.iter().map(|account| {
+        let (client, region) = (account.client.clone(), account.regions.first().cloned());
+        async move {
+            let region = region.unwrap_or_else(|| "us-east-1".to_owned());
+            iam::identify(&client, &region).await
+        }
+    }))
+    .await;
+
+    for (account, principal) in accounts.into_iter().zip(identified) {
+        let scopes = account.regions.len() * plugins.len();
+        let principal = match principal {
+            Ok(p) => p,
+            Err(e) => {
+                let error = format!("cannot identify the caller (STS GetCallerIdentity): {e}");
+                events(Event::AccountFailed {
+                    name: account.name.clone(),
+                    error: error.clone(),
+                    scopes,
+                });
+                report.failed_accounts.push((account.name, error));
+                continue;
+            }
+        };
+        let status = AccountStatus {
+            id: principal.account_id.clone(),
+            name: account.name.clone(),
+            principal: Some(principal.arn.clone()),
+        };
+        events(Event::AccountReady {
+            account: status.clone(),
+            scopes,
+        });
+        report.accounts.push(status);
+        for region in &account.regions {
+            for plugin in &plugins {
+                let scope = Scope {
+                    account: account.clone(),
+                    principal: principal.clone(),
+                    region: region.clone(),
+                    plugin: plugin.clone(),
+                    estate: estate.clone(),
+                    iam: options.iam,
+                };
+                let (permits, events) = (permits.clone(), events.clone());
+                tasks.push(tokio::spawn(scope.run(permits, events)));
+            }
+        }
+    }
+    for task in tasks {
+        match task.await {
+            Ok(status) => report.scopes.push(status),
+            Err(e) => tracing::error!("a sync task failed: {e}"),
+        }
+    }
+    report.duration = started.elapsed();
+    report
+}
+
+/// One (account, region, plugin).
+struct Scope {
+    account: SyncAccount,
+    principal: Principal,
+    region: String,
+    plugin: Plugin,
+    estate: Estate,
+    iam: bool,
+}
+
+impl Scope {
+    async fn run(
+        self,
+        permits: Arc<Semaphore>,
+        events: Arc<dyn Fn(Event) + Send + Sync>,
+    ) -> ScopeStatus {
+        let started = Instant::now();
+        let account_id = self.principal.account_id.clone();
+        let service = self.plugin.name().to_owned();
+        let key = format!("{account_id}/{}/{service}", self.region);
+        let mut status = ScopeStatus {
+            account_id: account_id.clone(),
+            region: self.region.clone(),
+            service: service.clone(),
+            last_attempt: unix_now(),
+            ..ScopeStatus::default()
+        };
+
+        let scan = {
+            let _permit = permits.acquire().await.expect("never closed");
+            scan_region(&self.plugin, &self.account.client, &account_id, &self.region, &[]).await
+        };
+        status.found = scan.resources.len();
+        let mut complete = match &scan.result {
+            Ok(report) if report.incomplete_types.is_empty() => true,
+            Ok(report) => {
+                status.errors.push(format!(
+                    "incomplete listing of {}: nothing was removed",
+                    report.incomplete_types.join(", ")
+                ));
+                false
+            }
+            Err(e) => {
+                status.errors.push(e.to_string());
+                false
+            }
+        };
+        events(Event::Scanned {
+            scope: key.clone(),
+            found: status.found,
+        });
+
+        // Store what was found even when the scan failed part-way: nothing is lost.
+        let mut seen = HashSet::new();
+        for batch in scan.resources.chunks(BATCH) {
+            let _permit = permits.acquire().await.expect("never closed");
+            let principal = if self.iam {
+                Ok(self.principal.clone())
+            } else {
+                Err("IAM permission discovery is off".to_owned())
+            };
+            let access =
+                access_as(&self.plugin, &self.account.client, &self.region, principal, batch).await;
+            if let Some(first) = access.errors.first() {
+                if !status.errors.contains(first) {
+                    status.errors.push(first.clone());
+                }
+            }
+            let records: Vec<Record> = batch
+                .iter()
+                .map(|resource| {
+                    let found = access.resources.get(&resource.arn);
+                    Record {
+                        resource: resource.clone(),
+                        service: service.clone(),
+                        account_name: self.account.name.clone(),
+                        permissions: found.and_then(|a| a.permissions.clone()),
+                        constraints: found.map(|a| a.constraints.clone()).unwrap_or_default(),
+                        principal: Some(self.principal.arn.clone()),
+                    }
+                })
+                .collect();
+            status.iam_known += records.iter().filter(|r| r.permissions.is_some()).count();
+            seen.extend(records.iter().map(Record::id));
+            let count = records.len();
+            let estate = self.estate.clone();
+            match tokio::task::spawn_blocking(move || estate.put(records)).await {
+                Ok(Ok(stats)) => {
+                    status.added += stats.added;
+                    status.updated += stats.updated;
+                    status.unchanged += stats.unchanged;
+                    status.embedded += stats.embedded;
+                }
+                Ok(Err(e)) => {
+                    complete = false;
+                    status.errors.push(format!("storing resources: {e}"));
+                }
+                Err(e) => {
+                    complete = false;
+                    status.errors.push(format!("storing resources: {e}"));
+                }
+            }
+            events(Event::Stored {
+                scope: key.clone(),
+                count,
+            });
+        }
+
+        if complete {
+            let (estate, region, service, account_id) = (
+                self.estate.clone(),
+                self.region.clone(),
+                service.clone(),
+                account_id.clone(),
+            );
+            let removed = tokio::task::spawn_blocking(move || {
+                estate.remove_unseen(&account_id, &region, &service, &seen)
+            })
+            .await;
+            match removed {
+                Ok(Ok(n)) => status.removed = n,
+                Ok(Err(e)) => status.errors.push(format!("removing stale resources: {e}")),
+                Err(e) => status.errors.push(format!("removing stale resources: {e}")),
+            }
+        }
+        status.complete = complete;
+        if complete {
+            status.last_success = Some(status.last_attempt);
+        }
+        status.duration_ms = started.elapsed().as_millis() as u64;
+        events(Event::ScopeDone(status.clone()));
+        status
+    }
+}
+
+/// Awaits every future, keeping order.
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.expect("identify task panicked"));
+    }
+    out
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
