@@ -278,6 +278,7 @@ fn generate(n: usize, rng: &mut fastrand::Rng) -> Data {
                 format!("team=team-{}", rng.usize(..20)),
                 format!("cost-centre=cc-{}", rng.usize(..50)),
             ];
+            let state = ["running", "stopped", "available"][rng.usize(..3)];
             let payload = json!({
                 "identifier": identifier,
                 "name": format!("resource {i}"),
@@ -285,7 +286,7 @@ fn generate(n: usize, rng: &mut fastrand::Rng) -> Data {
                 "service": resource_type.split(':').next().unwrap(),
                 "account_id": account,
                 "region": region,
-                "state": ["running", "stopped", "available"][rng.usize(..3)],
+                "state": state,
                 "tag_pairs": tags,
                 "tag_keys": ["env", "team", "cost-centre"],
                 "synced_at": 1_760_000_000 + rng.i64(..86_400),

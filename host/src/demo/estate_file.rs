@@ -611,7 +611,10 @@ pub struct LoadBalancerAttrs {
 }
 
 impl Attrs {
-    fn parse(kind: ResourceKind, value: Value) -> Result<Self, serde_path_to_error::Error<serde_json::Error>> {
+    fn parse(
+        kind: ResourceKind,
+        value: Value,
+    ) -> Result<Self, serde_path_to_error::Error<serde_json::Error>> {
         fn de<T: DeserializeOwned>(
             v: Value,
         ) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
@@ -1316,8 +1319,7 @@ fn valid_action_pattern(p: &str) -> bool {
 fn valid_role_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 64
-        && n
-            .bytes()
+        && n.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
@@ -1361,7 +1363,9 @@ fn key_problem(kind: ResourceKind, key: &str) -> Option<String> {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 && !(kind == ResourceKind::LambdaAlias && key.bytes().all(|b| b.is_ascii_digit()));
             (!ok).then(|| {
-                format!("`{key}` is not a Lambda name: 1-64 letters, digits, hyphens and underscores")
+                format!(
+                    "`{key}` is not a Lambda name: 1-64 letters, digits, hyphens and underscores"
+                )
             })
         }
         ResourceKind::ElbLoadBalancer => {
@@ -1401,7 +1405,11 @@ fn parse_cidr(s: &str) -> Option<(u32, u8)> {
         return None;
     }
     let ip = u32::from(ip);
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     (ip & mask == ip).then_some((ip, prefix))
 }
 
@@ -1411,7 +1419,11 @@ fn cidr_text(ip: u32, prefix: u8) -> String {
 
 fn cidr_contains(outer: (u32, u8), inner: (u32, u8)) -> bool {
     inner.1 >= outer.1 && {
-        let mask = if outer.1 == 0 { 0 } else { u32::MAX << (32 - outer.1) };
+        let mask = if outer.1 == 0 {
+            0
+        } else {
+            u32::MAX << (32 - outer.1)
+        };
         inner.0 & mask == outer.0
     }
 }
@@ -1601,7 +1613,10 @@ fn check_accounts(ctx: &mut Ctx, by_region: &mut BTreeMap<(String, String), Vec<
     for (i, a) in ctx.accounts.iter().enumerate() {
         let path = |f: &str| format!("accounts[{i}].{f}");
         if !valid_account_id(&a.id) {
-            ctx.problem(path("id"), format!("`{}` is not a 12-digit account id", a.id));
+            ctx.problem(
+                path("id"),
+                format!("`{}` is not a 12-digit account id", a.id),
+            );
         } else if !seen.insert(a.id.clone()) {
             ctx.problem(path("id"), format!("account `{}` appears twice", a.id));
         }
@@ -1625,7 +1640,8 @@ fn check_accounts(ctx: &mut Ctx, by_region: &mut BTreeMap<(String, String), Vec<
                 );
             } else {
                 by_region.insert((a.id.clone(), r.clone()), Vec::new());
-                ctx.names.insert((a.id.clone(), r.clone()), Names::default());
+                ctx.names
+                    .insert((a.id.clone(), r.clone()), Names::default());
             }
         }
         let p = &a.principal;
@@ -1910,10 +1926,7 @@ fn missing<'a>(
             if known.len() > 10 { ", ..." } else { "" }
         )
     };
-    format!(
-        "no {kind} `{name}` in {}/{} ({known})",
-        r.account, r.region
-    )
+    format!("no {kind} `{name}` in {}/{} ({known})", r.account, r.region)
 }
 
 fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
@@ -2039,7 +2052,11 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
         let cidr = match &a.cidr {
             Some(c) => c.clone(),
             None => {
-                let prefix = if vpc_cidr.1 <= 22 { 24 } else { (vpc_cidr.1 + 2).min(28) };
+                let prefix = if vpc_cidr.1 <= 22 {
+                    24
+                } else {
+                    (vpc_cidr.1 + 2).min(28)
+                };
                 let size = 1u32 << (32 - prefix);
                 let capacity = 1u32 << (prefix - vpc_cidr.1);
                 let k = next_block.entry(vpc).or_default();
@@ -2150,7 +2167,10 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
         let region_zones = zones(&r.region).expect("regions were checked");
         let count = a.count.unwrap_or(1);
         if !(1..=1000).contains(&count) {
-            ctx.problem(format!("resources[{i}].attrs.count"), "a fleet has 1 to 1000 instances");
+            ctx.problem(
+                format!("resources[{i}].attrs.count"),
+                "a fleet has 1 to 1000 instances",
+            );
             continue;
         }
         if count > 1 && !a.volumes.is_empty() {
@@ -2204,7 +2224,11 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
             if a.subnet.is_some() || !a.subnets.is_empty() {
                 continue;
             }
-            match names.subnet_order.first().and_then(|&j| subnet_plan(&out, j).map(|p| (j, p))) {
+            match names
+                .subnet_order
+                .first()
+                .and_then(|&j| subnet_plan(&out, j).map(|p| (j, p)))
+            {
                 Some((j, p)) => {
                     vpcs.insert(p.vpc);
                     subnets.push((SubnetRef::File(j), p.zone));
@@ -2293,8 +2317,7 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
             (None, None) => region_zones[0].clone(),
         };
         let volume_type = a.volume_type.clone().unwrap_or_else(|| "gp3".into());
-        if !["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"].contains(&volume_type.as_str())
-        {
+        if !["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"].contains(&volume_type.as_str()) {
             ctx.problem(
                 format!("resources[{i}].attrs.volume_type"),
                 format!("`{volume_type}` is not an EBS volume type (gp3, gp2, io2, io1, st1, sc1)"),
@@ -2322,7 +2345,10 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
         let Attrs::RdsCluster(a) = &r.attrs else {
             continue;
         };
-        let engine = a.engine.clone().unwrap_or_else(|| "aurora-postgresql".into());
+        let engine = a
+            .engine
+            .clone()
+            .unwrap_or_else(|| "aurora-postgresql".into());
         if !engine.starts_with("aurora") {
             ctx.problem(
                 format!("resources[{i}].attrs.engine"),
@@ -2422,7 +2448,11 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
             (Some(c), _, Some(e)) if *e != c.engine => {
                 ctx.problem(
                     path("engine"),
-                    format!("members of `{}` run {}, not {e}", a.cluster.as_deref().unwrap_or(""), c.engine),
+                    format!(
+                        "members of `{}` run {}, not {e}",
+                        a.cluster.as_deref().unwrap_or(""),
+                        c.engine
+                    ),
                 );
                 continue;
             }
@@ -2441,7 +2471,10 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
         if !RDS_ENGINES.contains(&engine.as_str()) {
             ctx.problem(
                 path("engine"),
-                format!("`{engine}` is not an RDS engine ({})", RDS_ENGINES.join(", ")),
+                format!(
+                    "`{engine}` is not an RDS engine ({})",
+                    RDS_ENGINES.join(", ")
+                ),
             );
             continue;
         }
@@ -2461,7 +2494,10 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
                     ("allocated_storage_gib", a.allocated_storage_gib.is_some()),
                     ("storage_type", a.storage_type.is_some()),
                     ("storage_encrypted", a.storage_encrypted.is_some()),
-                    ("backup_retention_period", a.backup_retention_period.is_some()),
+                    (
+                        "backup_retention_period",
+                        a.backup_retention_period.is_some(),
+                    ),
                     ("deletion_protection", a.deletion_protection.is_some()),
                     ("engine_version", a.engine_version.is_some()),
                 ];
@@ -2508,7 +2544,9 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
                 })
                 .unwrap_or_else(|| "db.t3.medium".into()),
             multi_az: a.multi_az.unwrap_or(false),
-            storage_gib: cluster.is_none().then(|| a.allocated_storage_gib.unwrap_or(20)),
+            storage_gib: cluster
+                .is_none()
+                .then(|| a.allocated_storage_gib.unwrap_or(20)),
             storage_type: cluster
                 .is_none()
                 .then(|| a.storage_type.clone().unwrap_or_else(|| "gp3".into())),
@@ -2558,21 +2596,24 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
                             continue;
                         }
                     },
-                    (None, Some(n)) => match names.instances.get(n) {
-                        Some(&j) if matches!(&resources[j].attrs, Attrs::Ec2Instance(x) if x.count.unwrap_or(1) > 1) => {
-                            ctx.problem(
+                    (None, Some(n)) => {
+                        match names.instances.get(n) {
+                            Some(&j) if matches!(&resources[j].attrs, Attrs::Ec2Instance(x) if x.count.unwrap_or(1) > 1) =>
+                            {
+                                ctx.problem(
                                 format!("{path}.instance"),
                                 format!("`{n}` is a fleet (`count` > 1); snapshot a single instance"),
                             );
-                            continue;
+                                continue;
+                            }
+                            Some(&j) => SnapshotSource::RootOf(j),
+                            None => {
+                                let msg = missing("ec2_instance", n, r, names.instances.keys());
+                                ctx.problem(format!("{path}.instance"), msg);
+                                continue;
+                            }
                         }
-                        Some(&j) => SnapshotSource::RootOf(j),
-                        None => {
-                            let msg = missing("ec2_instance", n, r, names.instances.keys());
-                            ctx.problem(format!("{path}.instance"), msg);
-                            continue;
-                        }
-                    },
+                    }
                     _ => {
                         ctx.problem(
                             path,
@@ -2710,7 +2751,10 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
                 let mut vpcs = BTreeSet::new();
                 let mut bad = false;
                 for (j, s) in a.subnets.iter().enumerate() {
-                    match names.subnets.get(s).and_then(|&k| subnet_plan(&out, k).map(|p| (k, p)))
+                    match names
+                        .subnets
+                        .get(s)
+                        .and_then(|&k| subnet_plan(&out, k).map(|p| (k, p)))
                     {
                         Some((k, p)) => {
                             vpcs.insert(p.vpc);
@@ -2727,7 +2771,10 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
                     continue;
                 }
                 if vpcs.len() > 1 {
-                    ctx.problem(path("subnets"), "the subnets of a load balancer are in one VPC");
+                    ctx.problem(
+                        path("subnets"),
+                        "the subnets of a load balancer are in one VPC",
+                    );
                     continue;
                 }
                 let vpc = match (vpcs.first(), &a.vpc) {
@@ -2812,7 +2859,11 @@ fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
         let mut vpcs = BTreeSet::new();
         let mut bad = false;
         for (j, s) in a.subnets.iter().enumerate() {
-            match names.subnets.get(s).and_then(|&k| subnet_plan(&out, k).map(|p| (k, p))) {
+            match names
+                .subnets
+                .get(s)
+                .and_then(|&k| subnet_plan(&out, k).map(|p| (k, p)))
+            {
                 Some((k, p)) => {
                     vpcs.insert(p.vpc);
                     subnets.push(k);
@@ -3105,8 +3156,12 @@ impl EstateFile {
         let mut out: BTreeMap<(String, String, String), usize> = BTreeMap::new();
         let mut add = |account: &str, region: &str, kind: ResourceKind, n: usize| {
             if n > 0 {
-                *out.entry((account.to_owned(), region.to_owned(), kind.as_str().to_owned()))
-                    .or_default() += n;
+                *out.entry((
+                    account.to_owned(),
+                    region.to_owned(),
+                    kind.as_str().to_owned(),
+                ))
+                .or_default() += n;
             }
         };
         for (account, region) in self.plan.by_region.keys() {
@@ -3233,7 +3288,14 @@ mod offline {
 
     fn uuid_of(seed: &str) -> String {
         let h = hex_of(seed);
-        format!("{}-{}-4{}-a{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..32]
+        )
     }
 
     fn ip_text(ip: u32) -> String {
@@ -3299,7 +3361,10 @@ mod offline {
         }
 
         fn arn(&self, service: &str, resource: &str) -> String {
-            format!("arn:aws:{service}:{}:{}:{resource}", self.region, self.account)
+            format!(
+                "arn:aws:{service}:{}:{}:{resource}",
+                self.region, self.account
+            )
         }
 
         fn ec2_arn(&self, kind: &str, id: &str) -> String {
@@ -3327,6 +3392,7 @@ mod offline {
             }
         }
 
+        #[allow(clippy::too_many_arguments)]
         fn resource(
             &self,
             kind: &str,
@@ -3376,8 +3442,10 @@ mod offline {
                 .iter()
                 .map(|z| ec2_id("subnet", &r.seed(&format!("default-subnet/{z}"))))
                 .collect();
-            r.default_groups
-                .insert(VpcRef::Default, ec2_id("sg", &r.seed("default-vpc/default-sg")));
+            r.default_groups.insert(
+                VpcRef::Default,
+                ec2_id("sg", &r.seed("default-vpc/default-sg")),
+            );
             assign_ids(&mut r, indices);
             emit_region(&r, indices, &mut out);
         }
@@ -3394,7 +3462,11 @@ mod offline {
                 Resolved::Instance(x) => {
                     let members: Vec<(String, String)> = (0..x.count)
                         .map(|k| {
-                            let seed = if k == 0 { seed.clone() } else { format!("{seed}#{k}") };
+                            let seed = if k == 0 {
+                                seed.clone()
+                            } else {
+                                format!("{seed}#{k}")
+                            };
                             (ec2_id("i", &seed), ec2_id("vol", &format!("{seed}/root")))
                         })
                         .collect();
@@ -3435,26 +3507,26 @@ mod offline {
                 continue;
             };
             for k in 0..x.count {
-            let (subnet, _) = &x.subnets[k as usize % x.subnets.len()];
-            let n = r.in_subnet.entry(*subnet).or_default();
-            let (base, public) = match *subnet {
-                SubnetRef::Default(z) => (
-                    u32::from(Ipv4Addr::new(172, 31, 0, 0)) + (z as u32) * 4096,
-                    true,
-                ),
-                SubnetRef::File(s) => match &plan.resolved[s] {
-                    Resolved::Subnet(p) => (parse_cidr(&p.cidr).expect("checked").0, false),
-                    _ => unreachable!("subnet refs name subnets"),
-                },
-            };
-            let private = ip_text(base + 4 + *n);
-            *n += 1;
-            // A public address while running, on subnets that map one at launch.
-            let public = (public && !x.stopped).then(|| {
-                let h = seconds_of(&format!("{}/public-ip", r.fleets[&i][k as usize].0));
-                ip_text(u32::from(Ipv4Addr::new(54, 0, 0, 0)) | (h as u32 & 0x00ff_ffff))
-            });
-            r.addresses.insert((i, k), (private, public));
+                let (subnet, _) = &x.subnets[k as usize % x.subnets.len()];
+                let n = r.in_subnet.entry(*subnet).or_default();
+                let (base, public) = match *subnet {
+                    SubnetRef::Default(z) => (
+                        u32::from(Ipv4Addr::new(172, 31, 0, 0)) + (z as u32) * 4096,
+                        true,
+                    ),
+                    SubnetRef::File(s) => match &plan.resolved[s] {
+                        Resolved::Subnet(p) => (parse_cidr(&p.cidr).expect("checked").0, false),
+                        _ => unreachable!("subnet refs name subnets"),
+                    },
+                };
+                let private = ip_text(base + 4 + *n);
+                *n += 1;
+                // A public address while running, on subnets that map one at launch.
+                let public = (public && !x.stopped).then(|| {
+                    let h = seconds_of(&format!("{}/public-ip", r.fleets[&i][k as usize].0));
+                    ip_text(u32::from(Ipv4Addr::new(54, 0, 0, 0)) | (h as u32 & 0x00ff_ffff))
+                });
+                r.addresses.insert((i, k), (private, public));
             }
         }
     }
@@ -3464,12 +3536,34 @@ mod offline {
         let plan = &r.estate.plan;
         let account = r.account;
         // The default VPC, its subnets, and the default group of every VPC.
-        out.push(vpc_resource(r, r.default_vpc.clone(), "172.31.0.0/16", true, Vec::new()));
+        out.push(vpc_resource(
+            r,
+            r.default_vpc.clone(),
+            "172.31.0.0/16",
+            true,
+            Vec::new(),
+        ));
         for (z, zone) in r.zones.iter().enumerate() {
             let id = r.default_subnets[z].clone();
-            let cidr = cidr_text(u32::from(Ipv4Addr::new(172, 31, 0, 0)) + z as u32 * 4096, 20);
-            let used = r.in_subnet.get(&SubnetRef::Default(z)).copied().unwrap_or(0);
-            out.push(subnet_resource(r, id, VpcRef::Default, &cidr, zone, true, used, Vec::new()));
+            let cidr = cidr_text(
+                u32::from(Ipv4Addr::new(172, 31, 0, 0)) + z as u32 * 4096,
+                20,
+            );
+            let used = r
+                .in_subnet
+                .get(&SubnetRef::Default(z))
+                .copied()
+                .unwrap_or(0);
+            out.push(subnet_resource(
+                r,
+                id,
+                VpcRef::Default,
+                &cidr,
+                zone,
+                true,
+                used,
+                Vec::new(),
+            ));
         }
         let mut vpcs = vec![VpcRef::Default];
         vpcs.extend(
@@ -3496,7 +3590,13 @@ mod offline {
             let tags_plain = || tags_of(None, &spec.tags);
             match &plan.resolved[i] {
                 Resolved::Vpc { cidr } => {
-                    out.push(vpc_resource(r, r.ids[&i].clone(), cidr, false, tags_named()));
+                    out.push(vpc_resource(
+                        r,
+                        r.ids[&i].clone(),
+                        cidr,
+                        false,
+                        tags_named(),
+                    ));
                 }
                 Resolved::Subnet(s) => {
                     let used = r.in_subnet.get(&SubnetRef::File(i)).copied().unwrap_or(0);
@@ -3609,7 +3709,11 @@ mod offline {
                         .iter()
                         .map(|(k, _)| rel("instance", r.ec2_arn("instance", &r.ids[k])))
                         .collect();
-                    let state = if v.attached.is_some() { "in-use" } else { "available" };
+                    let state = if v.attached.is_some() {
+                        "in-use"
+                    } else {
+                        "available"
+                    };
                     out.push(r.resource(
                         "ec2_volume",
                         id.clone(),
@@ -3629,7 +3733,9 @@ mod offline {
                             _ => unreachable!("volume refs name volumes"),
                         },
                         SnapshotSource::RootOf(k) => match &plan.resolved[k] {
-                            Resolved::Instance(p) => (r.root_volumes[&k].clone(), p.root_gib, false),
+                            Resolved::Instance(p) => {
+                                (r.root_volumes[&k].clone(), p.root_gib, false)
+                            }
                             _ => unreachable!("instance refs name instances"),
                         },
                     };
@@ -3860,7 +3966,11 @@ mod offline {
                         "type": lb.lb_type,
                         "vpc_id": vpc,
                     });
-                    let name = spec.tags.get("Name").cloned().unwrap_or_else(|| key.to_owned());
+                    let name = spec
+                        .tags
+                        .get("Name")
+                        .cloned()
+                        .unwrap_or_else(|| key.to_owned());
                     out.push(r.resource(
                         "elb_load_balancer",
                         arn.clone(),
@@ -3956,34 +4066,47 @@ mod offline {
         // The emulator merges rules with the same protocol and ports into one permission,
         // in the order they first appear; the scanner lists its address ranges, then its
         // groups.
-        let mut permissions: Vec<(&str, i32, i32, Vec<String>, Vec<String>)> = Vec::new();
+        struct Permission<'a> {
+            protocol: &'a str,
+            from: i32,
+            to: i32,
+            cidrs: Vec<String>,
+            groups: Vec<String>,
+        }
+        let mut permissions: Vec<Permission> = Vec::new();
         for rule in ingress {
-            let at = match permissions
-                .iter()
-                .position(|p| (p.0, p.1, p.2) == (rule.protocol, rule.from_port, rule.to_port))
-            {
+            let at = match permissions.iter().position(|p| {
+                (p.protocol, p.from, p.to) == (rule.protocol, rule.from_port, rule.to_port)
+            }) {
                 Some(at) => at,
                 None => {
-                    permissions.push((rule.protocol, rule.from_port, rule.to_port, vec![], vec![]));
+                    permissions.push(Permission {
+                        protocol: rule.protocol,
+                        from: rule.from_port,
+                        to: rule.to_port,
+                        cidrs: Vec::new(),
+                        groups: Vec::new(),
+                    });
                     permissions.len() - 1
                 }
             };
             match &rule.source {
-                RuleSource::Cidr(c) => permissions[at].3.push(c.clone()),
-                RuleSource::Group(g) => permissions[at].4.push(r.group_id(*g)),
+                RuleSource::Cidr(c) => permissions[at].cidrs.push(c.clone()),
+                RuleSource::Group(g) => permissions[at].groups.push(r.group_id(*g)),
             }
         }
         let mut rules = Vec::new();
         let mut open = false;
-        for (protocol, from, to, cidrs, groups) in &permissions {
-            let what = match *protocol {
+        for p in &permissions {
+            let (from, to) = (&p.from, &p.to);
+            let what = match p.protocol {
                 "-1" => "all".to_owned(),
                 "icmp" => "icmp".to_owned(),
                 p if (*from, *to) == (0, 65535) => format!("{p} all"),
                 p if from == to => format!("{p} {from}"),
                 p => format!("{p} {from}-{to}"),
             };
-            for source in cidrs.iter().chain(groups) {
+            for source in p.cidrs.iter().chain(&p.groups) {
                 open |= source == "0.0.0.0/0";
                 rules.push(format!("{what} from {source}"));
             }
@@ -4058,7 +4181,10 @@ mod offline {
                 meta["storage_encrypted"] = cp.encrypted.into();
                 meta["storage_type"] = "aurora".into();
                 for g in &cp.security_groups {
-                    relations.push(rel("security_group", r.ec2_arn("security-group", &r.group_id(*g))));
+                    relations.push(rel(
+                        "security_group",
+                        r.ec2_arn("security-group", &r.group_id(*g)),
+                    ));
                 }
                 Some("default_kms_key_id")
             }
@@ -4077,7 +4203,10 @@ mod offline {
                     meta["vpc_id"] = vpc.into();
                 }
                 for g in &base.security_groups {
-                    relations.push(rel("security_group", r.ec2_arn("security-group", &r.group_id(*g))));
+                    relations.push(rel(
+                        "security_group",
+                        r.ec2_arn("security-group", &r.group_id(*g)),
+                    ));
                 }
                 meta["allocated_storage_gib"] = base.storage_gib.unwrap_or(20).into();
                 meta["backup_retention_period"] = base.retention.into();
@@ -4135,7 +4264,10 @@ mod offline {
             }
         }
         for g in &c.security_groups {
-            relations.push(rel("security_group", r.ec2_arn("security-group", &r.group_id(*g))));
+            relations.push(rel(
+                "security_group",
+                r.ec2_arn("security-group", &r.group_id(*g)),
+            ));
         }
         let host: String = hex_of(&arn)
             .bytes()
@@ -4178,7 +4310,13 @@ mod offline {
                 relations,
                 meta,
             ),
-            rds_snapshot_resource(r, &id, &RdsSnapshotPlan::Cluster(i), "automated", Vec::new()),
+            rds_snapshot_resource(
+                r,
+                &id,
+                &RdsSnapshotPlan::Cluster(i),
+                "automated",
+                Vec::new(),
+            ),
         ]
     }
 
@@ -4257,7 +4395,8 @@ mod offline {
 mod tests {
     use super::*;
 
-    const ACCOUNT: &str = r#"{ "id": "111111111111", "name": "production", "regions": ["us-west-2"] }"#;
+    const ACCOUNT: &str =
+        r#"{ "id": "111111111111", "name": "production", "regions": ["us-west-2"] }"#;
 
     fn estate(resources: &str) -> Result<EstateFile, EstateError> {
         EstateFile::from_json(&format!(
@@ -4277,7 +4416,10 @@ mod tests {
     #[test]
     fn unknown_fields_are_errors_naming_their_path() {
         let err = EstateFile::from_json(r#"{ "accounts": [], "resource": [] }"#).unwrap_err();
-        assert!(err.to_string().contains("unknown field `resource`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `resource`"),
+            "{err}"
+        );
         let err = EstateFile::from_json(
             r#"{ "accounts": [{ "id": "111111111111", "regions": ["us-west-2"], "colour": 1 }] }"#,
         )
@@ -4291,7 +4433,10 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("resources[0].attrs.instance_typo"), "{text}");
         assert!(text.contains("unknown field `instance_typo`"), "{text}");
-        assert!(text.contains("instance_type"), "the message lists the known fields: {text}");
+        assert!(
+            text.contains("instance_type"),
+            "the message lists the known fields: {text}"
+        );
         let err = estate(
             r#"{ "type": "vpc", "account": "111111111111", "region": "us-west-2", "name": "x" },
                { "type": "s3_bucket", "account": "111111111111", "region": "us-west-2",
@@ -4308,7 +4453,10 @@ mod tests {
                  "name": "v", "attrs": { "size_gib": "big" } }"#,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("resources[0].attrs.size_gib"), "{err}");
+        assert!(
+            err.to_string().contains("resources[0].attrs.size_gib"),
+            "{err}"
+        );
         let err = EstateFile::from_json(r#"{ "accounts": [ }"#).unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
     }
@@ -4332,10 +4480,18 @@ mod tests {
             all.contains("resources[2].attrs.subnet: no vpc_subnet `app-z` in 111111111111/us-west-2 (known: app-a)"),
             "{all}"
         );
-        assert!(all.contains("resources[3].attrs.replica_of: no rds_instance `pg-main`"), "{all}");
-        assert!(all.contains("resources[4].attrs.function: no lambda_function `ghost`"), "{all}");
         assert!(
-            all.contains("resources[5].attrs.security_groups[0]: no security group `web` in VPC `main`"),
+            all.contains("resources[3].attrs.replica_of: no rds_instance `pg-main`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("resources[4].attrs.function: no lambda_function `ghost`"),
+            "{all}"
+        );
+        assert!(
+            all.contains(
+                "resources[5].attrs.security_groups[0]: no security group `web` in VPC `main`"
+            ),
             "{all}"
         );
     }
@@ -4366,20 +4522,52 @@ mod tests {
                  "name": "e", "state": "terminated" }"#,
         );
         assert_eq!(p.len(), 6, "{p:#?}");
-        assert!(p[0].starts_with("resources[0].account: no account `999999999999`"), "{}", p[0]);
-        assert!(p[1].starts_with("resources[1].region: region `eu-west-1` is not one of"), "{}", p[1]);
-        assert!(p[2].starts_with("resources[3].name: ec2_instance `c` is also resources[2]"), "{}", p[2]);
-        assert!(p[3].starts_with("resources[4].name: rds_instance resources are named by their identifier"), "{}", p[3]);
-        assert!(p[4].starts_with("resources[4].id: a rds_instance needs an `id`"), "{}", p[4]);
-        assert!(p[5].starts_with("resources[5].state: `terminated` is not a state"), "{}", p[5]);
+        assert!(
+            p[0].starts_with("resources[0].account: no account `999999999999`"),
+            "{}",
+            p[0]
+        );
+        assert!(
+            p[1].starts_with("resources[1].region: region `eu-west-1` is not one of"),
+            "{}",
+            p[1]
+        );
+        assert!(
+            p[2].starts_with("resources[3].name: ec2_instance `c` is also resources[2]"),
+            "{}",
+            p[2]
+        );
+        assert!(
+            p[3].starts_with(
+                "resources[4].name: rds_instance resources are named by their identifier"
+            ),
+            "{}",
+            p[3]
+        );
+        assert!(
+            p[4].starts_with("resources[4].id: a rds_instance needs an `id`"),
+            "{}",
+            p[4]
+        );
+        assert!(
+            p[5].starts_with("resources[5].state: `terminated` is not a state"),
+            "{}",
+            p[5]
+        );
         let err = EstateFile::from_json(
             r#"{ "accounts": [{ "id": "1234", "regions": ["mars-north-1"],
                  "principal": { "allow": ["ec2 describe"] } }] }"#,
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("accounts[0].id: `1234` is not a 12-digit account id"), "{text}");
-        assert!(text.contains("accounts[0].regions[0]: `mars-north-1` is not a region"), "{text}");
+        assert!(
+            text.contains("accounts[0].id: `1234` is not a 12-digit account id"),
+            "{text}"
+        );
+        assert!(
+            text.contains("accounts[0].regions[0]: `mars-north-1` is not a region"),
+            "{text}"
+        );
         assert!(text.contains("accounts[0].principal.allow[0]"), "{text}");
     }
 
@@ -4394,7 +4582,11 @@ mod tests {
                    { "type": "s3_bucket", "account": "222222222222", "region": "us-east-1", "id": "shared-name" } ] }"#,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("resources[1].id: bucket `shared-name` is also resources[0]"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("resources[1].id: bucket `shared-name` is also resources[0]"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -4408,15 +4600,32 @@ mod tests {
         )
         .unwrap();
         let plan = e.plan();
-        assert_eq!(plan.resolved[0], Resolved::Vpc { cidr: "10.0.0.0/16".into() });
-        let Resolved::Subnet(b) = &plan.resolved[2] else { panic!() };
-        assert_eq!((b.cidr.as_str(), b.zone.as_str()), ("10.0.1.0/24", "us-west-2b"));
-        let Resolved::Instance(i) = &plan.resolved[3] else { panic!() };
+        assert_eq!(
+            plan.resolved[0],
+            Resolved::Vpc {
+                cidr: "10.0.0.0/16".into()
+            }
+        );
+        let Resolved::Subnet(b) = &plan.resolved[2] else {
+            panic!()
+        };
+        assert_eq!(
+            (b.cidr.as_str(), b.zone.as_str()),
+            ("10.0.1.0/24", "us-west-2b")
+        );
+        let Resolved::Instance(i) = &plan.resolved[3] else {
+            panic!()
+        };
         assert_eq!(i.instance_type, "t3.micro");
-        assert_eq!(i.subnet, SubnetRef::File(1));
+        assert_eq!(i.subnets, [(SubnetRef::File(1), "us-west-2a".to_owned())]);
         assert_eq!(i.security_groups, [SgRef::DefaultOf(VpcRef::File(0))]);
-        let Resolved::Rds(r) = &plan.resolved[4] else { panic!() };
-        assert_eq!((r.engine.as_str(), r.engine_version.as_str(), r.port), ("postgres", "16.3", 5432));
+        let Resolved::Rds(r) = &plan.resolved[4] else {
+            panic!()
+        };
+        assert_eq!(
+            (r.engine.as_str(), r.engine_version.as_str(), r.port),
+            ("postgres", "16.3", 5432)
+        );
         assert_eq!(plan.db_subnet_groups[&0], "main-db-subnets");
         assert_eq!(plan.vpc_subnets[&0], [1, 2]);
     }
@@ -4451,15 +4660,27 @@ mod tests {
         .unwrap();
         let mut counts: BTreeMap<(String, String, String), usize> = BTreeMap::new();
         for r in e.offline_resources() {
-            *counts.entry((r.account_id, r.region, r.resource_type)).or_default() += 1;
+            *counts
+                .entry((r.account_id, r.region, r.resource_type))
+                .or_default() += 1;
         }
         assert_eq!(counts, e.expected_counts());
-        let key = |t: &str| ("111111111111".to_owned(), "us-west-2".to_owned(), t.to_owned());
+        let key = |t: &str| {
+            (
+                "111111111111".to_owned(),
+                "us-west-2".to_owned(),
+                t.to_owned(),
+            )
+        };
         assert_eq!(counts[&key("vpc")], 2, "the default VPC and main");
         assert_eq!(counts[&key("vpc_subnet")], 5, "four default subnets and a");
         assert_eq!(counts[&key("vpc_security_group")], 2, "two default groups");
         assert_eq!(counts[&key("ec2_volume")], 1, "the root volume");
-        assert_eq!(counts[&key("rds_snapshot")], 2, "automated snapshots of aurora and aurora-1");
+        assert_eq!(
+            counts[&key("rds_snapshot")],
+            2,
+            "automated snapshots of aurora and aurora-1"
+        );
         assert_eq!(counts[&key("lambda_layer")], 3);
     }
 
@@ -4476,12 +4697,36 @@ mod tests {
         )
         .unwrap();
         let all = e.offline_resources();
-        let web = all.iter().find(|r| r.name == "web-server-1" && r.resource_type == "ec2_instance").unwrap();
-        assert!(web.identifier.starts_with("i-") && web.identifier.len() == 19, "{}", web.identifier);
-        assert_eq!(web.arn, format!("arn:aws:ec2:us-west-2:111111111111:instance/{}", web.identifier));
+        let web = all
+            .iter()
+            .find(|r| r.name == "web-server-1" && r.resource_type == "ec2_instance")
+            .unwrap();
+        assert!(
+            web.identifier.starts_with("i-") && web.identifier.len() == 19,
+            "{}",
+            web.identifier
+        );
+        assert_eq!(
+            web.arn,
+            format!(
+                "arn:aws:ec2:us-west-2:111111111111:instance/{}",
+                web.identifier
+            )
+        );
         assert_eq!(web.state.as_deref(), Some("running"));
-        let tags: Vec<(&str, &str)> = web.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
-        assert_eq!(tags, [("Name", "web-server-1"), ("app", "api"), ("env", "production")]);
+        let tags: Vec<(&str, &str)> = web
+            .tags
+            .iter()
+            .map(|t| (t.key.as_str(), t.value.as_str()))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("Name", "web-server-1"),
+                ("app", "api"),
+                ("env", "production")
+            ]
+        );
         let kinds: Vec<&str> = web.relations.iter().map(|r| r.kind.as_str()).collect();
         assert_eq!(kinds, ["subnet", "vpc", "security_group", "volume"]);
         assert_eq!(web.metadata["instance_type"], "t3.medium");
@@ -4489,11 +4734,22 @@ mod tests {
         let keys: Vec<&String> = web.metadata.keys().collect();
         assert_eq!(
             keys,
-            ["architecture", "availability_zone", "ebs_optimized", "image_id", "instance_type",
-             "launch_time", "private_ip", "root_device_type"]
+            [
+                "architecture",
+                "availability_zone",
+                "ebs_optimized",
+                "image_id",
+                "instance_type",
+                "launch_time",
+                "private_ip",
+                "root_device_type"
+            ]
         );
         let group = all.iter().find(|r| r.name == "web").unwrap();
-        assert_eq!(group.metadata["ingress"], serde_json::json!(["tcp 443 from 0.0.0.0/0"]));
+        assert_eq!(
+            group.metadata["ingress"],
+            serde_json::json!(["tcp 443 from 0.0.0.0/0"])
+        );
         assert_eq!(group.metadata["open_to_world"], true);
         // Deterministic: the same file gives the same resources.
         assert_eq!(e.offline_resources(), all);
@@ -4514,11 +4770,18 @@ mod tests {
         assert_eq!(declared[&ResourceKind::Vpc], 15);
         assert_eq!(declared[&ResourceKind::VpcSubnet], 90);
         assert_eq!(declared[&ResourceKind::VpcSecurityGroup], 75);
-        let accounts: Vec<(&str, &str)> =
-            demo.accounts().iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
+        let accounts: Vec<(&str, &str)> = demo
+            .accounts()
+            .iter()
+            .map(|a| (a.id.as_str(), a.name.as_str()))
+            .collect();
         assert_eq!(
             accounts,
-            [("111111111111", "production"), ("222222222222", "staging"), ("333333333333", "development")]
+            [
+                ("111111111111", "production"),
+                ("222222222222", "staging"),
+                ("333333333333", "development")
+            ]
         );
         let find = |kind: ResourceKind, key: &str| {
             demo.resources()
@@ -4527,42 +4790,73 @@ mod tests {
                 .unwrap_or_else(|| panic!("{kind} {key} is in the demo"))
         };
         let tags = |r: &ResourceSpec| {
-            r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+            r.tags
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
         };
         let pg = find(ResourceKind::RdsInstance, "pg-instance-main1");
-        assert_eq!((pg.account.as_str(), pg.region.as_str()), ("111111111111", "us-west-2"));
+        assert_eq!(
+            (pg.account.as_str(), pg.region.as_str()),
+            ("111111111111", "us-west-2")
+        );
         assert_eq!(tags(pg), "app=main,env=production");
         assert_eq!(pg.state.as_deref(), Some("available"));
-        let Attrs::RdsInstance(a) = &pg.attrs else { panic!() };
+        let Attrs::RdsInstance(a) = &pg.attrs else {
+            panic!()
+        };
         assert_eq!(a.engine.as_deref(), Some("postgres"));
         assert_eq!(a.engine_version.as_deref(), Some("14.7"));
         assert_eq!(a.class.as_deref(), Some("db.r6g.large"));
         assert_eq!(a.multi_az, Some(true));
         let web = find(ResourceKind::Ec2Instance, "web-server-1");
-        assert_eq!((web.account.as_str(), web.region.as_str()), ("111111111111", "us-west-2"));
+        assert_eq!(
+            (web.account.as_str(), web.region.as_str()),
+            ("111111111111", "us-west-2")
+        );
         assert_eq!(tags(web), "app=api,env=production");
         assert_eq!(web.state.as_deref(), Some("running"));
-        let Attrs::Ec2Instance(a) = &web.attrs else { panic!() };
+        let Attrs::Ec2Instance(a) = &web.attrs else {
+            panic!()
+        };
         assert_eq!(a.instance_type.as_deref(), Some("t3.medium"));
         let production = &demo.accounts()[0].principal;
         assert!(production.allow.contains(&"ec2:StopInstances".to_owned()));
-        assert!(production.deny.contains(&"ec2:TerminateInstances".to_owned()));
-        assert!(demo.accounts()[2].principal.allow.contains(&"ec2:*".to_owned()));
+        assert!(production
+            .deny
+            .contains(&"ec2:TerminateInstances".to_owned()));
+        assert!(demo.accounts()[2]
+            .principal
+            .allow
+            .contains(&"ec2:*".to_owned()));
         // Deterministic, and what a scan finds adds up.
         assert_eq!(EstateFile::default_demo(), demo);
         let offline = demo.offline_resources();
         let mut counts: BTreeMap<(String, String, String), usize> = BTreeMap::new();
         for r in &offline {
-            *counts.entry((r.account_id.clone(), r.region.clone(), r.resource_type.clone())).or_default() += 1;
+            *counts
+                .entry((
+                    r.account_id.clone(),
+                    r.region.clone(),
+                    r.resource_type.clone(),
+                ))
+                .or_default() += 1;
         }
         assert_eq!(counts, demo.expected_counts());
         // The file reads back as itself.
         assert_eq!(EstateFile::from_json(&demo.to_json()).unwrap(), demo);
         eprintln!(
-            "default demo: {} file resources, {} scanned resources, generated in {generated:?}",
+            "default demo: {} file resources, {} scanned resources, generated in {generated:?}; \
+             declared {declared:?}",
             demo.resources().len(),
             offline.len()
         );
+        let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
+        for r in &offline {
+            *by_type.entry(r.resource_type.clone()).or_default() += 1;
+        }
+        eprintln!("scanned by type: {by_type:?}");
     }
 
     #[test]
@@ -4573,7 +4867,10 @@ mod tests {
             let offline = e.offline_resources();
             let n = offline.len();
             eprintln!("{target}: {n} resources in {:?}", started.elapsed());
-            assert!((n as f64) > target as f64 * 0.85 && (n as f64) < target as f64 * 1.15, "{target}: {n}");
+            assert!(
+                (n as f64) > target as f64 * 0.85 && (n as f64) < target as f64 * 1.15,
+                "{target}: {n}"
+            );
             let ids: std::collections::HashSet<(&str, &str, &str)> = offline
                 .iter()
                 .map(|r| (r.account_id.as_str(), r.region.as_str(), r.arn.as_str()))

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashSet};
 use super::estate_file::{
     Account, Attrs, Ec2InstanceAttrs, Ec2SnapshotAttrs, Ec2VolumeAttrs, EstateFile,
     LambdaAliasAttrs, LambdaFunctionAttrs, LambdaLayerAttrs, LoadBalancerAttrs, Principal,
-    RdsClusterAttrs, RdsInstanceAttrs, RdsSnapshotAttrs, ResourceKind, ResourceSpec,
-    S3BucketAttrs, SecurityGroupAttrs, VpcAttrs, VpcSubnetAttrs,
+    RdsClusterAttrs, RdsInstanceAttrs, RdsSnapshotAttrs, ResourceKind, ResourceSpec, S3BucketAttrs,
+    SecurityGroupAttrs, VpcAttrs, VpcSubnetAttrs,
 };
 
 /// One account to generate.
@@ -68,7 +68,9 @@ impl EstateSpec {
     /// instances (9 Aurora clusters), 430 buckets, 85 functions with 18 layers and 40
     /// aliases, 15 VPCs with 90 subnets and 75 security groups, 24 load balancers.
     pub fn demo() -> Self {
-        let regions: Vec<String> = ["us-west-2", "us-east-1", "eu-west-1"].map(String::from).into();
+        let regions: Vec<String> = ["us-west-2", "us-east-1", "eu-west-1"]
+            .map(String::from)
+            .into();
         let account = |id: &str, env: &str| AccountSpec {
             id: id.into(),
             name: env.into(),
@@ -95,23 +97,28 @@ impl EstateSpec {
     }
 
     /// An estate whose scan reports about `resources` resources (what AWS adds included),
-    /// with the demo's proportions. Past the demo's size (about 6,600) it grows by adding
+    /// with the demo's proportions. Past the demo's size (about 6,500) it grows by adding
     /// accounts, three environments at a time, so no account is much denser than the
     /// demo's.
     pub fn with_resources(resources: usize) -> Self {
         let demo = Self::demo();
         // Scanned resources per unit of the demo's counts, measured on the demo.
-        const DEMO_SCANNED: f64 = 6_640.0;
+        const DEMO_SCANNED: f64 = 6_500.0;
         let scale = (resources as f64 / DEMO_SCANNED).max(0.01);
         let per_env = ((scale / 1.5).ceil() as usize).max(1);
-        let regions: Vec<String> = ["us-west-2", "us-east-1", "eu-west-1"].map(String::from).into();
+        let regions: Vec<String> = ["us-west-2", "us-east-1", "eu-west-1"]
+            .map(String::from)
+            .into();
         let mut accounts = Vec::new();
         for n in 0..per_env {
             for (digit, env) in [(1, "production"), (2, "staging"), (3, "development")] {
                 let (id, name) = if n == 0 {
                     (format!("{digit}").repeat(12), env.to_owned())
                 } else {
-                    (format!("{digit}{:011}", 10_000_000_000u64 + n as u64), format!("{env}-{}", n + 1))
+                    (
+                        format!("{digit}{:011}", 10_000_000_000u64 + n as u64),
+                        format!("{env}-{}", n + 1),
+                    )
                 };
                 accounts.push(AccountSpec {
                     id,
@@ -188,7 +195,11 @@ fn principal(env: &str) -> Principal {
                 "s3:PutBucketVersioning",
                 "s3:PutLifecycleConfiguration",
             ],
-            &["ec2:TerminateInstances", "rds:DeleteDBInstance", "s3:DeleteBucket"],
+            &[
+                "ec2:TerminateInstances",
+                "rds:DeleteDBInstance",
+                "s3:DeleteBucket",
+            ],
         ),
         _ => (
             &[
@@ -218,7 +229,9 @@ fn apportion(total: usize, weights: &[f64]) -> Vec<usize> {
     order.sort_by(|&a, &b| {
         let ra = exact[a] - exact[a].floor();
         let rb = exact[b] - exact[b].floor();
-        rb.partial_cmp(&ra).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b))
+        rb.partial_cmp(&ra)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
     });
     let mut left = total - parts.iter().sum::<usize>();
     for i in order {
@@ -232,20 +245,64 @@ fn apportion(total: usize, weights: &[f64]) -> Vec<usize> {
 }
 
 const APPS: &[&str] = &[
-    "api", "web", "checkout", "orders", "payments", "inventory", "search", "auth", "billing",
-    "notifications", "catalog", "reporting", "analytics", "etl", "ml", "media", "gateway",
-    "admin", "crm", "recommendations", "shipping", "pricing", "fraud", "ledger", "identity",
-    "cms", "email", "main",
+    "api",
+    "web",
+    "checkout",
+    "orders",
+    "payments",
+    "inventory",
+    "search",
+    "auth",
+    "billing",
+    "notifications",
+    "catalog",
+    "reporting",
+    "analytics",
+    "etl",
+    "ml",
+    "media",
+    "gateway",
+    "admin",
+    "crm",
+    "recommendations",
+    "shipping",
+    "pricing",
+    "fraud",
+    "ledger",
+    "identity",
+    "cms",
+    "email",
+    "main",
 ];
 const TEAMS: &[&str] = &[
     "platform", "payments", "growth", "data", "ml", "mobile", "core", "infra", "security",
     "commerce", "search", "sre",
 ];
 const OWNERS: &[&str] = &[
-    "alice.nguyen", "bob.martins", "carla.diaz", "dev.patel", "erik.larsen", "fatima.khan",
-    "george.chen", "hana.sato", "ivan.petrov", "julia.rossi", "kwame.mensah", "lena.schmidt",
-    "marco.silva", "nora.obrien", "omar.haddad", "priya.iyer", "quinn.taylor", "rosa.lopez",
-    "sam.cohen", "tara.walsh", "umar.farouk", "vera.novak", "will.jones", "xin.li",
+    "alice.nguyen",
+    "bob.martins",
+    "carla.diaz",
+    "dev.patel",
+    "erik.larsen",
+    "fatima.khan",
+    "george.chen",
+    "hana.sato",
+    "ivan.petrov",
+    "julia.rossi",
+    "kwame.mensah",
+    "lena.schmidt",
+    "marco.silva",
+    "nora.obrien",
+    "omar.haddad",
+    "priya.iyer",
+    "quinn.taylor",
+    "rosa.lopez",
+    "sam.cohen",
+    "tara.walsh",
+    "umar.farouk",
+    "vera.novak",
+    "will.jones",
+    "xin.li",
 ];
 
 /// An instance role: its name, instance types, tier, root volume size, and data volumes.
@@ -260,32 +317,214 @@ struct Role {
 }
 
 const ROLES: &[Role] = &[
-    Role { name: "web-server", types: &["t3.medium", "t3.large", "m5.large"], public: false, root_gib: 20, data: &[], weight: 14 },
-    Role { name: "api-gateway", types: &["c5.large", "c6i.large"], public: false, root_gib: 20, data: &[], weight: 6 },
-    Role { name: "api", types: &["m5.large", "m6i.large", "t3.large"], public: false, root_gib: 20, data: &[], weight: 12 },
-    Role { name: "worker", types: &["c5.xlarge", "c6i.2xlarge", "m5.xlarge"], public: false, root_gib: 30, data: &[], weight: 12 },
-    Role { name: "queue-worker", types: &["c5.large", "t3.large"], public: false, root_gib: 20, data: &[], weight: 6 },
-    Role { name: "batch-worker", types: &["c5.2xlarge", "m5.2xlarge"], public: false, root_gib: 50, data: &[], weight: 6 },
-    Role { name: "k8s-node", types: &["m5.2xlarge", "m6i.xlarge", "m6i.2xlarge"], public: false, root_gib: 100, data: &[], weight: 12 },
-    Role { name: "cache", types: &["r5.large", "r6g.large"], public: false, root_gib: 20, data: &[], weight: 3 },
-    Role { name: "kafka-broker", types: &["r5.xlarge", "m5.2xlarge"], public: false, root_gib: 30, data: &[("data", 1000, "st1")], weight: 3 },
-    Role { name: "elasticsearch-data", types: &["r5.2xlarge", "i3.xlarge"], public: false, root_gib: 30, data: &[("data", 500, "gp3")], weight: 3 },
-    Role { name: "mongo", types: &["r5.xlarge", "r6g.xlarge"], public: false, root_gib: 30, data: &[("data", 400, "io2"), ("logs", 50, "gp3")], weight: 2 },
-    Role { name: "db-host", types: &["r6g.large", "r5.xlarge"], public: false, root_gib: 30, data: &[("data", 200, "gp3")], weight: 2 },
-    Role { name: "jenkins-agent", types: &["c5.xlarge", "m5.large"], public: false, root_gib: 100, data: &[], weight: 4 },
-    Role { name: "build-runner", types: &["c6i.2xlarge", "c5.4xlarge"], public: false, root_gib: 100, data: &[], weight: 3 },
-    Role { name: "nginx-proxy", types: &["t3.small", "t3.medium"], public: true, root_gib: 8, data: &[], weight: 3 },
-    Role { name: "bastion", types: &["t3.micro", "t3.nano"], public: true, root_gib: 8, data: &[], weight: 1 },
-    Role { name: "prometheus", types: &["m5.large"], public: false, root_gib: 20, data: &[("tsdb", 300, "gp3")], weight: 1 },
-    Role { name: "grafana", types: &["t3.medium"], public: false, root_gib: 20, data: &[], weight: 1 },
-    Role { name: "airflow-worker", types: &["m5.xlarge", "r5.large"], public: false, root_gib: 50, data: &[], weight: 2 },
-    Role { name: "spark-executor", types: &["r5.2xlarge", "r5.4xlarge"], public: false, root_gib: 100, data: &[], weight: 3 },
-    Role { name: "gpu-inference", types: &["g4dn.xlarge", "g5.xlarge"], public: false, root_gib: 100, data: &[], weight: 1 },
-    Role { name: "ml-trainer", types: &["p3.2xlarge", "g5.2xlarge"], public: false, root_gib: 200, data: &[("scratch", 1000, "gp3")], weight: 1 },
-    Role { name: "vpn", types: &["t3.small"], public: true, root_gib: 8, data: &[], weight: 1 },
-    Role { name: "consul-server", types: &["t3.medium"], public: false, root_gib: 20, data: &[], weight: 1 },
-    Role { name: "vault", types: &["t3.medium"], public: false, root_gib: 20, data: &[("data", 50, "gp3")], weight: 1 },
-    Role { name: "sftp", types: &["t3.small"], public: true, root_gib: 20, data: &[("uploads", 200, "gp3")], weight: 1 },
+    Role {
+        name: "web-server",
+        types: &["t3.medium", "t3.large", "m5.large"],
+        public: false,
+        root_gib: 20,
+        data: &[],
+        weight: 14,
+    },
+    Role {
+        name: "api-gateway",
+        types: &["c5.large", "c6i.large"],
+        public: false,
+        root_gib: 20,
+        data: &[],
+        weight: 6,
+    },
+    Role {
+        name: "api",
+        types: &["m5.large", "m6i.large", "t3.large"],
+        public: false,
+        root_gib: 20,
+        data: &[],
+        weight: 12,
+    },
+    Role {
+        name: "worker",
+        types: &["c5.xlarge", "c6i.2xlarge", "m5.xlarge"],
+        public: false,
+        root_gib: 30,
+        data: &[],
+        weight: 12,
+    },
+    Role {
+        name: "queue-worker",
+        types: &["c5.large", "t3.large"],
+        public: false,
+        root_gib: 20,
+        data: &[],
+        weight: 6,
+    },
+    Role {
+        name: "batch-worker",
+        types: &["c5.2xlarge", "m5.2xlarge"],
+        public: false,
+        root_gib: 50,
+        data: &[],
+        weight: 6,
+    },
+    Role {
+        name: "k8s-node",
+        types: &["m5.2xlarge", "m6i.xlarge", "m6i.2xlarge"],
+        public: false,
+        root_gib: 100,
+        data: &[],
+        weight: 12,
+    },
+    Role {
+        name: "cache",
+        types: &["r5.large", "r6g.large"],
+        public: false,
+        root_gib: 20,
+        data: &[],
+        weight: 3,
+    },
+    Role {
+        name: "kafka-broker",
+        types: &["r5.xlarge", "m5.2xlarge"],
+        public: false,
+        root_gib: 30,
+        data: &[("data", 1000, "st1")],
+        weight: 3,
+    },
+    Role {
+        name: "elasticsearch-data",
+        types: &["r5.2xlarge", "i3.xlarge"],
+        public: false,
+        root_gib: 30,
+        data: &[("data", 500, "gp3")],
+        weight: 3,
+    },
+    Role {
+        name: "mongo",
+        types: &["r5.xlarge", "r6g.xlarge"],
+        public: false,
+        root_gib: 30,
+        data: &[("data", 400, "io2"), ("logs", 50, "gp3")],
+        weight: 2,
+    },
+    Role {
+        name: "db-host",
+        types: &["r6g.large", "r5.xlarge"],
+        public: false,
+        root_gib: 30,
+        data: &[("data", 200, "gp3")],
+        weight: 2,
+    },
+    Role {
+        name: "jenkins-agent",
+        types: &["c5.xlarge", "m5.large"],
+        public: false,
+        root_gib: 100,
+        data: &[],
+        weight: 4,
+    },
+    Role {
+        name: "build-runner",
+        types: &["c6i.2xlarge", "c5.4xlarge"],
+        public: false,
+        root_gib: 100,
+        data: &[],
+        weight: 3,
+    },
+    Role {
+        name: "nginx-proxy",
+        types: &["t3.small", "t3.medium"],
+        public: true,
+        root_gib: 8,
+        data: &[],
+        weight: 3,
+    },
+    Role {
+        name: "bastion",
+        types: &["t3.micro", "t3.nano"],
+        public: true,
+        root_gib: 8,
+        data: &[],
+        weight: 1,
+    },
+    Role {
+        name: "prometheus",
+        types: &["m5.large"],
+        public: false,
+        root_gib: 20,
+        data: &[("tsdb", 300, "gp3")],
+        weight: 1,
+    },
+    Role {
+        name: "grafana",
+        types: &["t3.medium"],
+        public: false,
+        root_gib: 20,
+        data: &[],
+        weight: 1,
+    },
+    Role {
+        name: "airflow-worker",
+        types: &["m5.xlarge", "r5.large"],
+        public: false,
+        root_gib: 50,
+        data: &[],
+        weight: 2,
+    },
+    Role {
+        name: "spark-executor",
+        types: &["r5.2xlarge", "r5.4xlarge"],
+        public: false,
+        root_gib: 100,
+        data: &[],
+        weight: 3,
+    },
+    Role {
+        name: "gpu-inference",
+        types: &["g4dn.xlarge", "g5.xlarge"],
+        public: false,
+        root_gib: 100,
+        data: &[],
+        weight: 1,
+    },
+    Role {
+        name: "ml-trainer",
+        types: &["p3.2xlarge", "g5.2xlarge"],
+        public: false,
+        root_gib: 200,
+        data: &[("scratch", 1000, "gp3")],
+        weight: 1,
+    },
+    Role {
+        name: "vpn",
+        types: &["t3.small"],
+        public: true,
+        root_gib: 8,
+        data: &[],
+        weight: 1,
+    },
+    Role {
+        name: "consul-server",
+        types: &["t3.medium"],
+        public: false,
+        root_gib: 20,
+        data: &[],
+        weight: 1,
+    },
+    Role {
+        name: "vault",
+        types: &["t3.medium"],
+        public: false,
+        root_gib: 20,
+        data: &[("data", 50, "gp3")],
+        weight: 1,
+    },
+    Role {
+        name: "sftp",
+        types: &["t3.small"],
+        public: true,
+        root_gib: 20,
+        data: &[("uploads", 200, "gp3")],
+        weight: 1,
+    },
 ];
 
 /// Roles whose instances run in Auto Scaling groups, all with the group's Name.
@@ -303,26 +542,83 @@ const AUTO_SCALED: &[&str] = &[
 const FLEET_SIZES: &[usize] = &[1, 1, 2, 2, 3, 3, 4, 4, 6, 8, 10, 12, 16, 20, 24, 30, 40];
 
 const SECURITY_GROUPS: &[(&str, &str, &[&str])] = &[
-    ("alb", "load balancers", &["tcp 443 from 0.0.0.0/0", "tcp 80 from 0.0.0.0/0"]),
+    (
+        "alb",
+        "load balancers",
+        &["tcp 443 from 0.0.0.0/0", "tcp 80 from 0.0.0.0/0"],
+    ),
     ("bastion", "SSH jump hosts", &["tcp 22 from 203.0.113.0/24"]),
-    ("web", "web tier", &["tcp 80 from alb", "tcp 443 from alb", "tcp 22 from bastion"]),
-    ("app", "application tier", &["tcp 8080 from alb", "tcp 8080 from web", "tcp 22 from bastion"]),
-    ("db", "databases and caches", &["tcp 5432 from app", "tcp 3306 from app", "tcp 6379 from app"]),
+    (
+        "web",
+        "web tier",
+        &["tcp 80 from alb", "tcp 443 from alb", "tcp 22 from bastion"],
+    ),
+    (
+        "app",
+        "application tier",
+        &[
+            "tcp 8080 from alb",
+            "tcp 8080 from web",
+            "tcp 22 from bastion",
+        ],
+    ),
+    (
+        "db",
+        "databases and caches",
+        &[
+            "tcp 5432 from app",
+            "tcp 3306 from app",
+            "tcp 6379 from app",
+        ],
+    ),
 ];
 
 const RUNTIMES: &[&str] = &[
-    "python3.12", "python3.12", "python3.11", "python3.9", "nodejs20.x", "nodejs20.x",
-    "nodejs18.x", "java17", "provided.al2023", "ruby3.2",
+    "python3.12",
+    "python3.12",
+    "python3.11",
+    "python3.9",
+    "nodejs20.x",
+    "nodejs20.x",
+    "nodejs18.x",
+    "java17",
+    "provided.al2023",
+    "ruby3.2",
 ];
 
 const FUNCTIONS: &[&str] = &[
-    "etl-nightly", "thumbnail-generator", "orders-webhook-handler", "slack-notifier",
-    "log-shipper", "cost-report", "user-signup-trigger", "image-resize", "pdf-renderer",
-    "cleanup-snapshots", "rotate-secrets", "sync-inventory", "invoice-mailer", "audit-export",
-    "stripe-webhook", "search-indexer", "cache-warmer", "health-check", "backup-verifier",
-    "session-cleanup", "geoip-lookup", "price-updater", "fraud-scorer", "report-builder",
-    "dlq-replayer", "s3-event-router", "kinesis-consumer", "cognito-trigger",
-    "daily-digest", "feature-flags-sync", "sitemap-generator", "tag-enforcer",
+    "etl-nightly",
+    "thumbnail-generator",
+    "orders-webhook-handler",
+    "slack-notifier",
+    "log-shipper",
+    "cost-report",
+    "user-signup-trigger",
+    "image-resize",
+    "pdf-renderer",
+    "cleanup-snapshots",
+    "rotate-secrets",
+    "sync-inventory",
+    "invoice-mailer",
+    "audit-export",
+    "stripe-webhook",
+    "search-indexer",
+    "cache-warmer",
+    "health-check",
+    "backup-verifier",
+    "session-cleanup",
+    "geoip-lookup",
+    "price-updater",
+    "fraud-scorer",
+    "report-builder",
+    "dlq-replayer",
+    "s3-event-router",
+    "kinesis-consumer",
+    "cognito-trigger",
+    "daily-digest",
+    "feature-flags-sync",
+    "sitemap-generator",
+    "tag-enforcer",
 ];
 
 const LAYERS: &[(&str, &str)] = &[
@@ -337,9 +633,27 @@ const LAYERS: &[(&str, &str)] = &[
 ];
 
 const BUCKET_PURPOSES: &[&str] = &[
-    "assets", "uploads", "exports", "backups", "logs", "artifacts", "data-lake", "reports",
-    "static", "media", "config", "tmp", "archive", "ml-datasets", "athena-results",
-    "invoices", "snapshots", "releases", "public-assets", "terraform-state", "cloudtrail",
+    "assets",
+    "uploads",
+    "exports",
+    "backups",
+    "logs",
+    "artifacts",
+    "data-lake",
+    "reports",
+    "static",
+    "media",
+    "config",
+    "tmp",
+    "archive",
+    "ml-datasets",
+    "athena-results",
+    "invoices",
+    "snapshots",
+    "releases",
+    "public-assets",
+    "terraform-state",
+    "cloudtrail",
     "access-logs",
 ];
 
@@ -399,12 +713,23 @@ impl Gen {
             t.insert("owner".into(), self.pick(OWNERS).to_string());
         }
         if !self.chance(0.12) {
-            t.insert("cost-center".into(), format!("cc-{}", 1000 + team_i * 10 + 1));
+            t.insert(
+                "cost-center".into(),
+                format!("cc-{}", 1000 + team_i * 10 + 1),
+            );
         }
         t
     }
 
-    fn push(&mut self, place: &mut Place, kind: ResourceKind, key: String, tags: BTreeMap<String, String>, state: Option<&str>, attrs: Attrs) {
+    fn push(
+        &mut self,
+        place: &mut Place,
+        kind: ResourceKind,
+        key: String,
+        tags: BTreeMap<String, String>,
+        state: Option<&str>,
+        attrs: Attrs,
+    ) {
         let by_name = kind.keyed_by_name();
         place.names.insert((kind, key.clone()));
         self.resources.push(ResourceSpec {
@@ -496,13 +821,23 @@ pub fn generate(spec: &EstateSpec) -> EstateFile {
 fn network(g: &mut Gen, place: &mut Place, vpcs: usize) {
     let purposes = ["main", "data", "shared", "edge", "legacy", "services"];
     for v in 0..vpcs {
-        let purpose = purposes.get(v).copied().map_or_else(|| format!("vpc{}", v + 1), String::from);
+        let purpose = purposes
+            .get(v)
+            .copied()
+            .map_or_else(|| format!("vpc{}", v + 1), String::from);
         let name = format!("{}-{purpose}", place.env);
         let mut tags = BTreeMap::new();
         tags.insert("env".into(), place.env.to_owned());
         tags.insert("team".into(), "infra".into());
         tags.insert("managed-by".into(), "terraform".into());
-        g.push(place, ResourceKind::Vpc, name.clone(), tags.clone(), None, Attrs::Vpc(VpcAttrs::default()));
+        g.push(
+            place,
+            ResourceKind::Vpc,
+            name.clone(),
+            tags.clone(),
+            None,
+            Attrs::Vpc(VpcAttrs::default()),
+        );
         let mut public = Vec::new();
         let mut private = Vec::new();
         let zones = place.zones.clone();
@@ -535,10 +870,20 @@ fn network(g: &mut Gen, place: &mut Place, vpcs: usize) {
 }
 
 impl Gen {
-    fn push_group(&mut self, place: &mut Place, vpc: &str, group: &str, what: &str, rules: &[&str], tags: &BTreeMap<String, String>) {
+    fn push_group(
+        &mut self,
+        place: &mut Place,
+        vpc: &str,
+        group: &str,
+        what: &str,
+        rules: &[&str],
+        tags: &BTreeMap<String, String>,
+    ) {
         // Security group names are keys per VPC, so the generated file names them by
         // group name; `names` tracks them per VPC.
-        place.names.insert((ResourceKind::VpcSecurityGroup, format!("{vpc}/{group}")));
+        place
+            .names
+            .insert((ResourceKind::VpcSecurityGroup, format!("{vpc}/{group}")));
         self.resources.push(ResourceSpec {
             kind: ResourceKind::VpcSecurityGroup,
             account: place.account.id.clone(),
@@ -585,7 +930,13 @@ fn compute(g: &mut Gen, place: &mut Place, mut quota: usize) {
                     }
                 })
                 .expect("weights cover the range");
-            let size = (*g.pick(FLEET_SIZES)).min(quota);
+            // Stateful roles (with data volumes) run as small clusters.
+            let sizes = if role.data.is_empty() {
+                FLEET_SIZES
+            } else {
+                &[1, 2, 3, 3, 3, 4, 5, 6][..]
+            };
+            let size = (*g.pick(sizes)).min(quota);
             (role, size, *g.pick(APPS))
         };
         let demo_fleet = first && is_demo_home;
@@ -594,9 +945,16 @@ fn compute(g: &mut Gen, place: &mut Place, mut quota: usize) {
         let vpc = g.usize(place.vpcs.len());
         let (vpc_name, public, private) = place.vpcs[vpc].clone();
         let subnets = if role.public { public } else { private };
-        let itype = if demo_fleet { "t3.medium" } else { *g.pick(role.types) };
+        let itype = if demo_fleet {
+            "t3.medium"
+        } else {
+            *g.pick(role.types)
+        };
         let tags = if demo_fleet {
-            BTreeMap::from([("env".to_owned(), "production".to_owned()), ("app".to_owned(), "api".to_owned())])
+            BTreeMap::from([
+                ("env".to_owned(), "production".to_owned()),
+                ("app".to_owned(), "api".to_owned()),
+            ])
         } else {
             g.tags(place.env, app)
         };
@@ -609,7 +967,11 @@ fn compute(g: &mut Gen, place: &mut Place, mut quota: usize) {
         // Fleet names: `role-n`, else `app-role-n`, else `app-role-purpose-n` (the VPC's
         // purpose), else numbered: the first whose `-1` is free (every fleet starts at 1).
         let purpose = vpc_name.rsplit('-').next().unwrap_or("x");
-        let taken = |base: &str| place.names.contains(&(ResourceKind::Ec2Instance, format!("{base}-1")));
+        let taken = |base: &str| {
+            place
+                .names
+                .contains(&(ResourceKind::Ec2Instance, format!("{base}-1")))
+        };
         let base = [
             role.name.to_owned(),
             format!("{app}-{}", role.name),
@@ -697,9 +1059,13 @@ fn compute(g: &mut Gen, place: &mut Place, mut quota: usize) {
         }
     }
     // Orphans: volumes left behind by instances long gone.
-    let orphans = (instances.len() / 60).max(usize::from(!instances.is_empty()));
+    let orphans = (instances.len() / 25).max(usize::from(!instances.is_empty()));
     for k in 0..orphans {
-        let name = Gen::free_name(place, ResourceKind::Ec2Volume, &format!("{}-restore-{}", g.pick(APPS), k + 1));
+        let name = Gen::free_name(
+            place,
+            ResourceKind::Ec2Volume,
+            &format!("{}-restore-{}", g.pick(APPS), k + 1),
+        );
         let app = name.split('-').next().unwrap_or("main").to_owned();
         let tags = g.tags(place.env, &app);
         g.push(
@@ -740,7 +1106,11 @@ fn compute(g: &mut Gen, place: &mut Place, mut quota: usize) {
     let pre_patch = instances.len() / 100;
     for k in 0..pre_patch {
         let instance = instances[(k * 37) % instances.len()].clone();
-        let name = Gen::free_name(place, ResourceKind::Ec2Snapshot, &format!("{instance}-pre-patch"));
+        let name = Gen::free_name(
+            place,
+            ResourceKind::Ec2Snapshot,
+            &format!("{instance}-pre-patch"),
+        );
         let mut tags = BTreeMap::new();
         tags.insert("env".into(), place.env.to_owned());
         tags.insert("purpose".into(), "pre-patch".into());
@@ -798,7 +1168,11 @@ fn databases(g: &mut Gen, place: &mut Place, mut quota: usize, clusters: usize) 
             break;
         }
         let app = *g.pick(APPS);
-        let engine = if g.chance(0.7) { "aurora-postgresql" } else { "aurora-mysql" };
+        let engine = if g.chance(0.7) {
+            "aurora-postgresql"
+        } else {
+            "aurora-mysql"
+        };
         let id = Gen::free_name(place, ResourceKind::RdsCluster, &format!("aurora-{app}"));
         let vpc = place.vpcs[g.usize(place.vpcs.len())].0.clone();
         let tags = g.tags(place.env, app);
@@ -820,7 +1194,11 @@ fn databases(g: &mut Gen, place: &mut Place, mut quota: usize, clusters: usize) 
         );
         let members = if quota >= 3 && g.chance(0.5) { 3 } else { 2 };
         for m in 1..=members {
-            let class = if prod { "db.r6g.xlarge" } else { "db.r6g.large" };
+            let class = if prod {
+                "db.r6g.xlarge"
+            } else {
+                "db.r6g.large"
+            };
             g.push(
                 place,
                 ResourceKind::RdsInstance,
@@ -836,14 +1214,36 @@ fn databases(g: &mut Gen, place: &mut Place, mut quota: usize, clusters: usize) 
         }
         quota -= members;
         if g.chance(0.5) {
-            let snap = Gen::free_name(place, ResourceKind::RdsSnapshot, &format!("{id}-pre-upgrade"));
-            g.push(place, ResourceKind::RdsSnapshot, snap, BTreeMap::new(), None, Attrs::RdsSnapshot(RdsSnapshotAttrs { cluster: Some(id.clone()), ..Default::default() }));
+            let snap = Gen::free_name(
+                place,
+                ResourceKind::RdsSnapshot,
+                &format!("{id}-pre-upgrade"),
+            );
+            g.push(
+                place,
+                ResourceKind::RdsSnapshot,
+                snap,
+                BTreeMap::new(),
+                None,
+                Attrs::RdsSnapshot(RdsSnapshotAttrs {
+                    cluster: Some(id.clone()),
+                    ..Default::default()
+                }),
+            );
         }
     }
     // Standalone instances, some with read replicas.
     while quota > 0 {
         let app = *g.pick(APPS);
-        let engine = *g.pick(&["postgres", "postgres", "postgres", "mysql", "mysql", "mariadb", "sqlserver-se"]);
+        let engine = *g.pick(&[
+            "postgres",
+            "postgres",
+            "postgres",
+            "mysql",
+            "mysql",
+            "mariadb",
+            "sqlserver-se",
+        ]);
         let prefix = match engine {
             "postgres" => "pg",
             "mysql" => "mysql",
@@ -853,9 +1253,19 @@ fn databases(g: &mut Gen, place: &mut Place, mut quota: usize, clusters: usize) 
         let id = Gen::free_name(place, ResourceKind::RdsInstance, &format!("{prefix}-{app}"));
         let stopped = !prod && g.chance(if place.env == "staging" { 0.15 } else { 0.3 });
         let classes: &[&str] = if prod {
-            &["db.r6g.large", "db.r6g.xlarge", "db.r5.2xlarge", "db.m6g.large"]
+            &[
+                "db.r6g.large",
+                "db.r6g.xlarge",
+                "db.r5.2xlarge",
+                "db.m6g.large",
+            ]
         } else {
-            &["db.t3.medium", "db.t3.large", "db.t4g.medium", "db.m6g.large"]
+            &[
+                "db.t3.medium",
+                "db.t3.large",
+                "db.t4g.medium",
+                "db.m6g.large",
+            ]
         };
         let vpc = place.vpcs[g.usize(place.vpcs.len())].0.clone();
         let tags = g.tags(place.env, app);
@@ -871,7 +1281,11 @@ fn databases(g: &mut Gen, place: &mut Place, mut quota: usize, clusters: usize) 
                 multi_az: Some(prod && g.chance(0.7)),
                 allocated_storage_gib: Some(*g.pick(&[20u32, 50, 100, 200, 500, 1000])),
                 storage_encrypted: Some(prod || g.chance(0.4)),
-                backup_retention_period: Some(if prod { *g.pick(&[7u32, 14, 30]) } else { *g.pick(&[0u32, 1, 3, 7]) }),
+                backup_retention_period: Some(if prod {
+                    *g.pick(&[7u32, 14, 30])
+                } else {
+                    *g.pick(&[0u32, 1, 3, 7])
+                }),
                 deletion_protection: Some(prod && g.chance(0.6)),
                 vpc: Some(vpc),
                 security_groups: vec!["db".into()],
@@ -881,7 +1295,11 @@ fn databases(g: &mut Gen, place: &mut Place, mut quota: usize, clusters: usize) 
         quota -= 1;
         standalone.push((id.clone(), engine.to_owned()));
         // Replicas: mostly in production, of PostgreSQL and MySQL.
-        if quota > 0 && !stopped && ["postgres", "mysql"].contains(&engine) && g.chance(if prod { 0.25 } else { 0.08 }) {
+        if quota > 0
+            && !stopped
+            && ["postgres", "mysql"].contains(&engine)
+            && g.chance(if prod { 0.25 } else { 0.08 })
+        {
             let n = if quota > 1 && g.chance(0.3) { 2 } else { 1 };
             for r in 1..=n {
                 g.push(
@@ -905,7 +1323,17 @@ fn databases(g: &mut Gen, place: &mut Place, mut quota: usize, clusters: usize) 
             let snap = Gen::free_name(place, ResourceKind::RdsSnapshot, &format!("{id}-{what}"));
             let mut tags = BTreeMap::new();
             tags.insert("purpose".into(), what.into());
-            g.push(place, ResourceKind::RdsSnapshot, snap, tags, None, Attrs::RdsSnapshot(RdsSnapshotAttrs { instance: Some(id.clone()), ..Default::default() }));
+            g.push(
+                place,
+                ResourceKind::RdsSnapshot,
+                snap,
+                tags,
+                None,
+                Attrs::RdsSnapshot(RdsSnapshotAttrs {
+                    instance: Some(id.clone()),
+                    ..Default::default()
+                }),
+            );
         }
     }
 }
@@ -945,16 +1373,25 @@ fn storage(g: &mut Gen, place: &mut Place, quota: usize) {
         }
         g.buckets.insert(name.clone());
         let public = purpose == "public-assets" || purpose == "static" && g.chance(0.3);
-        let logs = ["logs", "access-logs", "cloudtrail", "athena-results", "tmp"].contains(&purpose);
+        let logs =
+            ["logs", "access-logs", "cloudtrail", "athena-results", "tmp"].contains(&purpose);
         let mut lifecycle = Vec::new();
         if logs || g.chance(0.15) {
-            lifecycle.push(if logs { "expire-after-90-days".to_owned() } else { "transition-to-glacier".to_owned() });
+            lifecycle.push(if logs {
+                "expire-after-90-days".to_owned()
+            } else {
+                "transition-to-glacier".to_owned()
+            });
             if g.chance(0.3) {
                 lifecycle.push("abort-incomplete-uploads".into());
             }
         }
         let kms = g.chance(if prod { 0.3 } else { 0.1 });
-        let tags = if g.chance(0.1) { BTreeMap::new() } else { g.tags(place.env, app) };
+        let tags = if g.chance(0.1) {
+            BTreeMap::new()
+        } else {
+            g.tags(place.env, app)
+        };
         let attrs = Attrs::S3Bucket(S3BucketAttrs {
             versioning: Some(
                 if purpose == "terraform-state" || (prod && g.chance(0.5)) {
@@ -1008,7 +1445,10 @@ fn serverless(g: &mut Gen, place: &mut Place, functions: usize, layers: usize, a
         let in_vpc = g.chance(0.3);
         let (subnets, groups) = if in_vpc {
             let (_, _, private) = &place.vpcs[g.usize(place.vpcs.len())];
-            (private.iter().take(2).cloned().collect(), vec!["app".to_owned()])
+            (
+                private.iter().take(2).cloned().collect(),
+                vec!["app".to_owned()],
+            )
         } else {
             (Vec::new(), Vec::new())
         };
@@ -1069,7 +1509,11 @@ fn balancers(g: &mut Gen, place: &mut Place, quota: usize) {
     for _ in 0..quota {
         let app = *g.pick(APPS);
         let network = g.chance(0.25);
-        let base = if network { format!("{app}-nlb") } else { format!("{app}-alb") };
+        let base = if network {
+            format!("{app}-nlb")
+        } else {
+            format!("{app}-alb")
+        };
         let id = Gen::free_name(place, ResourceKind::ElbLoadBalancer, &base);
         if id.len() > 32 {
             continue;
@@ -1086,10 +1530,21 @@ fn balancers(g: &mut Gen, place: &mut Place, quota: usize) {
             None,
             Attrs::ElbLoadBalancer(LoadBalancerAttrs {
                 lb_type: Some(if network { "network" } else { "application" }.into()),
-                scheme: Some(if internal { "internal" } else { "internet-facing" }.into()),
+                scheme: Some(
+                    if internal {
+                        "internal"
+                    } else {
+                        "internet-facing"
+                    }
+                    .into(),
+                ),
                 subnets,
                 vpc: None,
-                security_groups: if network { Vec::new() } else { vec!["alb".into()] },
+                security_groups: if network {
+                    Vec::new()
+                } else {
+                    vec!["alb".into()]
+                },
             }),
         );
     }

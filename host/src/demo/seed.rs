@@ -1,7 +1,26 @@
-//! Creating a known EC2 estate in the emulator with real, signed API calls.
+//! Creating estates in the emulator with real, signed API calls: [`seed_estate`] for a
+//! whole [`EstateFile`] across accounts and regions, and the older single-region
+//! [`seed_ec2`].
 
-use crate::aws::xml::first_text;
-use crate::aws::{AwsClient, QueryError};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use super::emulator::{Emulator, DEMO_ACCOUNT};
+use super::estate_file::{
+    EstateFile, Plan, RdsSnapshotPlan, Resolved, ResourceKind, RuleSource, SgRef, SnapshotSource,
+    SubnetRef, VpcRef,
+};
+use crate::aws::xml::{error_of, first_text, texts};
+use crate::aws::{
+    AwsClient, AwsRequest, Credentials, Endpoints, HttpTransport, QueryError, Transport,
+};
 
 const EC2_VERSION: &str = "2016-11-15";
 
@@ -278,24 +297,6 @@ pub async fn create_iam_user(
 // Seeding a whole estate file
 // ---------------------------------------------------------------------------------------
 
-use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
-
-use tokio::sync::{mpsc, Semaphore};
-use tokio::task::JoinSet;
-
-use super::emulator::{Emulator, DEMO_ACCOUNT};
-use super::estate_file::{
-    EstateFile, Plan, RdsSnapshotPlan, Resolved, ResourceKind, RuleSource, SgRef,
-    SnapshotSource, SubnetRef, VpcRef,
-};
-use crate::aws::xml::{error_of, texts};
-use crate::aws::{AwsRequest, Credentials, Endpoints, HttpTransport, Transport};
-
 const RDS_VERSION: &str = "2014-10-31";
 const IAM_VERSION: &str = "2010-05-08";
 const STS_VERSION: &str = "2011-06-15";
@@ -303,7 +304,7 @@ const ELB_VERSION: &str = "2015-12-01";
 /// Requests in flight at once. moto serves one request at a time per core (the GIL), so
 /// more only queue; a few hide the round trips.
 const CONCURRENCY: usize = 8;
-/// Instances launched by one RunInstances call (they share everything but their Name).
+/// Instances launched by one RunInstances call.
 const MAX_LAUNCH: usize = 50;
 /// The session name the seeder's role sessions carry.
 const SESSION: &str = "cloudops-demo";
@@ -388,7 +389,7 @@ pub enum SeedError {
         /// What was being created (`rds_instance pg-main`).
         what: String,
         /// The failed call.
-        source: QueryError,
+        source: Box<QueryError>,
     },
     /// A seeding task failed outside any AWS call (a bug).
     #[error("seeding failed: {0}")]
@@ -457,12 +458,22 @@ pub async fn account_client(
 /// every resource.
 ///
 /// For each account: assume its principal role from the demo keys (moto then serves the
-/// session as that account), create the role with a trust policy for the demo account and
-/// its inline policy from `allow`/`deny`, create the Lambda execution roles; then, in every
-/// region of every account at once (at most [`CONCURRENCY`] requests in flight): VPCs,
-/// subnets and security groups; instances (one RunInstances per group of identical
-/// instances, then one CreateTags per instance for its Name and its root volume's),
-/// volumes, databases, buckets, layers and load balancers; then what depends on them.
+/// session as that account: see [`account_credentials`]), create the role with a trust
+/// policy for the demo account and its inline policy from `allow`/`deny`
+/// ([`super::Principal::policy_document`]), and the Lambda execution roles. Then every
+/// region of every account at once, step by step: VPCs; subnets and security groups (and
+/// the default groups' ids); rules and DB subnet groups; instances (untagged, one
+/// RunInstances per group of launch-identical instances), volumes, databases, buckets with
+/// their settings, layers and load balancers; then names and tags (one CreateTags per
+/// `ec2_instance` entry, for its instances and their root volumes), attachments, cluster
+/// members, replicas and functions; then snapshots and aliases; last, what the file wants
+/// stopped.
+///
+/// At most eight requests are in flight, and one per emulator backend (service,
+/// account, region) at a time: moto's backends are not thread-safe. The emulator's own
+/// time per request (about 12 ms of one core, most of it request dispatch, logging and
+/// response serialisation rather than the action) bounds the speed: the default demo
+/// estate takes about 5,000 requests and 60-80 s on a busy two-core machine.
 pub async fn seed_estate(
     emulator: &Emulator,
     estate: &EstateFile,
@@ -488,7 +499,7 @@ pub async fn seed_estate(
                 account: account.id.clone(),
                 region: "global".into(),
                 what: format!("a session of role {}", account.principal.role),
-                source,
+                source: Box::new(source),
             })?;
         shared.requests.fetch_add(1, Ordering::Relaxed);
         accounts.push(SeededAccount {
@@ -657,7 +668,7 @@ impl Site {
             account: self.account.clone(),
             region: self.region.clone(),
             what: what.to_owned(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -708,6 +719,7 @@ impl Site {
     }
 
     /// One REST call (S3, Lambda); a non-2xx answer is an error.
+    #[allow(clippy::too_many_arguments)]
     async fn rest(
         &self,
         kind: impl Into<Counted>,
@@ -869,7 +881,10 @@ async fn seed_account(
     account: String,
 ) -> Result<(), SeedError> {
     let estate = &shared.estate;
-    let spec = estate.account(&account).expect("seeding known accounts").clone();
+    let spec = estate
+        .account(&account)
+        .expect("seeding known accounts")
+        .clone();
     let site = Site {
         shared: shared.clone(),
         client: client.clone(),
@@ -908,7 +923,12 @@ async fn seed_account(
     )
     .await?;
     let lambda_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    let roles = shared.plan().lambda_roles.get(&account).cloned().unwrap_or_default();
+    let roles = shared
+        .plan()
+        .lambda_roles
+        .get(&account)
+        .cloned()
+        .unwrap_or_default();
     let mut tasks: Vec<Task<()>> = Vec::new();
     for r in roles.into_iter().filter(|r| *r != role) {
         let site = site.clone();
@@ -991,10 +1011,7 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                 ]),
             ),
             Resolved::Sg(g) => {
-                let mut params = p(&[
-                    ("GroupName", r.key()),
-                    ("GroupDescription", &g.description),
-                ]);
+                let mut params = p(&[("GroupName", r.key()), ("GroupDescription", &g.description)]);
                 if let VpcRef::File(v) = g.vpc {
                     params.push(("VpcId".into(), ids.by_index[&v].clone()));
                 }
@@ -1030,7 +1047,10 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                     "the default security groups",
                     "ec2",
                     "DescribeSecurityGroups",
-                    &p(&[("Filter.1.Name", "group-name"), ("Filter.1.Value.1", "default")]),
+                    &p(&[
+                        ("Filter.1.Name", "group-name"),
+                        ("Filter.1.Value.1", "default"),
+                    ]),
                 )
                 .await?;
             Ok::<_, SeedError>(body)
@@ -1049,7 +1069,10 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
         ids.default_groups.insert(v, g);
     }
     let needs_default_subnets = indices.iter().any(|&i| match &plan.resolved[i] {
-        Resolved::Instance(x) => x.subnets.iter().any(|(s, _)| matches!(s, SubnetRef::Default(_))),
+        Resolved::Instance(x) => x
+            .subnets
+            .iter()
+            .any(|(s, _)| matches!(s, SubnetRef::Default(_))),
         Resolved::Lb(x) => x.subnets.iter().any(|s| matches!(s, SubnetRef::Default(_))),
         _ => false,
     });
@@ -1152,11 +1175,12 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
             .map(|_| Some((vpc, name)))
         }));
     }
-    ids.db_subnet_groups.extend(all(tasks).await?.into_iter().flatten());
+    ids.db_subnet_groups
+        .extend(all(tasks).await?.into_iter().flatten());
 
     // 4. Everything that needs only the network.
     let ids = Arc::new(ids);
-    let mut started: Vec<Task<Vec<(usize, Vec<(String, String)>)>>> = Vec::new();
+    let mut started: Vec<Task<Launched>> = Vec::new();
     for launch in launches(estate, &indices) {
         started.push(Box::pin(run_instances(site.clone(), ids.clone(), launch)));
     }
@@ -1180,17 +1204,32 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                 tag_spec(&mut params, 1, "volume", r.name.as_deref(), &r.tags);
                 tasks.push(Box::pin(async move {
                     let body = site
-                        .query(ResourceKind::Ec2Volume, &what, "ec2", "CreateVolume", &params)
+                        .query(
+                            ResourceKind::Ec2Volume,
+                            &what,
+                            "ec2",
+                            "CreateVolume",
+                            &params,
+                        )
                         .await?;
                     site.created(ResourceKind::Ec2Volume, 1);
-                    Ok(Some((i, site.id_of(&body, "volumeId", &what, "CreateVolume")?)))
+                    Ok(Some((
+                        i,
+                        site.id_of(&body, "volumeId", &what, "CreateVolume")?,
+                    )))
                 }));
             }
             Resolved::Rds(x) if x.cluster.is_none() && x.replica_of.is_none() => {
                 let params = rds_instance_params(estate, &ids, i);
                 tasks.push(Box::pin(async move {
-                    site.query(ResourceKind::RdsInstance, &what, "rds", "CreateDBInstance", &params)
-                        .await?;
+                    site.query(
+                        ResourceKind::RdsInstance,
+                        &what,
+                        "rds",
+                        "CreateDBInstance",
+                        &params,
+                    )
+                    .await?;
                     site.created(ResourceKind::RdsInstance, 1);
                     Ok(None)
                 }));
@@ -1218,8 +1257,14 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                 }
                 rds_tags(&mut params, &r.tags);
                 tasks.push(Box::pin(async move {
-                    site.query(ResourceKind::RdsCluster, &what, "rds", "CreateDBCluster", &params)
-                        .await?;
+                    site.query(
+                        ResourceKind::RdsCluster,
+                        &what,
+                        "rds",
+                        "CreateDBCluster",
+                        &params,
+                    )
+                    .await?;
                     site.created(ResourceKind::RdsCluster, 1);
                     Ok(None)
                 }));
@@ -1323,9 +1368,15 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                     let site = site.clone();
                     let what = format!("attaching {} to {}", res[*v].key(), r.key());
                     tasks.push(Box::pin(async move {
-                        site.query(ResourceKind::Ec2Volume, &what, "ec2", "AttachVolume", &params)
-                            .await
-                            .map(|_| ())
+                        site.query(
+                            ResourceKind::Ec2Volume,
+                            &what,
+                            "ec2",
+                            "AttachVolume",
+                            &params,
+                        )
+                        .await
+                        .map(|_| ())
                     }));
                 }
             }
@@ -1343,8 +1394,14 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                 // In order: the first member becomes the writer.
                 tasks.push(Box::pin(async move {
                     for (what, params) in members {
-                        site.query(ResourceKind::RdsInstance, &what, "rds", "CreateDBInstance", &params)
-                            .await?;
+                        site.query(
+                            ResourceKind::RdsInstance,
+                            &what,
+                            "rds",
+                            "CreateDBInstance",
+                            &params,
+                        )
+                        .await?;
                         site.created(ResourceKind::RdsInstance, 1);
                     }
                     Ok(())
@@ -1453,9 +1510,15 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
             let site = site.clone();
             let what = format!("tags of ec2_instance {}", r.key());
             tasks.push(Box::pin(async move {
-                site.query(ResourceKind::Ec2Instance, &what, "ec2", "CreateTags", &params)
-                    .await
-                    .map(|_| ())
+                site.query(
+                    ResourceKind::Ec2Instance,
+                    &what,
+                    "ec2",
+                    "CreateTags",
+                    &params,
+                )
+                .await
+                .map(|_| ())
             }));
         }
     }
@@ -1480,8 +1543,14 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                 let mut params = p(&[("VolumeId", &volume), ("Description", &s.description)]);
                 tag_spec(&mut params, 1, "snapshot", r.name.as_deref(), &r.tags);
                 tasks.push(Box::pin(async move {
-                    site.query(ResourceKind::Ec2Snapshot, &what, "ec2", "CreateSnapshot", &params)
-                        .await?;
+                    site.query(
+                        ResourceKind::Ec2Snapshot,
+                        &what,
+                        "ec2",
+                        "CreateSnapshot",
+                        &params,
+                    )
+                    .await?;
                     site.created(ResourceKind::Ec2Snapshot, 1);
                     Ok(())
                 }));
@@ -1610,7 +1679,10 @@ fn rds_instance_params(estate: &EstateFile, ids: &Ids, i: usize) -> Params {
         ("AvailabilityZone", &x.zone),
     ]);
     match x.cluster {
-        Some(c) => params.push(("DBClusterIdentifier".into(), estate.resources()[c].key().into())),
+        Some(c) => params.push((
+            "DBClusterIdentifier".into(),
+            estate.resources()[c].key().into(),
+        )),
         None => {
             params.extend(p(&[
                 ("MasterUsername", "dbadmin"),
@@ -1670,13 +1742,20 @@ fn launches(estate: &EstateFile, indices: &[usize]) -> Vec<Launch> {
             continue;
         };
         for s in 0..x.subnets.len() {
-            let n = (0..x.count as usize).filter(|k| k % x.subnets.len() == s).count();
+            let n = (0..x.count as usize)
+                .filter(|k| k % x.subnets.len() == s)
+                .count();
             if n == 0 {
                 continue;
             }
             let key = format!(
                 "{:?}|{}|{}|{:?}|{}|{}",
-                x.subnets[s].0, x.instance_type, x.image_id, x.security_groups, x.root_gib, x.root_type
+                x.subnets[s].0,
+                x.instance_type,
+                x.image_id,
+                x.security_groups,
+                x.root_gib,
+                x.root_type
             );
             groups.entry(key).or_default().push((i, s, n));
         }
@@ -1714,12 +1793,11 @@ fn launches(estate: &EstateFile, indices: &[usize]) -> Vec<Launch> {
     out
 }
 
-/// Makes one launch; returns, per member, its (instance id, root volume id) pairs.
-async fn run_instances(
-    site: Site,
-    ids: Arc<Ids>,
-    launch: Launch,
-) -> Result<Vec<(usize, Vec<(String, String)>)>, SeedError> {
+/// Per entry of a launch, its instances' (instance id, root volume id).
+type Launched = Vec<(usize, Vec<(String, String)>)>;
+
+/// Makes one launch.
+async fn run_instances(site: Site, ids: Arc<Ids>, launch: Launch) -> Result<Launched, SeedError> {
     let estate = &site.shared.estate;
     let res = estate.resources();
     let first = launch.members[0].0;
@@ -1735,7 +1813,10 @@ async fn run_instances(
         ("MaxCount", &n),
         ("SubnetId", &ids.subnet(x.subnets[launch.subnet].0)),
         ("BlockDeviceMapping.1.DeviceName", "/dev/xvda"),
-        ("BlockDeviceMapping.1.Ebs.VolumeSize", &x.root_gib.to_string()),
+        (
+            "BlockDeviceMapping.1.Ebs.VolumeSize",
+            &x.root_gib.to_string(),
+        ),
         ("BlockDeviceMapping.1.Ebs.VolumeType", &x.root_type),
         ("BlockDeviceMapping.1.Ebs.DeleteOnTermination", "true"),
     ]);
@@ -1744,7 +1825,13 @@ async fn run_instances(
     }
     let what = format!("ec2_instance {} and {} more", res[first].key(), total - 1);
     let body = site
-        .query(ResourceKind::Ec2Instance, &what, "ec2", "RunInstances", &params)
+        .query(
+            ResourceKind::Ec2Instance,
+            &what,
+            "ec2",
+            "RunInstances",
+            &params,
+        )
         .await?;
     let instances = texts(&body, "instanceId");
     let volumes = texts(&body, "volumeId");
@@ -1793,8 +1880,16 @@ async fn create_bucket(site: Site, i: usize) -> Result<(), SeedError> {
         )
     };
     let path = format!("/{name}");
-    site.rest(kind, &what, "s3", "PUT", path.clone(), None, create.into_bytes())
-        .await?;
+    site.rest(
+        kind,
+        &what,
+        "s3",
+        "PUT",
+        path.clone(),
+        None,
+        create.into_bytes(),
+    )
+    .await?;
     let escape = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -1806,9 +1901,18 @@ async fn create_bucket(site: Site, i: usize) -> Result<(), SeedError> {
         let tags: String = r
             .tags
             .iter()
-            .map(|(k, v)| format!("<Tag><Key>{}</Key><Value>{}</Value></Tag>", escape(k), escape(v)))
+            .map(|(k, v)| {
+                format!(
+                    "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                    escape(k),
+                    escape(v)
+                )
+            })
             .collect();
-        settings.push(("tagging", format!("<Tagging {xmlns}><TagSet>{tags}</TagSet></Tagging>")));
+        settings.push((
+            "tagging",
+            format!("<Tagging {xmlns}><TagSet>{tags}</TagSet></Tagging>"),
+        ));
     }
     if b.versioning != "Disabled" {
         settings.push((
@@ -1868,8 +1972,16 @@ async fn create_bucket(site: Site, i: usize) -> Result<(), SeedError> {
         ));
     }
     for (sub, body) in settings {
-        site.rest(kind, &what, "s3", "PUT", path.clone(), Some(sub), body.into_bytes())
-            .await?;
+        site.rest(
+            kind,
+            &what,
+            "s3",
+            "PUT",
+            path.clone(),
+            Some(sub),
+            body.into_bytes(),
+        )
+        .await?;
     }
     site.created(kind, 1);
     Ok(())
