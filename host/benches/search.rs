@@ -21,8 +21,13 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![10_000, 100_000] } else { sizes };
-    let embedder = Arc::new(Embedder::from_env().expect("run scripts/setup and source scripts/env.sh"));
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        sizes
+    };
+    let embedder =
+        Arc::new(Embedder::from_env().expect("run scripts/setup and source scripts/env.sh"));
     let cases = eval::parse_cases(eval::DEV_SET).expect("dev set parses");
     for size in sizes {
         bench(size, embedder.clone(), &cases);
@@ -56,14 +61,26 @@ fn bench(size: usize, embedder: Arc<Embedder>, cases: &[eval::Case]) {
     let mut queries: Vec<String> = cases.iter().map(|c| c.query.clone()).collect();
     for (i, r) in records.iter().enumerate().step_by((n / 100).max(1)) {
         let name = &r.resource.name;
-        queries.push(if i % 2 == 0 { name.clone() } else { name.replace("-", " ") });
+        queries.push(if i % 2 == 0 {
+            name.clone()
+        } else {
+            name.replace("-", " ")
+        });
     }
     let mut times = Vec::new();
     for round in 0..3 {
         for q in &queries {
             let started = Instant::now();
-            let results = search::search(&estate, &accounts, &SearchRequest { query: q.clone(), limit: 10, ..SearchRequest::default() })
-                .expect("search");
+            let results = search::search(
+                &estate,
+                &accounts,
+                &SearchRequest {
+                    query: q.clone(),
+                    limit: 10,
+                    ..SearchRequest::default()
+                },
+            )
+            .expect("search");
             if round > 0 {
                 times.push(started.elapsed());
             }

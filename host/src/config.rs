@@ -98,9 +98,7 @@ impl Config {
     /// Loads `path`; a missing file is the default configuration.
     pub fn load_from(path: &Path) -> Result<Self, String> {
         match std::fs::read_to_string(path) {
-            Ok(text) => {
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-            }
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         }
@@ -116,7 +114,11 @@ impl Config {
 
     /// The server's API key, read from the environment variable the config names.
     pub fn qdrant_api_key(&self) -> Option<String> {
-        let var = self.store.qdrant_api_key_env.as_deref().unwrap_or("QDRANT_API_KEY");
+        let var = self
+            .store
+            .qdrant_api_key_env
+            .as_deref()
+            .unwrap_or("QDRANT_API_KEY");
         std::env::var(var).ok().filter(|k| !k.is_empty())
     }
 }
@@ -132,12 +134,18 @@ mod tests {
             .skip_while(|l| !l.starts_with("//! ```toml"))
             .skip(1)
             .take_while(|l| !l.starts_with("//! ```"))
-            .map(|l| l.strip_prefix("//! ").unwrap_or(l.trim_start_matches("//!")))
+            .map(|l| {
+                l.strip_prefix("//! ")
+                    .unwrap_or(l.trim_start_matches("//!"))
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let config: Config = toml::from_str(&text).unwrap();
         assert_eq!(config.accounts.len(), 2);
-        assert_eq!(config.accounts[1].role_arn.as_deref(), Some("arn:aws:iam::222222222222:role/ReadOnly"));
+        assert_eq!(
+            config.accounts[1].role_arn.as_deref(),
+            Some("arn:aws:iam::222222222222:role/ReadOnly")
+        );
         assert_eq!(config.sync.concurrency, Some(10));
     }
 
@@ -148,6 +156,9 @@ mod tests {
         assert_eq!(Config::load_from(&path).unwrap(), Config::default());
         std::fs::write(&path, "[store]\nqdrant = 1\n").unwrap();
         let err = Config::load_from(&path).unwrap_err();
-        assert!(err.contains("qdrant") && err.contains("config.toml"), "{err}");
+        assert!(
+            err.contains("qdrant") && err.contains("config.toml"),
+            "{err}"
+        );
     }
 }

@@ -15,6 +15,6 @@ pub mod paths;
 pub mod plugin;
 pub mod resource;
 pub mod scan;
-pub mod search;
 pub mod seal;
+pub mod search;
 pub mod store;

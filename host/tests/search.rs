@@ -29,8 +29,14 @@ fn embedder() -> Arc<Embedder> {
 
 fn accounts() -> Vec<AccountName> {
     vec![
-        AccountName { id: PROD.into(), name: "production".into() },
-        AccountName { id: STAGING.into(), name: "staging".into() },
+        AccountName {
+            id: PROD.into(),
+            name: "production".into(),
+        },
+        AccountName {
+            id: STAGING.into(),
+            name: "staging".into(),
+        },
     ]
 }
 
@@ -55,18 +61,32 @@ fn resource(
             state: Some("available".into()),
             tags: tags
                 .iter()
-                .map(|(k, v)| Tag { key: (*k).into(), value: (*v).into() })
+                .map(|(k, v)| Tag {
+                    key: (*k).into(),
+                    value: (*v).into(),
+                })
                 .collect(),
             relations: Vec::new(),
             metadata: meta.as_object().cloned().unwrap_or_default(),
         },
         service: service.into(),
-        account_name: if account == PROD { "production" } else { "staging" }.into(),
+        account_name: if account == PROD {
+            "production"
+        } else {
+            "staging"
+        }
+        .into(),
         permissions: Some(Permissions {
             allowed: vec!["rds:StopDBInstance".into()],
-            denied: vec![Denial { action: "rds:DeleteDBInstance".into(), explicit: true }],
+            denied: vec![Denial {
+                action: "rds:DeleteDBInstance".into(),
+                explicit: true,
+            }],
         }),
-        constraints: Constraints { can_stop: true, ..Constraints::default() },
+        constraints: Constraints {
+            can_stop: true,
+            ..Constraints::default()
+        },
         principal: Some(format!("arn:aws:iam::{account}:role/Developer")),
     }
 }
@@ -74,35 +94,118 @@ fn resource(
 /// A small estate with the seed's examples and look-alikes around them.
 fn records() -> Vec<Record> {
     let pg = |acct, region, id: &str, env, app| {
-        resource("rds_instance", acct, region, id, id, &[("env", env), ("app", app)],
-            json!({"engine": "postgres", "engine_version": "14.7", "multi_az": true}))
+        resource(
+            "rds_instance",
+            acct,
+            region,
+            id,
+            id,
+            &[("env", env), ("app", app)],
+            json!({"engine": "postgres", "engine_version": "14.7", "multi_az": true}),
+        )
     };
     let ec2 = |acct, region, id: &str, name: &str, env, app| {
-        resource("ec2_instance", acct, region, id, name, &[("Name", name), ("env", env), ("app", app)],
-            json!({"instance_type": "t3.medium"}))
+        resource(
+            "ec2_instance",
+            acct,
+            region,
+            id,
+            name,
+            &[("Name", name), ("env", env), ("app", app)],
+            json!({"instance_type": "t3.medium"}),
+        )
     };
     let bucket = |acct, region, id: &str, env| {
-        resource("s3_bucket", acct, region, id, id, &[("env", env)], json!({}))
+        resource(
+            "s3_bucket",
+            acct,
+            region,
+            id,
+            id,
+            &[("env", env)],
+            json!({}),
+        )
     };
     vec![
         pg(PROD, "us-west-2", "pg-instance-main1", "production", "main"),
-        pg(PROD, "us-west-2", "pg-instance-main2", "production", "billing"),
-        pg(STAGING, "us-west-2", "pg-instance-main1-staging", "staging", "main"),
+        pg(
+            PROD,
+            "us-west-2",
+            "pg-instance-main2",
+            "production",
+            "billing",
+        ),
+        pg(
+            STAGING,
+            "us-west-2",
+            "pg-instance-main1-staging",
+            "staging",
+            "main",
+        ),
         pg(PROD, "us-east-1", "mysql-orders", "production", "orders"),
-        resource("rds_instance", STAGING, "us-east-1", "mysql-legacy", "mysql-legacy",
-            &[("env", "staging")], json!({"engine": "mysql"})),
-        ec2(PROD, "us-west-2", "i-0a1", "web-server-1", "production", "api"),
-        ec2(PROD, "us-west-2", "i-0a2", "web-server-2", "production", "api"),
-        ec2(STAGING, "us-west-2", "i-0b1", "web-server-1", "staging", "api"),
-        ec2(PROD, "us-east-1", "i-0c1", "etl-worker-1", "production", "etl"),
+        resource(
+            "rds_instance",
+            STAGING,
+            "us-east-1",
+            "mysql-legacy",
+            "mysql-legacy",
+            &[("env", "staging")],
+            json!({"engine": "mysql"}),
+        ),
+        ec2(
+            PROD,
+            "us-west-2",
+            "i-0a1",
+            "web-server-1",
+            "production",
+            "api",
+        ),
+        ec2(
+            PROD,
+            "us-west-2",
+            "i-0a2",
+            "web-server-2",
+            "production",
+            "api",
+        ),
+        ec2(
+            STAGING,
+            "us-west-2",
+            "i-0b1",
+            "web-server-1",
+            "staging",
+            "api",
+        ),
+        ec2(
+            PROD,
+            "us-east-1",
+            "i-0c1",
+            "etl-worker-1",
+            "production",
+            "etl",
+        ),
         ec2(STAGING, "us-east-1", "i-0c2", "bastion", "staging", "ops"),
         bucket(PROD, "us-west-2", "acme-prod-logs", "production"),
         bucket(PROD, "us-east-1", "acme-prod-backups", "production"),
         bucket(STAGING, "us-west-2", "acme-staging-assets", "staging"),
-        resource("lambda_function", PROD, "us-west-2", "resize-images", "resize-images",
-            &[("env", "production")], json!({"runtime": "python3.12"})),
-        resource("lambda_function", STAGING, "us-east-1", "nightly-report", "nightly-report",
-            &[("env", "staging")], json!({"runtime": "nodejs20.x"})),
+        resource(
+            "lambda_function",
+            PROD,
+            "us-west-2",
+            "resize-images",
+            "resize-images",
+            &[("env", "production")],
+            json!({"runtime": "python3.12"}),
+        ),
+        resource(
+            "lambda_function",
+            STAGING,
+            "us-east-1",
+            "nightly-report",
+            "nightly-report",
+            &[("env", "staging")],
+            json!({"runtime": "nodejs20.x"}),
+        ),
     ]
 }
 
@@ -112,12 +215,25 @@ fn estate(dir: &std::path::Path) -> Estate {
 }
 
 fn top(estate: &Estate, query: &str) -> Vec<String> {
-    search::search(estate, &accounts(), &SearchRequest { query: query.into(), limit: 5, ..Default::default() })
-        .unwrap()
-        .hits
-        .into_iter()
-        .map(|h| format!("{}@{}", h.record.resource.identifier, h.record.resource.account_id))
-        .collect()
+    search::search(
+        estate,
+        &accounts(),
+        &SearchRequest {
+            query: query.into(),
+            limit: 5,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .hits
+    .into_iter()
+    .map(|h| {
+        format!(
+            "{}@{}",
+            h.record.resource.identifier, h.record.resource.account_id
+        )
+    })
+    .collect()
 }
 
 #[test]
@@ -134,8 +250,15 @@ fn the_seed_examples_find_pg_instance_main1() {
         format!("pg-instance-main2@{PROD}"),
         format!("mysql-orders@{PROD}"),
     ];
-    assert!(got[..3].iter().all(|g| production_dbs.contains(g)), "{got:?}");
-    for query in ["pg-main1", "env=prod AND app=main", "stop the production postgres"] {
+    assert!(
+        got[..3].iter().all(|g| production_dbs.contains(g)),
+        "{got:?}"
+    );
+    for query in [
+        "pg-main1",
+        "env=prod AND app=main",
+        "stop the production postgres",
+    ] {
         let got = top(&estate, query);
         assert_eq!(got.first(), Some(&want), "{query:?} gave {got:?}");
     }
@@ -147,24 +270,50 @@ fn filters_narrow_by_account_region_service_and_type() {
     let estate = estate(dir.path());
     estate.put(records()).unwrap();
     let all = |query: &str| {
-        search::search(&estate, &accounts(), &SearchRequest { query: query.into(), limit: 50, ..Default::default() })
-            .unwrap()
-            .hits
+        search::search(
+            &estate,
+            &accounts(),
+            &SearchRequest {
+                query: query.into(),
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .hits
     };
     let hits = all("web server in staging account");
     assert!(!hits.is_empty());
-    assert!(hits.iter().all(|h| h.record.resource.account_id == STAGING), "account filter");
+    assert!(
+        hits.iter().all(|h| h.record.resource.account_id == STAGING),
+        "account filter"
+    );
     assert_eq!(hits[0].record.resource.name, "web-server-1");
     let hits = all("rds in us-east-1");
-    let mut ids: Vec<_> = hits.iter().map(|h| h.record.resource.identifier.as_str()).collect();
+    let mut ids: Vec<_> = hits
+        .iter()
+        .map(|h| h.record.resource.identifier.as_str())
+        .collect();
     ids.sort();
     assert_eq!(ids, ["mysql-legacy", "mysql-orders"]);
     let hits = all("buckets");
     assert_eq!(hits.len(), 3);
-    assert!(hits.iter().all(|h| h.record.resource.resource_type == "s3_bucket"));
-    let hits = search::search(&estate, &accounts(), &SearchRequest {
-        query: "web".into(), regions: vec!["us-west-2".into()], types: vec!["ec2_instance".into()], limit: 10, ..Default::default()
-    }).unwrap().hits;
+    assert!(hits
+        .iter()
+        .all(|h| h.record.resource.resource_type == "s3_bucket"));
+    let hits = search::search(
+        &estate,
+        &accounts(),
+        &SearchRequest {
+            query: "web".into(),
+            regions: vec!["us-west-2".into()],
+            types: vec!["ec2_instance".into()],
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .hits;
     assert_eq!(hits.len(), 3);
 }
 
@@ -174,10 +323,18 @@ fn hits_carry_unsealed_permissions_and_constraints() {
     let estate = estate(dir.path());
     let original = records();
     estate.put(original.clone()).unwrap();
-    let hit = search::search(&estate, &accounts(), &SearchRequest { query: "pg-instance-main1".into(), limit: 1, ..Default::default() })
-        .unwrap()
-        .hits
-        .remove(0);
+    let hit = search::search(
+        &estate,
+        &accounts(),
+        &SearchRequest {
+            query: "pg-instance-main1".into(),
+            limit: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .hits
+    .remove(0);
     assert_eq!(hit.record, original[0]);
 }
 
@@ -188,12 +345,25 @@ fn sensitive_fields_are_sealed_and_tampering_is_an_error() {
     let records = records();
     estate.put(records.clone()).unwrap();
     let id = records[0].id();
-    let stored = estate.store().retrieve(Collection::Estate, &[id], false).unwrap().remove(0);
+    let stored = estate
+        .store()
+        .retrieve(Collection::Estate, &[id], false)
+        .unwrap()
+        .remove(0);
     let text = serde_json::to_string(&stored.payload).unwrap();
-    assert!(!text.contains("arn:aws"), "an ARN is stored in the clear: {text}");
-    assert!(!text.contains("DeleteDBInstance"), "IAM data is stored in the clear");
+    assert!(
+        !text.contains("arn:aws"),
+        "an ARN is stored in the clear: {text}"
+    );
+    assert!(
+        !text.contains("DeleteDBInstance"),
+        "IAM data is stored in the clear"
+    );
     assert!(!text.contains("14.7"), "metadata is stored in the clear");
-    assert!(text.contains("pg-instance-main1") && text.contains("env=production"), "plain fields stay filterable");
+    assert!(
+        text.contains("pg-instance-main1") && text.contains("env=production"),
+        "plain fields stay filterable"
+    );
 
     // Flip one character of the sealed blob: reading must fail, not return garbage.
     let mut payload = stored.payload.clone();
@@ -208,7 +378,6 @@ fn sensitive_fields_are_sealed_and_tampering_is_an_error() {
     // The same blob under another point id fails too (the id is the associated data).
     let other = records[1].id();
     assert!(estate.decode(other, &stored.payload).is_err());
-
 }
 
 #[test]
@@ -220,7 +389,10 @@ fn another_key_cannot_read_the_records() {
     ours.put(records()).unwrap();
     let theirs = Estate::new(store, embedder(), Arc::new(Sealer::generate()));
     let err = theirs.get(&[records()[0].id()]).unwrap_err().to_string();
-    assert!(err.contains("key"), "the error should say the key differs: {err}");
+    assert!(
+        err.contains("key"),
+        "the error should say the key differs: {err}"
+    );
 }
 
 #[test]
@@ -228,10 +400,16 @@ fn unchanged_records_are_neither_embedded_nor_rewritten() {
     let dir = tempfile::tempdir().unwrap();
     let estate = estate(dir.path());
     let first = estate.put(records()).unwrap();
-    assert_eq!((first.added, first.updated, first.unchanged), (records().len(), 0, 0));
+    assert_eq!(
+        (first.added, first.updated, first.unchanged),
+        (records().len(), 0, 0)
+    );
     assert!(first.embedded > 0);
     let again = estate.put(records()).unwrap();
-    assert_eq!((again.added, again.updated, again.unchanged, again.embedded), (0, 0, records().len(), 0));
+    assert_eq!(
+        (again.added, again.updated, again.unchanged, again.embedded),
+        (0, 0, records().len(), 0)
+    );
 
     // A state change rewrites the record but reuses its vector (same text).
     let mut changed = records();
@@ -239,10 +417,19 @@ fn unchanged_records_are_neither_embedded_nor_rewritten() {
     let stats = estate.put(changed.clone()).unwrap();
     assert_eq!((stats.updated, stats.embedded), (1, 0));
     // A new tag changes the text: one embedding.
-    changed[1].resource.tags.push(Tag { key: "team".into(), value: "payments".into() });
+    changed[1].resource.tags.push(Tag {
+        key: "team".into(),
+        value: "payments".into(),
+    });
     let stats = estate.put(changed).unwrap();
     assert_eq!((stats.updated, stats.embedded), (1, 1));
-    assert_eq!(estate.store().count(Collection::Estate, &Filter::all()).unwrap(), records().len() as u64);
+    assert_eq!(
+        estate
+            .store()
+            .count(Collection::Estate, &Filter::all())
+            .unwrap(),
+        records().len() as u64
+    );
 }
 
 #[test]
@@ -253,11 +440,23 @@ fn a_complete_scan_removes_what_it_no_longer_sees_in_its_scope_only() {
     estate.put(records.clone()).unwrap();
     // The rds scan of production us-west-2 now sees only pg-instance-main1.
     let seen: HashSet<_> = [records[0].id()].into();
-    let removed = estate.remove_unseen(PROD, "us-west-2", "rds", &seen).unwrap();
+    let removed = estate
+        .remove_unseen(PROD, "us-west-2", "rds", &seen)
+        .unwrap();
     assert_eq!(removed, 1, "pg-instance-main2 is gone");
-    let left: Vec<_> = estate.list(&Filter::all().eq("service", "rds")).unwrap()
-        .into_iter().map(|r| r.resource.identifier).collect();
+    let left: Vec<_> = estate
+        .list(&Filter::all().eq("service", "rds"))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.resource.identifier)
+        .collect();
     assert_eq!(left.len(), 4);
     assert!(!left.contains(&"pg-instance-main2".to_owned()));
-    assert_eq!(estate.store().count(Collection::Estate, &Filter::all()).unwrap(), records.len() as u64 - 1);
+    assert_eq!(
+        estate
+            .store()
+            .count(Collection::Estate, &Filter::all())
+            .unwrap(),
+        records.len() as u64 - 1
+    );
 }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use cloudops_host::aws::Endpoints;
-use cloudops_host::demo::{generate, seed_estate, AccountSpec, Emulator, EstateFile, EstateSpec, SeedReport};
+use cloudops_host::demo::{
+    generate, seed_estate, AccountSpec, Emulator, EstateFile, EstateSpec, SeedReport,
+};
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::{Estate, Record};
 use cloudops_host::plugin::{Limits, Plugin};
@@ -77,7 +79,14 @@ fn accounts(emulator: &Emulator, file: &EstateFile, seeded: &SeedReport) -> Vec<
 }
 
 async fn run(accounts: Vec<SyncAccount>, estate: &Estate) -> SyncReport {
-    sync::sync(accounts, plugins(), estate.clone(), SyncOptions::default(), Arc::new(|_| {})).await
+    sync::sync(
+        accounts,
+        plugins(),
+        estate.clone(),
+        SyncOptions::default(),
+        Arc::new(|_| {}),
+    )
+    .await
 }
 
 fn tally(records: &[Record]) -> BTreeMap<(String, String, String), usize> {
@@ -85,7 +94,11 @@ fn tally(records: &[Record]) -> BTreeMap<(String, String, String), usize> {
     for r in records {
         let r = &r.resource;
         *counts
-            .entry((r.account_id.clone(), r.region.clone(), r.resource_type.clone()))
+            .entry((
+                r.account_id.clone(),
+                r.region.clone(),
+                r.resource_type.clone(),
+            ))
             .or_insert(0) += 1;
     }
     counts
@@ -102,42 +115,83 @@ async fn three_accounts_sync_exactly_then_degrade_forget_and_skip() {
 
     // 1. A full sync stores exactly what the estate file implies.
     let report = run(accounts(&emulator, &file, &seeded), &estate).await;
-    assert!(report.is_clean(), "{:#?}", report.scopes.iter().filter(|s| !s.errors.is_empty()).collect::<Vec<_>>());
+    assert!(
+        report.is_clean(),
+        "{:#?}",
+        report
+            .scopes
+            .iter()
+            .filter(|s| !s.errors.is_empty())
+            .collect::<Vec<_>>()
+    );
     assert_eq!(report.scopes.len(), 3 * 2 * PLUGINS.len());
     let stored = estate.list(&Filter::all()).unwrap();
-    assert_eq!(tally(&stored), file.expected_counts(), "stored counts per (account, region, type)");
-    assert!(report.scopes.iter().all(|s| s.iam_known == s.found), "IAM answered for every resource");
+    assert_eq!(
+        tally(&stored),
+        file.expected_counts(),
+        "stored counts per (account, region, type)"
+    );
+    assert!(
+        report.scopes.iter().all(|s| s.iam_known == s.found),
+        "IAM answered for every resource"
+    );
 
     // 2. IAM decisions per resource match each account's policy.
     let instance_in = |account: &str| {
         stored
             .iter()
-            .find(|r| r.resource.account_id == account && r.resource.resource_type == "ec2_instance")
+            .find(|r| {
+                r.resource.account_id == account && r.resource.resource_type == "ec2_instance"
+            })
             .unwrap()
     };
     let prod = instance_in("111111111111").permissions.clone().unwrap();
     assert!(prod.allows("ec2:StopInstances"), "{prod:?}");
-    let terminate = prod.denied.iter().find(|d| d.action == "ec2:TerminateInstances").unwrap();
+    let terminate = prod
+        .denied
+        .iter()
+        .find(|d| d.action == "ec2:TerminateInstances")
+        .unwrap();
     assert!(terminate.explicit, "production denies terminate explicitly");
     assert!(!instance_in("111111111111").constraints.can_delete);
     let dev = instance_in("333333333333").permissions.clone().unwrap();
-    assert!(dev.allows("ec2:TerminateInstances"), "development may terminate: {dev:?}");
+    assert!(
+        dev.allows("ec2:TerminateInstances"),
+        "development may terminate: {dev:?}"
+    );
 
     // 3. Nothing changed: nothing is embedded, added, updated or removed.
     let again = run(accounts(&emulator, &file, &seeded), &estate).await;
     assert!(again.is_clean());
-    let sum = |f: fn(&cloudops_host::scan::status::ScopeStatus) -> usize| again.scopes.iter().map(f).sum::<usize>();
-    assert_eq!((sum(|s| s.embedded), sum(|s| s.added), sum(|s| s.updated)), (0, 0, 0));
+    let sum = |f: fn(&cloudops_host::scan::status::ScopeStatus) -> usize| {
+        again.scopes.iter().map(f).sum::<usize>()
+    };
+    assert_eq!(
+        (sum(|s| s.embedded), sum(|s| s.added), sum(|s| s.updated)),
+        (0, 0, 0)
+    );
     assert_eq!(again.scopes.iter().map(|s| s.removed).sum::<u64>(), 0);
     assert_eq!(sum(|s| s.unchanged), stored.len());
 
     // 4. A bucket deleted in AWS disappears at the next complete sync of its scope.
     let bucket = stored
         .iter()
-        .find(|r| r.resource.resource_type == "s3_bucket" && r.resource.account_id == "222222222222")
+        .find(|r| {
+            r.resource.resource_type == "s3_bucket" && r.resource.account_id == "222222222222"
+        })
         .unwrap();
-    let staging = seeded.accounts.iter().find(|a| a.id == "222222222222").unwrap();
-    delete_bucket(&emulator, staging, &bucket.resource.region, &bucket.resource.identifier).await;
+    let staging = seeded
+        .accounts
+        .iter()
+        .find(|a| a.id == "222222222222")
+        .unwrap();
+    delete_bucket(
+        &emulator,
+        staging,
+        &bucket.resource.region,
+        &bucket.resource.identifier,
+    )
+    .await;
     let after = run(accounts(&emulator, &file, &seeded), &estate).await;
     let removed: u64 = after.scopes.iter().map(|s| s.removed).sum();
     assert_eq!(removed, 1);
@@ -163,10 +217,19 @@ async fn three_accounts_sync_exactly_then_degrade_forget_and_skip() {
             assert!(scope.complete && scope.errors.is_empty(), "{scope:?}");
         }
     }
-    assert_eq!(estate.list(&Filter::all()).unwrap().len(), before, "a failed scan forgets nothing");
+    assert_eq!(
+        estate.list(&Filter::all()).unwrap().len(),
+        before,
+        "a failed scan forgets nothing"
+    );
 }
 
-async fn delete_bucket(emulator: &Emulator, account: &cloudops_host::demo::SeededAccount, region: &str, bucket: &str) {
+async fn delete_bucket(
+    emulator: &Emulator,
+    account: &cloudops_host::demo::SeededAccount,
+    region: &str,
+    bucket: &str,
+) {
     let client = account.client(emulator);
     let request = cloudops_host::aws::AwsRequest {
         service: "s3".into(),
@@ -177,5 +240,9 @@ async fn delete_bucket(emulator: &Emulator, account: &cloudops_host::demo::Seede
         body: Vec::new(),
     };
     let response = client.send(&request, region, 1 << 20).await.unwrap();
-    assert!(response.is_success(), "DeleteBucket: {}", String::from_utf8_lossy(&response.body));
+    assert!(
+        response.is_success(),
+        "DeleteBucket: {}",
+        String::from_utf8_lossy(&response.body)
+    );
 }

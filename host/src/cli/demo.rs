@@ -86,7 +86,11 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     eprintln!(
         "syncing through {} sandboxed plugins ({}) into the {} (sealing key: {}) ...",
         plugins.len(),
-        plugins.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+        plugins
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
         local::describe(&local.location),
         local.key_source
     );
@@ -102,7 +106,11 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         "synced {found} resources ({embedded} embedded) from {} scopes in {:.1} s{}",
         report.scopes.len(),
         report.duration.as_secs_f64(),
-        if report.is_clean() { "" } else { "; some scopes had errors (`cloudops status`)" }
+        if report.is_clean() {
+            ""
+        } else {
+            "; some scopes had errors (`cloudops status`)"
+        }
     );
 
     // Show one search, then how to run more.

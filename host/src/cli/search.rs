@@ -84,7 +84,11 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     } else if results.hits.is_empty() {
         eprintln!(
             "nothing found{}; is the estate synced? (`cloudops status`)",
-            if results.parsed.has_filters() { " with those filters" } else { "" }
+            if results.parsed.has_filters() {
+                " with those filters"
+            } else {
+                ""
+            }
         );
     } else {
         let mut table = Table::new();
@@ -93,7 +97,11 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         ]);
         for hit in &results.hits {
             let r = &hit.record.resource;
-            let tags: Vec<String> = r.tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
+            let tags: Vec<String> = r
+                .tags
+                .iter()
+                .map(|t| format!("{}={}", t.key, t.value))
+                .collect();
             table.add_row([
                 format!("{:.2}", hit.score),
                 r.resource_type.clone(),
@@ -107,7 +115,11 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             ]);
         }
         println!("{table}");
-        eprintln!("{} results in {:.1} ms", results.hits.len(), took.as_secs_f64() * 1e3);
+        eprintln!(
+            "{} results in {:.1} ms",
+            results.hits.len(),
+            took.as_secs_f64() * 1e3
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -143,10 +155,14 @@ fn you_may(record: &Record) -> String {
         return "? (IAM unknown)".to_owned();
     }
     let c = &record.constraints;
-    let may: Vec<&str> = [(c.can_stop, "stop"), (c.can_start, "start"), (c.can_delete, "delete")]
-        .into_iter()
-        .filter_map(|(ok, verb)| ok.then_some(verb))
-        .collect();
+    let may: Vec<&str> = [
+        (c.can_stop, "stop"),
+        (c.can_start, "start"),
+        (c.can_delete, "delete"),
+    ]
+    .into_iter()
+    .filter_map(|(ok, verb)| ok.then_some(verb))
+    .collect();
     if may.is_empty() {
         "-".to_owned()
     } else {

@@ -9,11 +9,11 @@ use anyhow::Context;
 use clap::Args;
 use cloudops_host::aws::{self, iam, AwsClient, Endpoints, HttpTransport};
 use cloudops_host::config::{AccountConfig, Config};
+use cloudops_host::estate::Estate;
+use cloudops_host::paths;
 use cloudops_host::plugin::{self, Limits, Plugin, PluginEngine};
 use cloudops_host::scan::status::{ScopeStatus, SyncStatus};
 use cloudops_host::scan::sync::{self, Event, SyncAccount, SyncOptions, SyncReport};
-use cloudops_host::estate::Estate;
-use cloudops_host::paths;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -132,7 +132,11 @@ impl Progress {
                 account.id,
                 account.principal.as_deref().unwrap_or("unknown principal")
             )),
-            Event::AccountFailed { name, error, scopes } => {
+            Event::AccountFailed {
+                name,
+                error,
+                scopes,
+            } => {
                 if let Some(bar) = &self.bar {
                     bar.inc(scopes as u64);
                 }
@@ -206,7 +210,11 @@ fn print_report(report: &SyncReport, json_out: bool) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let failed = report.scopes.iter().filter(|s| !s.errors.is_empty()).count();
+    let failed = report
+        .scopes
+        .iter()
+        .filter(|s| !s.errors.is_empty())
+        .count();
     eprintln!(
         "synced {} scopes in {:.1} s: {} found, {} added, {} updated, {} unchanged, {} removed, {} embedded{}",
         report.scopes.len(),
@@ -370,7 +378,17 @@ pub fn status(args: StatusArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let ago = |t: i64| humanize(now - t);
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
-        "ACCOUNT", "REGION", "SERVICE", "LAST SUCCESS", "TOOK", "FOUND", "+", "~", "-", "IAM", "ERRORS",
+        "ACCOUNT",
+        "REGION",
+        "SERVICE",
+        "LAST SUCCESS",
+        "TOOK",
+        "FOUND",
+        "+",
+        "~",
+        "-",
+        "IAM",
+        "ERRORS",
     ]);
     for s in status.scopes.values() {
         table.add_row([

@@ -114,10 +114,15 @@ impl Embedder {
     /// One unit-length [`DIM`]-d vector per text, in order. Runs the model on batches of
     /// 100 texts. Texts longer than 256 tokens are truncated.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut vectors = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH) {
-            for vector in self.run(batch)? {
-                vectors.push(unit(vector)?);
+        // Batch texts of similar length together, as sentence-transformers does: each batch is
+        // padded to its longest text, so this saves work and changes no vector.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for indices in order.chunks(BATCH) {
+            let batch: Vec<&str> = indices.iter().map(|&i| texts[i].as_str()).collect();
+            for (&i, vector) in indices.iter().zip(self.run(&batch)?) {
+                vectors[i] = unit(vector)?;
             }
         }
         Ok(vectors)

@@ -16,8 +16,8 @@ use uuid::Uuid;
 use crate::aws::iam::Permissions;
 use crate::embed::{self, Embedder};
 use crate::resource::{Constraints, Relation, Resource, Tag};
-use crate::search::lexical;
 use crate::seal::Sealer;
+use crate::search::lexical;
 use crate::store::{resource_id, Collection, EstateStore, Filter, Point, StoreError, StoredPoint};
 
 /// A resource and what the sync learned about it.

@@ -84,8 +84,12 @@ impl SyncStatus {
     pub fn load(data_dir: &Path) -> Result<Self, String> {
         let path = Self::path(data_dir);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("{} is unreadable ({e}); delete it and sync again", path.display())),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                format!(
+                    "{} is unreadable ({e}); delete it and sync again",
+                    path.display()
+                )
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         }
@@ -146,9 +150,14 @@ mod tests {
         status.save(dir.path()).unwrap();
         let back = SyncStatus::load(dir.path()).unwrap();
         assert_eq!(back, status);
-        assert_eq!(back.scopes["111111111111/us-west-2/ec2"].iam_success_rate(), 0.75);
+        assert_eq!(
+            back.scopes["111111111111/us-west-2/ec2"].iam_success_rate(),
+            0.75
+        );
         assert!(!dir.path().join("sync-status.json.tmp").exists());
         std::fs::write(SyncStatus::path(dir.path()), "{").unwrap();
-        assert!(SyncStatus::load(dir.path()).unwrap_err().contains("delete it"));
+        assert!(SyncStatus::load(dir.path())
+            .unwrap_err()
+            .contains("delete it"));
     }
 }

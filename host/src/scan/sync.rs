@@ -113,7 +113,10 @@ impl SyncReport {
     /// True when every account and scope completed without errors.
     pub fn is_clean(&self) -> bool {
         self.failed_accounts.is_empty()
-            && self.scopes.iter().all(|s| s.complete && s.errors.is_empty())
+            && self
+                .scopes
+                .iter()
+                .all(|s| s.complete && s.errors.is_empty())
     }
 }
 
@@ -220,7 +223,14 @@ impl Scope {
 
         let scan = {
             let _permit = permits.acquire().await.expect("never closed");
-            scan_region(&self.plugin, &self.account.client, &account_id, &self.region, &[]).await
+            scan_region(
+                &self.plugin,
+                &self.account.client,
+                &account_id,
+                &self.region,
+                &[],
+            )
+            .await
         };
         status.found = scan.resources.len();
         let mut complete = match &scan.result {
@@ -251,8 +261,14 @@ impl Scope {
             } else {
                 Err("IAM permission discovery is off".to_owned())
             };
-            let access =
-                access_as(&self.plugin, &self.account.client, &self.region, principal, batch).await;
+            let access = access_as(
+                &self.plugin,
+                &self.account.client,
+                &self.region,
+                principal,
+                batch,
+            )
+            .await;
             if let Some(first) = access.errors.first() {
                 if !status.errors.contains(first) {
                     status.errors.push(first.clone());
@@ -326,9 +342,9 @@ impl Scope {
 }
 
 /// Awaits every future, keeping order.
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();

@@ -146,7 +146,8 @@ mod tests {
             assert!(
                 cases
                     .iter()
-                    .any(|c| c.query == query && c.expect.first().map(String::as_str) == Some(expected)),
+                    .any(|c| c.query == query
+                        && c.expect.first().map(String::as_str) == Some(expected)),
                 "dev set lacks {query:?}"
             );
         }
@@ -156,7 +157,8 @@ mod tests {
     fn bad_lines_say_where() {
         let err = parse_cases("{\"query\": \"x\", \"expect\": []}").unwrap_err();
         assert!(err.contains("line 1") && err.contains("empty"), "{err}");
-        let err = parse_cases("\n{\"query\": \"x\", \"expect\": [\"a\"], \"oops\": 1}").unwrap_err();
+        let err =
+            parse_cases("\n{\"query\": \"x\", \"expect\": [\"a\"], \"oops\": 1}").unwrap_err();
         assert!(err.contains("line 2") && err.contains("oops"), "{err}");
     }
 }

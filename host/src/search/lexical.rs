@@ -52,6 +52,28 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// How much of `query`'s name features (by weight) `names` contain, 0..1.
+///
+/// The store ranks name candidates by IDF, which says which candidate is best but not
+/// whether it is any good: a lone shared trigram ("postgres" and "resize") can top the list.
+/// Coverage is absolute, so a weak best match stays weak.
+pub fn coverage<'a>(query: &str, names: impl IntoIterator<Item = &'a str>) -> f32 {
+    let query = features([query]);
+    let total: f32 = query.values.iter().sum();
+    if total == 0.0 {
+        return 0.0;
+    }
+    let names = features(names);
+    let found: f32 = query
+        .indices
+        .iter()
+        .zip(&query.values)
+        .filter(|(i, _)| names.indices.binary_search(i).is_ok())
+        .map(|(_, v)| v)
+        .sum();
+    found / total
+}
+
 fn trigrams(word: &str) -> Vec<String> {
     let chars: Vec<char> = std::iter::once('^')
         .chain(word.chars())
@@ -85,7 +107,12 @@ mod tests {
     use super::*;
 
     fn overlap(a: &SparseVector, b: &SparseVector) -> f32 {
-        let b: BTreeMap<u32, f32> = b.indices.iter().copied().zip(b.values.iter().copied()).collect();
+        let b: BTreeMap<u32, f32> = b
+            .indices
+            .iter()
+            .copied()
+            .zip(b.values.iter().copied())
+            .collect();
         a.indices
             .iter()
             .zip(&a.values)
@@ -108,6 +135,14 @@ mod tests {
         let other = features(["web-server-1"]);
         assert!(overlap(&query, &target) > overlap(&query, &sibling));
         assert!(overlap(&query, &sibling) > overlap(&query, &other));
+    }
+
+    #[test]
+    fn coverage_is_absolute() {
+        assert_eq!(coverage("pg-main1", ["pg-instance-main1"]), 1.0);
+        assert!(coverage("pg-main1", ["pg-instance-main2"]) < 0.8);
+        assert!(coverage("postgres", ["resize-images"]) < 0.25);
+        assert_eq!(coverage("", ["x"]), 0.0);
     }
 
     #[test]

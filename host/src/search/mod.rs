@@ -5,11 +5,11 @@
 //! same filter: by meaning (the dense embedding) and by name (character n-grams of names
 //! and identifiers, [`lexical`]). The two candidate lists are fused into one ranking:
 //!
-//! `score = 0.55·cosine + 0.45·lexical/best_lexical + 0.1·hints (+0.5 for an exact name)`
+//! `score = 0.55·cosine + 0.45·coverage + 0.1·hints (+0.5 for an exact name)`
 //!
-//! Lexical scores are normalised by the best one in the result, so a query with no name in
-//! it (best lexical score near zero) is ranked by meaning alone. A query that is all filters
-//! lists what matches, by name.
+//! where coverage is the share of the query's name features (words and trigrams) found in
+//! the resource's name or identifier, so a query with no name in it is ranked by meaning
+//! alone. A query that is all filters lists what matches, by name.
 
 pub mod eval;
 pub mod lexical;
@@ -30,8 +30,8 @@ const DENSE_WEIGHT: f32 = 0.55;
 const LEXICAL_WEIGHT: f32 = 0.45;
 const HINT_BONUS: f32 = 0.1;
 const EXACT_BONUS: f32 = 0.5;
-/// Below this, a lexical match is noise (one shared trigram), not evidence.
-const LEXICAL_FLOOR: f32 = 0.2;
+/// Below this, a name match is noise (a shared trigram or two), not evidence.
+const LEXICAL_FLOOR: f32 = 0.3;
 
 /// A search request.
 #[derive(Debug, Clone, Default)]
@@ -57,7 +57,7 @@ pub struct SearchHit {
     pub score: f32,
     /// Cosine similarity of the query's meaning to the resource's.
     pub semantic: f32,
-    /// Name match, 0..1 relative to the best name match among the results.
+    /// Name match: the share of the query's name features in the resource's name, 0..1.
     pub lexical: f32,
     /// The resource and what the sync learned about it.
     pub record: Record,
@@ -140,29 +140,37 @@ pub fn search(
         )?
     };
 
-    let best_lexical = by_name.first().map(|h| h.score).unwrap_or(0.0);
-    let mut candidates: HashMap<Uuid, (f32, f32, serde_json::Map<String, serde_json::Value>)> =
+    // The store's name search only proposes candidates; every candidate is then scored by
+    // how much of the name text its name and identifier cover (see `lexical::coverage`).
+    let mut candidates: HashMap<Uuid, (f32, serde_json::Map<String, serde_json::Value>)> =
         HashMap::new();
     for hit in by_meaning {
-        candidates.insert(hit.id, (hit.score, 0.0, hit.payload));
+        candidates.insert(hit.id, (hit.score, hit.payload));
     }
     for hit in by_name {
-        let relative = if best_lexical > 0.0 {
-            hit.score / best_lexical
-        } else {
-            0.0
-        };
-        let relative = if relative < LEXICAL_FLOOR { 0.0 } else { relative };
-        candidates
-            .entry(hit.id)
-            .and_modify(|c| c.1 = relative)
-            .or_insert((f32::NAN, relative, hit.payload));
+        candidates.entry(hit.id).or_insert((f32::NAN, hit.payload));
     }
 
     let text_lower = parsed.text.to_lowercase();
     let mut hits = Vec::with_capacity(candidates.len());
-    for (id, (semantic, lexical, payload)) in candidates {
+    for (id, (semantic, payload)) in candidates {
         let record = estate.decode(id, &payload)?;
+        let lexical = if name_text.is_empty() {
+            0.0
+        } else {
+            lexical::coverage(
+                &name_text,
+                [
+                    record.resource.name.as_str(),
+                    record.resource.identifier.as_str(),
+                ],
+            )
+        };
+        let lexical = if lexical < LEXICAL_FLOOR {
+            0.0
+        } else {
+            lexical
+        };
         // A candidate found only by name has no cosine from the search: it is below the
         // dense cut-off, so count it as the weakest meaning match.
         let semantic = if semantic.is_nan() { 0.0 } else { semantic };

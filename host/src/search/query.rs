@@ -111,11 +111,47 @@ const TYPE_HINTS: &[(&str, &[&str])] = &[
 
 /// Words that carry no meaning for search.
 const STOPWORDS: &[&str] = &[
-    "a", "an", "the", "in", "on", "of", "for", "to", "my", "our", "all", "any", "and", "with",
-    "show", "find", "list", "get", "me", "which", "what", "where", "is", "are", "that", "account",
-    "accounts", "region", "regions", "resource", "resources",
+    "a",
+    "an",
+    "the",
+    "in",
+    "on",
+    "of",
+    "for",
+    "to",
+    "my",
+    "our",
+    "all",
+    "any",
+    "and",
+    "with",
+    "show",
+    "find",
+    "list",
+    "get",
+    "me",
+    "which",
+    "what",
+    "where",
+    "is",
+    "are",
+    "that",
+    "account",
+    "accounts",
+    "region",
+    "regions",
+    "resource",
+    "resources",
     // What the user wants done is for the server's planner, not part of what to find.
-    "stop", "start", "restart", "reboot", "terminate", "delete", "remove", "shutdown", "please",
+    "stop",
+    "start",
+    "restart",
+    "reboot",
+    "terminate",
+    "delete",
+    "remove",
+    "shutdown",
+    "please",
 ];
 
 /// Takes a query apart. `accounts` are the names the user may use for accounts.
@@ -123,7 +159,9 @@ pub fn parse(query: &str, accounts: &[AccountName]) -> ParsedQuery {
     let mut parsed = ParsedQuery::default();
     let tokens: Vec<String> = query
         .split_whitespace()
-        .map(|t| t.trim_matches(|c: char| matches!(c, ',' | ';' | '"' | '\'' | '(' | ')' | '?' | '!')))
+        .map(|t| {
+            t.trim_matches(|c: char| matches!(c, ',' | ';' | '"' | '\'' | '(' | ')' | '?' | '!'))
+        })
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
@@ -155,7 +193,10 @@ pub fn parse(query: &str, accounts: &[AccountName]) -> ParsedQuery {
             continue;
         }
         // "<name> account" or "account <name>" names an account.
-        if let Some(account) = accounts.iter().find(|a| a.name.eq_ignore_ascii_case(&lower)) {
+        if let Some(account) = accounts
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(&lower))
+        {
             let beside_account = next.as_deref().is_some_and(is_account_word)
                 || prev.as_deref().is_some_and(is_account_word);
             if beside_account {
@@ -186,7 +227,7 @@ pub fn parse(query: &str, accounts: &[AccountName]) -> ParsedQuery {
             i += 1;
             continue;
         }
-        if let Some((_, types)) = TYPE_HINTS.iter().find(|(w, _)| *w == word) {
+        if let Some(types) = hinted_types(&lower) {
             extend_unique(&mut parsed.type_hints, types);
         }
         if let Some(env) = environment(&lower) {
@@ -214,15 +255,25 @@ pub fn environment(word: &str) -> Option<&'static str> {
 /// say nothing about a resource's name, so they are left out of name matching.
 pub fn is_hint_word(word: &str) -> bool {
     let lower = word.to_lowercase();
-    environment(&lower).is_some() || TYPE_HINTS.iter().any(|(w, _)| *w == singular(&lower))
+    environment(&lower).is_some() || hinted_types(&lower).is_some()
+}
+
+/// The types a (lower-case) word hints at, as written or singular ("postgres" is not a
+/// plural).
+fn hinted_types(word: &str) -> Option<&'static [&'static str]> {
+    let singular = singular(word);
+    TYPE_HINTS
+        .iter()
+        .find(|(w, _)| *w == word || *w == singular)
+        .map(|(_, types)| *types)
 }
 
 /// `key=value` or `key:value` (not a URL or an ARN).
 fn tag_condition(token: &str) -> Option<(String, String)> {
     let (key, value) = token.split_once('=').or_else(|| {
-        token
-            .split_once(':')
-            .filter(|(k, v)| !k.is_empty() && !v.is_empty() && !v.contains(':') && !v.starts_with("//"))
+        token.split_once(':').filter(|(k, v)| {
+            !k.is_empty() && !v.is_empty() && !v.contains(':') && !v.starts_with("//")
+        })
     })?;
     let ok = |s: &str| {
         !s.is_empty()
@@ -269,8 +320,16 @@ fn is_region(word: &str) -> bool {
 
 fn singular(word: &str) -> &str {
     word.strip_suffix("es")
-        .filter(|stem| stem.ends_with("ss") || stem.ends_with("ch") || stem.ends_with("sh") || stem.ends_with("alias"))
-        .or_else(|| word.strip_suffix('s').filter(|stem| stem.len() >= 2 && !stem.ends_with('s')))
+        .filter(|stem| {
+            stem.ends_with("ss")
+                || stem.ends_with("ch")
+                || stem.ends_with("sh")
+                || stem.ends_with("alias")
+        })
+        .or_else(|| {
+            word.strip_suffix('s')
+                .filter(|stem| stem.len() >= 2 && !stem.ends_with('s'))
+        })
         .unwrap_or(word)
 }
 
@@ -333,6 +392,14 @@ mod tests {
     }
 
     #[test]
+    fn engine_words_hint_at_databases() {
+        let q = parse("stop the production postgres", &accounts());
+        assert!(q.type_hints.contains(&"rds_instance".to_owned()));
+        assert!(is_hint_word("postgres") && is_hint_word("databases"));
+        assert_eq!(q.text, "production postgres");
+    }
+
+    #[test]
     fn names_stay_text() {
         let q = parse("pg-main1", &accounts());
         assert_eq!(q.text, "pg-main1");
@@ -350,15 +417,23 @@ mod tests {
 
     #[test]
     fn regions_and_account_ids() {
-        assert!(is_region("us-west-2") && is_region("us-gov-west-1") && is_region("ap-southeast-2"));
+        assert!(
+            is_region("us-west-2") && is_region("us-gov-west-1") && is_region("ap-southeast-2")
+        );
         assert!(!is_region("pg-main1") && !is_region("web-server-1") && !is_region("us-west"));
-        assert_eq!(parse("333333333333 servers", &[]).accounts, ["333333333333"]);
+        assert_eq!(
+            parse("333333333333 servers", &[]).accounts,
+            ["333333333333"]
+        );
     }
 
     #[test]
     fn arns_and_urls_are_not_tags() {
         assert!(tag_condition("arn:aws:rds:us-west-2:1:db:x").is_none());
         assert!(tag_condition("https://example.com").is_none());
-        assert_eq!(tag_condition("team:data"), Some(("team".into(), "data".into())));
+        assert_eq!(
+            tag_condition("team:data"),
+            Some(("team".into(), "data".into()))
+        );
     }
 }
