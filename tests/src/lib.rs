@@ -66,6 +66,42 @@ pub async fn start_emulator() -> Emulator {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// What a bare boto3 listing of an estate took (`tests/emulator/list_estate.py`).
+pub struct Boto3Listing {
+    /// Wall time of the listing itself (without Python's start-up).
+    pub seconds: f64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Resources seen, keyed `account/region/type` as `EstateFile::expected_counts` is.
+    pub counts: std::collections::BTreeMap<String, usize>,
+}
+
+/// Lists every resource of `estate` in the emulator with bare boto3, ten workers at a time,
+/// as the host schedules plugins: the emulator's own floor for a sync.
+pub async fn boto3_listing(emulator: &Emulator, estate: &demo::EstateFile) -> Boto3Listing {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), estate.to_json()).expect("writing the estate file");
+    let output = tokio::process::Command::new(repo_root().join(".venv/bin/python"))
+        .arg(repo_root().join("tests/emulator/list_estate.py"))
+        .args(["--url", emulator.url(), "--estate"])
+        .arg(file.path())
+        .output()
+        .await
+        .expect("running tests/emulator/list_estate.py (run scripts/setup first)");
+    assert!(
+        output.status.success(),
+        "list_estate.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("list_estate.py prints JSON");
+    Boto3Listing {
+        seconds: listed["seconds"].as_f64().expect("seconds"),
+        requests: listed["requests"].as_u64().expect("requests"),
+        counts: serde_json::from_value(listed["counts"].clone()).expect("counts"),
+    }
+}
+
 /// Runs one scan of `region` through the product's scan path; returns what was emitted
 /// and the outcome.
 pub async fn scan(

@@ -418,38 +418,17 @@ async fn the_default_demo_estate_scans_to_its_expected_counts() {
         report.seconds, report.requests
     );
 
-    let started = Instant::now();
-    let path = std::env::temp_dir().join(format!("estate-{}.json", std::process::id()));
-    std::fs::write(&path, estate.to_json()).unwrap();
-    let python = cloudops_tests::repo_root().join(".venv/bin/python");
-    let script = cloudops_tests::repo_root().join("tests/emulator/list_estate.py");
-    let output = tokio::process::Command::new(python)
-        .arg(script)
-        .args(["--url", emulator.url(), "--estate"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let listed = cloudops_tests::boto3_listing(&emulator, &estate).await;
     eprintln!(
-        "boto3 listing: {} s, {} requests (wall {:.1} s)",
-        listed["seconds"],
-        listed["requests"],
-        started.elapsed().as_secs_f64()
+        "boto3 listing: {:.1} s, {} requests",
+        listed.seconds, listed.requests
     );
     let expected: BTreeMap<String, usize> = estate
         .expected_counts()
         .into_iter()
         .map(|((a, r, t), n)| (format!("{a}/{r}/{t}"), n))
         .collect();
-    let boto3: BTreeMap<String, usize> = serde_json::from_value(listed["counts"].clone()).unwrap();
-    assert_eq!(boto3, expected, "boto3 sees what the file implies");
+    assert_eq!(listed.counts, expected, "boto3 sees what the file implies");
 
     let started = Instant::now();
     let scanned = scan_all(&emulator, &estate, &report).await;

@@ -110,3 +110,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args, &data_dir).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks the whole command tree (ids, globals against subcommand arguments)
+    /// only here, not at build time.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+
+    /// A subcommand argument named like a global one (`--verbose`) passes `debug_assert`
+    /// but panics when parsed, so parse every subcommand together with the globals.
+    #[test]
+    fn every_subcommand_parses_with_the_global_options() {
+        let mut cli = super::Cli::command();
+        let names: Vec<String> = cli
+            .get_subcommands()
+            .filter(|c| !c.has_subcommands())
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        for name in names {
+            let args = ["cloudops", "-v", "--data-dir", "/tmp/x", name.as_str()];
+            if let Err(e) = cli.try_get_matches_from_mut(args) {
+                // Missing required arguments are fine here; a panic is what this catches.
+                assert_ne!(
+                    e.kind(),
+                    clap::error::ErrorKind::UnknownArgument,
+                    "{name}: {e}"
+                );
+            }
+            let _ = <super::Cli as clap::Parser>::try_parse_from(args);
+        }
+    }
+}

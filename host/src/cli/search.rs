@@ -181,7 +181,7 @@ pub struct EvalArgs {
     estate: Option<PathBuf>,
     /// Print every query's outcome, not only misses.
     #[arg(long)]
-    verbose: bool,
+    all: bool,
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
@@ -214,7 +214,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for o in &report.outcomes {
-            if args.verbose || o.rank != Some(1) {
+            if args.all || o.rank != Some(1) {
                 println!(
                     "{} [{}] {:?} expected {:?}, got {:?}",
                     match o.rank {

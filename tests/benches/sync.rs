@@ -1,0 +1,169 @@
+//! Sync figures for the default demo estate (3 accounts × 3 regions, ~6,500 resources),
+//! printed (not asserted), all against one emulator in one run:
+//! - a bare boto3 listing of the estate (`tests/emulator/list_estate.py`): the emulator's
+//!   own floor, the least time any client can take to read the estate from it;
+//! - a full sync into an empty store (six plugins, STS, IAM, embeddings, sealing, embedded
+//!   Qdrant): wall time, peak RSS during the sync, and its ratio to the floor;
+//! - a re-sync with nothing changed (nothing embedded, nothing written).
+//!
+//! Run: `source scripts/env.sh && cargo bench -p cloudops-tests --bench sync`
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cloudops_host::demo::{seed_estate, EstateFile};
+use cloudops_host::embed::Embedder;
+use cloudops_host::estate::Estate;
+use cloudops_host::plugin::Limits;
+use cloudops_host::scan::status::ScopeStatus;
+use cloudops_host::scan::sync::{self, SyncAccount, SyncOptions, SyncReport};
+use cloudops_host::store::seal::Sealer;
+use cloudops_host::store::{self, Location};
+use cloudops_tests::{boto3_listing, load_plugin, start_emulator};
+
+const PLUGINS: [&str; 6] = ["ec2", "rds", "s3", "lambda", "vpc", "elb"];
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let file = EstateFile::default_demo();
+    let emulator = start_emulator().await;
+    let seeded = seed_estate(&emulator, &file, |_| {}).await.unwrap();
+    println!(
+        "seeded the default demo estate: {} requests in {:.1} s",
+        seeded.requests, seeded.seconds
+    );
+
+    let floor = boto3_listing(&emulator, &file).await;
+    let listed: usize = floor.counts.values().sum();
+    println!(
+        "boto3 listing (floor):   {:>7.1} s   {listed} resources, {} requests",
+        floor.seconds, floor.requests
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(&Location::Embedded(dir.path().join("store"))).unwrap();
+    let embedder =
+        Arc::new(Embedder::from_env().expect("run scripts/setup and source scripts/env.sh"));
+    let estate = Estate::new(Arc::from(store), embedder, Arc::new(Sealer::generate()));
+    let accounts = || -> Vec<SyncAccount> {
+        seeded
+            .accounts
+            .iter()
+            .map(|a| SyncAccount {
+                name: a.name.clone(),
+                client: a.client(&emulator),
+                regions: file.account(&a.id).unwrap().regions.clone(),
+            })
+            .collect()
+    };
+    let sync_once = || async {
+        let plugins = PLUGINS
+            .iter()
+            .map(|name| load_plugin(name, Limits::default()).unwrap())
+            .collect();
+        let started = Instant::now();
+        let report = sync::sync(
+            accounts(),
+            plugins,
+            estate.clone(),
+            SyncOptions::default(),
+            Arc::new(|_| {}),
+        )
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let failed: Vec<_> = report
+            .scopes
+            .iter()
+            .filter(|s| !s.errors.is_empty())
+            .collect();
+        assert!(report.is_clean(), "the sync had errors: {failed:#?}");
+        (report, seconds)
+    };
+
+    reset_peak_rss();
+    let (full, seconds) = sync_once().await;
+    let peak = peak_rss_mib();
+    println!(
+        "full sync:               {seconds:>7.1} s   {} resources, {} embedded, {} scopes",
+        total(&full, |s| s.found),
+        total(&full, |s| s.embedded),
+        full.scopes.len()
+    );
+    println!(
+        "full sync / floor:       {:>7.2}     (target ≤ 1.3)",
+        seconds / floor.seconds
+    );
+    println!("peak RSS during sync:    {peak:>7.0} MiB (model, plugins, store)");
+    print_slowest(&full);
+
+    let (again, seconds) = sync_once().await;
+    println!(
+        "no-change re-sync:       {seconds:>7.1} s   {} embedded, {} added, {} updated, {} unchanged",
+        total(&again, |s| s.embedded),
+        total(&again, |s| s.added),
+        total(&again, |s| s.updated),
+        total(&again, |s| s.unchanged)
+    );
+    println!(
+        "store on disk:           {:>7.1} MiB",
+        dir_size(dir.path()) as f64 / (1024.0 * 1024.0)
+    );
+}
+
+fn total(report: &SyncReport, field: fn(&ScopeStatus) -> usize) -> usize {
+    report.scopes.iter().map(field).sum()
+}
+
+/// The five scopes that took longest: where the wall time goes.
+fn print_slowest(report: &SyncReport) {
+    let mut scopes: Vec<&ScopeStatus> = report.scopes.iter().collect();
+    scopes.sort_by_key(|s| std::cmp::Reverse(s.duration_ms));
+    for s in scopes.iter().take(5) {
+        println!(
+            "  slowest scope: {}/{}/{:<7} {:>6.1} s  {} resources",
+            s.account_id,
+            s.region,
+            s.service,
+            s.duration_ms as f64 / 1000.0,
+            s.found
+        );
+    }
+}
+
+/// Resets the kernel's peak-RSS mark for this process (Linux `clear_refs`), so the peak
+/// read afterwards is the sync's, not the seeding's.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&entry.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
