@@ -244,6 +244,9 @@ fn apportion(total: usize, weights: &[f64]) -> Vec<usize> {
     parts
 }
 
+/// Application names for generated resources. `main` is left out on purpose: it belongs to
+/// the seed's own stack (pg-instance-main1, env=production app=main), so that the seed's
+/// examples ("env=prod AND app=main") keep the one answer the seed gives them.
 const APPS: &[&str] = &[
     "api",
     "web",
@@ -272,7 +275,6 @@ const APPS: &[&str] = &[
     "identity",
     "cms",
     "email",
-    "main",
 ];
 const TEAMS: &[&str] = &[
     "platform", "payments", "growth", "data", "ml", "mobile", "core", "infra", "security",

@@ -34,8 +34,10 @@ pub fn features<'a>(texts: impl IntoIterator<Item = &'a str>) -> SparseVector {
     }
 }
 
-/// Lower-cased alphanumeric runs, plus the digit-stripped stem of words that end in digits
-/// (`main1` also yields `main`, so "main database" reaches `pg-instance-main1`).
+/// Lower-cased alphanumeric runs, plus their stems: the digit-stripped stem of words that
+/// end in digits (`main1` also yields `main`, so "main database" reaches
+/// `pg-instance-main1`) and a light English stem (`logs`, `shipper` and `shipping` also
+/// yield `log` and `ship`, so "ship logs" reaches `log-shipper`).
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for word in text
@@ -47,31 +49,73 @@ pub fn words(text: &str) -> Vec<String> {
         if !stem.is_empty() && stem.len() != word.len() && stem.len() >= 2 {
             out.push(stem.to_owned());
         }
+        if let Some(stem) = english_stem(&word) {
+            out.push(stem);
+        }
         out.push(word);
     }
     out
 }
 
-/// How much of `query`'s name features (by weight) `names` contain, 0..1.
+/// `logs` → `log`, `invoices` → `invoice`, `shipper`/`shipping` → `ship`, `renderer` →
+/// `render`; `None` when nothing comes off. Deliberately crude: it only has to make the
+/// same stem from a name and from a query, and a stem under three letters is dropped.
+fn english_stem(word: &str) -> Option<String> {
+    if !word.chars().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    // "er" only comes off long words: `shipper` → `ship`, `renderer` → `render`, but
+    // `render` and `server` stay whole.
+    let stem = ["ing", "ers", "er", "es", "s"]
+        .iter()
+        .filter(|suffix| !suffix.starts_with("er") || word.len() >= 7 + suffix.len() - 2)
+        .find_map(|suffix| word.strip_suffix(suffix))
+        .filter(|stem| stem.len() >= 3 && !stem.ends_with('s'))?;
+    // shipp-ing → ship; but keep "ss" words alone (filtered above).
+    let bytes = stem.as_bytes();
+    let stem = if bytes.len() >= 4 && bytes[bytes.len() - 1] == bytes[bytes.len() - 2] {
+        &stem[..stem.len() - 1]
+    } else {
+        stem
+    };
+    // invoic-es → invoice: "es" only comes off after s, x, z, ch, sh.
+    let stem = if word.ends_with("es")
+        && !["s", "x", "z", "ch", "sh"]
+            .iter()
+            .any(|e| stem.ends_with(e))
+    {
+        &word[..word.len() - 1]
+    } else {
+        stem
+    };
+    (stem.len() >= 3 && stem != word).then(|| stem.to_owned())
+}
+
+/// How well `name` matches the name text `query`, 0..1: mostly how much of the query's
+/// features (by weight) the name contains, and a little how close the name's length is to
+/// the query's, so that of two names containing the query the closer one wins
+/// (`web-server-1` over `web-web-server-1`, a function over its `:live` alias).
 ///
 /// The store ranks name candidates by IDF, which says which candidate is best but not
 /// whether it is any good: a lone shared trigram ("postgres" and "resize") can top the list.
-/// Coverage is absolute, so a weak best match stays weak.
-pub fn coverage<'a>(query: &str, names: impl IntoIterator<Item = &'a str>) -> f32 {
-    let query = features([query]);
-    let total: f32 = query.values.iter().sum();
+/// This score is absolute, so a weak best match stays weak.
+pub fn name_match(query: &str, name: &str) -> f32 {
+    let wanted = features([query]);
+    let total: f32 = wanted.values.iter().sum();
     if total == 0.0 {
         return 0.0;
     }
-    let names = features(names);
-    let found: f32 = query
+    let have = features([name]);
+    let found: f32 = wanted
         .indices
         .iter()
-        .zip(&query.values)
-        .filter(|(i, _)| names.indices.binary_search(i).is_ok())
+        .zip(&wanted.values)
+        .filter(|(i, _)| have.indices.binary_search(i).is_ok())
         .map(|(_, v)| v)
         .sum();
-    found / total
+    let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count().max(1) as f32;
+    let closeness = (letters(query) / letters(name)).min(1.0);
+    found / total * (0.75 + 0.25 * closeness)
 }
 
 fn trigrams(word: &str) -> Vec<String> {
@@ -138,17 +182,40 @@ mod tests {
     }
 
     #[test]
-    fn coverage_is_absolute() {
-        assert_eq!(coverage("pg-main1", ["pg-instance-main1"]), 1.0);
-        assert!(coverage("pg-main1", ["pg-instance-main2"]) < 0.8);
-        assert!(coverage("postgres", ["resize-images"]) < 0.25);
-        assert_eq!(coverage("", ["x"]), 0.0);
+    fn name_match_is_absolute_and_prefers_the_closer_name() {
+        let m = name_match;
+        assert!(m("pg-main1", "pg-instance-main1") > m("pg-main1", "pg-instance-main2"));
+        assert!(m("pg-main1", "pg-instance-main1") > m("pg-main1", "pg-main"));
+        assert!(m("postgres", "resize-images") < 0.25);
+        assert!(m("web server 1", "web-server-1") > m("web server 1", "web-web-server-1"));
+        assert!(m("thumbnail", "thumbnail-generator") > m("thumbnail", "thumbnail-generator:live"));
+        assert_eq!(m("same-name", "same-name"), 1.0);
+        assert_eq!(m("", "x"), 0.0);
     }
 
     #[test]
     fn words_split_case_and_digit_stems() {
-        assert_eq!(words("Web_Server-12 main"), ["web", "server", "12", "main"]);
+        assert_eq!(
+            words("Web_Servers-12 main"),
+            ["web", "server", "servers", "12", "main"]
+        );
         assert_eq!(words("main1"), ["main", "main1"]);
+    }
+
+    #[test]
+    fn english_stems_meet_in_the_middle() {
+        for (a, b) in [
+            ("shipper", "shipping"),
+            ("logs", "log"),
+            ("invoices", "invoice"),
+            ("renderer", "render"),
+            ("servers", "server"),
+        ] {
+            let stem = |w: &str| english_stem(w).unwrap_or_else(|| w.to_owned());
+            assert_eq!(stem(a), stem(b), "{a} / {b}");
+        }
+        assert_eq!(english_stem("class"), None);
+        assert_eq!(english_stem("bus"), None);
     }
 
     #[test]

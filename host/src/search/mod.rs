@@ -5,11 +5,16 @@
 //! same filter: by meaning (the dense embedding) and by name (character n-grams of names
 //! and identifiers, [`lexical`]). The two candidate lists are fused into one ranking:
 //!
-//! `score = 0.55·cosine + 0.45·coverage + 0.1·hints (+0.5 for an exact name)`
+//! `score = 0.55·cosine + 0.45·name match + 0.1·hints (+0.5 for an exact name)
+//!          − 0.1 for a derived resource`
 //!
-//! where coverage is the share of the query's name features (words and trigrams) found in
-//! the resource's name or identifier, so a query with no name in it is ranked by meaning
-//! alone. A query that is all filters lists what matches, by name.
+//! (0.7·cosine + 0.3·name match for a query in plain words rather than a name), where the
+//! name match is mostly the share of the query's name features (words and
+//! trigrams) found in the resource's name or identifier ([`lexical::name_match`]), so a
+//! query with no name in it is ranked by meaning alone. Derived resources (snapshots,
+//! aliases) share their source's name; unless the query asks for their type, the source
+//! comes first. A query that is all filters lists what matches, primary resources first
+//! ([`prominence`]), then by name.
 
 pub mod eval;
 pub mod lexical;
@@ -26,10 +31,17 @@ pub use query::{AccountName, ParsedQuery};
 
 /// How many candidates each of the two matchers contributes before fusion.
 const CANDIDATES: usize = 50;
-const DENSE_WEIGHT: f32 = 0.55;
-const LEXICAL_WEIGHT: f32 = 0.45;
+/// (meaning, name) weights for a query that looks like a name ("pg-main1", "web server 1")
+/// and for one in plain words ("send alerts to slack"), where shared words with unrelated
+/// names ("acme-prod-shipping-logs" for "ship logs") are weaker evidence than meaning.
+const NAME_WEIGHTS: (f32, f32) = (0.55, 0.45);
+const PHRASE_WEIGHTS: (f32, f32) = (0.7, 0.3);
 const HINT_BONUS: f32 = 0.1;
 const EXACT_BONUS: f32 = 0.5;
+const DERIVED_PENALTY: f32 = 0.1;
+/// Copies and pointers that carry their source's name: a query naming the source means the
+/// source unless it asks for one of these types.
+const DERIVED_TYPES: &[&str] = &["ec2_snapshot", "rds_snapshot", "lambda_alias"];
 /// Below this, a name match is noise (a shared trigram or two), not evidence.
 const LEXICAL_FLOOR: f32 = 0.3;
 
@@ -97,8 +109,10 @@ pub fn search(
     if parsed.text.is_empty() {
         let mut records = estate.list(&filter)?;
         records.sort_by(|a, b| {
-            hint_score(&parsed, b)
-                .total_cmp(&hint_score(&parsed, a))
+            let key = |r: &Record| hint_score(&parsed, r) - derived_penalty(&parsed, r);
+            key(b)
+                .total_cmp(&key(a))
+                .then_with(|| prominence(a).cmp(&prominence(b)))
                 .then_with(|| a.resource.name.cmp(&b.resource.name))
         });
         let hits = records
@@ -106,7 +120,7 @@ pub fn search(
             .take(limit)
             .map(|record| SearchHit {
                 id: record.id(),
-                score: 1.0 + hint_score(&parsed, &record),
+                score: 1.0 + hint_score(&parsed, &record) - derived_penalty(&parsed, &record),
                 semantic: 0.0,
                 lexical: 0.0,
                 record,
@@ -118,7 +132,7 @@ pub fn search(
     let dense = estate.embedder().embed_query(&parsed.text)?;
     let by_meaning = store.search(
         Collection::Estate,
-        &Query::Dense(dense),
+        &Query::Dense(dense.clone()),
         &filter,
         CANDIDATES.max(limit),
     )?;
@@ -141,30 +155,50 @@ pub fn search(
     };
 
     // The store's name search only proposes candidates; every candidate is then scored by
-    // how much of the name text its name and identifier cover (see `lexical::coverage`).
+    // how well its name and identifier match the name text (see `lexical::name_match`).
     let mut candidates: HashMap<Uuid, (f32, serde_json::Map<String, serde_json::Value>)> =
         HashMap::new();
     for hit in by_meaning {
         candidates.insert(hit.id, (hit.score, hit.payload));
     }
+    let name_only: Vec<Uuid> = by_name
+        .iter()
+        .map(|hit| hit.id)
+        .filter(|id| !candidates.contains_key(id))
+        .collect();
     for hit in by_name {
         candidates.entry(hit.id).or_insert((f32::NAN, hit.payload));
     }
+    // A candidate found only by name still needs its meaning score, or a mistyped name
+    // ("pg-instnce-main1") loses to anything the dense side happened to return.
+    if !name_only.is_empty() {
+        let n = name_only.len();
+        for hit in store.search(
+            Collection::Estate,
+            &Query::Dense(dense),
+            &filter.clone().with_ids(name_only),
+            n,
+        )? {
+            if let Some(c) = candidates.get_mut(&hit.id) {
+                c.0 = hit.score;
+            }
+        }
+    }
 
-    let text_lower = parsed.text.to_lowercase();
+    let text_key = name_key(&parsed.text);
+    let (dense_weight, lexical_weight) = if looks_like_a_name(&name_text) {
+        NAME_WEIGHTS
+    } else {
+        PHRASE_WEIGHTS
+    };
     let mut hits = Vec::with_capacity(candidates.len());
     for (id, (semantic, payload)) in candidates {
         let record = estate.decode(id, &payload)?;
         let lexical = if name_text.is_empty() {
             0.0
         } else {
-            lexical::coverage(
-                &name_text,
-                [
-                    record.resource.name.as_str(),
-                    record.resource.identifier.as_str(),
-                ],
-            )
+            lexical::name_match(&name_text, &record.resource.name)
+                .max(lexical::name_match(&name_text, &record.resource.identifier))
         };
         let lexical = if lexical < LEXICAL_FLOOR {
             0.0
@@ -174,12 +208,13 @@ pub fn search(
         // A candidate found only by name has no cosine from the search: it is below the
         // dense cut-off, so count it as the weakest meaning match.
         let semantic = if semantic.is_nan() { 0.0 } else { semantic };
-        let exact = record.resource.name.eq_ignore_ascii_case(&text_lower)
-            || record.resource.identifier.eq_ignore_ascii_case(&text_lower);
-        let score = DENSE_WEIGHT * semantic
-            + LEXICAL_WEIGHT * lexical
-            + hint_score(&parsed, &record)
-            + if exact { EXACT_BONUS } else { 0.0 };
+        let exact = !text_key.is_empty()
+            && (name_key(&record.resource.name) == text_key
+                || name_key(&record.resource.identifier) == text_key);
+        let score =
+            dense_weight * semantic + lexical_weight * lexical + hint_score(&parsed, &record)
+                - derived_penalty(&parsed, &record)
+                + if exact { EXACT_BONUS } else { 0.0 };
         hits.push(SearchHit {
             id,
             score,
@@ -216,6 +251,49 @@ pub fn filter_of(parsed: &ParsedQuery) -> Filter {
         filter = filter.any_of("tag_pairs", values.iter().map(|v| tag_pair(key, v)));
     }
     filter
+}
+
+/// One word, or words with separators or digits in them: someone typing (part of) a name.
+fn looks_like_a_name(text: &str) -> bool {
+    text.split_whitespace().count() <= 1
+        || text
+            .chars()
+            .any(|c| c.is_ascii_digit() || matches!(c, '-' | '_' | ':' | '.' | '/'))
+}
+
+/// A name with case and separators dropped: "web server 1" is `web-server-1`.
+fn name_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The penalty for a derived resource the query did not ask for by type.
+fn derived_penalty(parsed: &ParsedQuery, record: &Record) -> f32 {
+    let kind = record.resource.resource_type.as_str();
+    if DERIVED_TYPES.contains(&kind) && !parsed.types.iter().any(|t| t == kind) {
+        DERIVED_PENALTY
+    } else {
+        0.0
+    }
+}
+
+/// The order in which a list of filter matches shows types (lower first): what people act
+/// on (databases, servers, load balancers, functions) before storage, storage before network
+/// plumbing.
+fn prominence(record: &Record) -> u8 {
+    match record.resource.resource_type.as_str() {
+        "rds_cluster" | "rds_instance" => 0,
+        "ec2_instance" => 1,
+        "elb_load_balancer" => 2,
+        "lambda_function" => 3,
+        "s3_bucket" => 4,
+        "ec2_volume" => 5,
+        "vpc" => 6,
+        "vpc_subnet" | "vpc_security_group" => 7,
+        _ => 8,
+    }
 }
 
 /// The bonus for matching the query's soft hints: the suggested type, and the suggested
