@@ -88,8 +88,16 @@ async fn run() {
     };
 
     reset_peak_rss();
+    let cpu_before = (
+        cpu_seconds("self"),
+        cpu_seconds(&emulator.pid().to_string()),
+    );
     let (full, seconds) = sync_once().await;
     let peak = peak_rss_mib();
+    let cpu = (
+        cpu_seconds("self") - cpu_before.0,
+        cpu_seconds(&emulator.pid().to_string()) - cpu_before.1,
+    );
     println!(
         "full sync:               {seconds:>7.1} s   {} resources, {} embedded, {} scopes",
         total(&full, |s| s.found),
@@ -101,6 +109,11 @@ async fn run() {
         seconds / floor.seconds
     );
     println!("peak RSS during sync:    {peak:>7.0} MiB (model, plugins, store)");
+    println!(
+        "CPU during sync:         {:>7.1} s in cloudops (plugins, IAM, embeddings, store), \
+         {:.1} s in the emulator",
+        cpu.0, cpu.1
+    );
     print_slowest(&full);
 
     let (again, seconds) = sync_once().await;
@@ -141,6 +154,22 @@ fn print_slowest(report: &SyncReport) {
 /// read afterwards is the sync's, not the seeding's.
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// User + system CPU seconds of a process (`self` or a pid), from /proc (100 ticks a second,
+/// the Linux default).
+fn cpu_seconds(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // Fields after the parenthesised command name; utime and stime are the 12th and
+            // 13th of them.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
 }
 
 fn peak_rss_mib() -> f64 {

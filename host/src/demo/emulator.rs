@@ -92,6 +92,11 @@ impl Emulator {
         &self.url
     }
 
+    /// The emulator's process id (benchmarks read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A client that sends everything to this emulator, signing with the given keys.
     pub fn client(&self, access_key: &str, secret_key: &str) -> AwsClient {
         AwsClient::new(

@@ -10,8 +10,9 @@ use ort::environment::Environment;
 
 use super::{EmbedError, DIM};
 
-/// Texts per model run. Larger batches pad more and gain nothing on a CPU.
-const BATCH: usize = 100;
+/// Texts per model run. Larger batches pad more and fall out of cache: on 2 cores, 40-token
+/// resource texts ran at 142 texts/s in runs of 16 against 103/s in runs of 100.
+const BATCH: usize = 16;
 /// Tokens per text, as sentence-transformers uses for this model. The model's own
 /// tokenizer.json truncates at 128, so this must be set explicitly.
 const MAX_LENGTH: usize = 256;
@@ -111,8 +112,8 @@ impl Embedder {
         Ok(embedder)
     }
 
-    /// One unit-length [`DIM`]-d vector per text, in order. Runs the model on batches of
-    /// 100 texts. Texts longer than 256 tokens are truncated.
+    /// One unit-length [`DIM`]-d vector per text, in order. Runs the model on runs of 16
+    /// texts of similar length. Texts longer than 256 tokens are truncated.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         // Batch texts of similar length together, as sentence-transformers does: each batch is
         // padded to its longest text, so this saves work and changes no vector.

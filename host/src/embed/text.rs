@@ -12,7 +12,8 @@ const METADATA_KEYS: &[&str] = &["engine", "runtime", "instance_type", "class"];
 const MAX_TAGS: usize = 16;
 
 /// The text embedded for `r`, e.g. `rds instance pg-main env production app main postgres
-/// db.r6g.large`: the type in words, the name, the identifier if it differs from the name,
+/// db.r6g.large`: the type in words, the name, the identifier if it differs from the name
+/// and is not one of AWS's generated hex ids,
 /// tags as `key value` sorted by key (without `aws:` tags and without a `Name` tag that
 /// repeats the name), then the engine, runtime, instance type and class when the scanner
 /// reported them.
@@ -25,7 +26,7 @@ pub fn resource_text(r: &Resource) -> String {
     let kind = r.resource_type.replace('_', " ");
     words.push(&kind);
     words.push(&r.name);
-    if r.identifier != r.name {
+    if r.identifier != r.name && !is_generated_id(&r.identifier) {
         words.push(&r.identifier);
     }
     let mut tags: Vec<_> = r
@@ -63,6 +64,22 @@ pub fn resource_text(r: &Resource) -> String {
 }
 
 /// `word` without any run of exactly 12 digits (the shape of an AWS account id).
+/// AWS's generated ids (`i-0a1b2c3d4e5f67890`, `vol-…`, `sg-…`, `subnet-…`): a dozen
+/// tokens of hex with no meaning, the most expensive part of a text to embed. Name search
+/// still finds them (the lexical side indexes identifiers).
+fn is_generated_id(identifier: &str) -> bool {
+    let Some((prefix, hex)) = identifier.rsplit_once('-') else {
+        return false;
+    };
+    (8..=17).contains(&hex.len())
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && !prefix.is_empty()
+        && prefix.len() <= 12
+        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
 fn without_account_ids(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
     let mut digits = String::new();
@@ -101,6 +118,26 @@ mod tests {
         assert_eq!(without_account_ids("123456789012"), "");
         assert_eq!(without_account_ids("db-1234567890123"), "db-1234567890123");
         assert_eq!(without_account_ids("t3.micro"), "t3.micro");
+    }
+
+    #[test]
+    fn generated_ids_are_recognised() {
+        for id in [
+            "i-0a1b2c3d4e5f67890",
+            "vol-0123abcd",
+            "sg-0f00ba4",
+            "subnet-0abc12345def67890",
+        ] {
+            assert_eq!(is_generated_id(id), id != "sg-0f00ba4", "{id}");
+        }
+        for id in [
+            "pg-instance-main1",
+            "web-server-1",
+            "acme-prod-logs",
+            "rds:pg-main-2025",
+        ] {
+            assert!(!is_generated_id(id), "{id}");
+        }
     }
 
     #[test]
