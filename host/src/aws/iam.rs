@@ -124,6 +124,20 @@ pub async fn assume_role(
     role_arn: &str,
     session_name: &str,
 ) -> Result<AwsClient, QueryError> {
+    let session = session_credentials(client, region, role_arn, session_name, 3600).await?;
+    Ok(client.with_credentials(session))
+}
+
+/// The keys of an STS AssumeRole session of `role_arn` lasting `seconds`, asked for
+/// with `client`'s credentials.
+pub async fn session_credentials(
+    client: &AwsClient,
+    region: &str,
+    role_arn: &str,
+    session_name: &str,
+    seconds: u32,
+) -> Result<aws_credential_types::Credentials, QueryError> {
+    let seconds = seconds.to_string();
     let body = client
         .query(
             region,
@@ -133,7 +147,7 @@ pub async fn assume_role(
             &[
                 ("RoleArn", role_arn),
                 ("RoleSessionName", session_name),
-                ("DurationSeconds", "3600"),
+                ("DurationSeconds", &seconds),
             ],
         )
         .await?;
@@ -147,14 +161,13 @@ pub async fn assume_role(
             )
         })
     };
-    let credentials = aws_credential_types::Credentials::new(
+    Ok(aws_credential_types::Credentials::new(
         field("AccessKeyId")?,
         field("SecretAccessKey")?,
         Some(field("SessionToken")?),
         None,
         "cloudops-assume-role",
-    );
-    Ok(client.with_credentials(credentials))
+    ))
 }
 
 /// The full ARN (path included) of role `name`, if IAM lets us read it.

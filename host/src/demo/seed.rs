@@ -404,39 +404,15 @@ pub async fn account_credentials(
     account: &str,
     role: &str,
 ) -> Result<Credentials, QueryError> {
-    let region = "us-east-1";
     let role_arn = format!("arn:aws:iam::{account}:role/{role}");
-    let body = emulator
-        .demo_client()
-        .query(
-            region,
-            "sts",
-            "AssumeRole",
-            STS_VERSION,
-            &[
-                ("RoleArn", &role_arn),
-                ("RoleSessionName", SESSION),
-                ("DurationSeconds", "43200"),
-            ],
-        )
-        .await?;
-    let field = |name: &str| {
-        first_text(&body, name).ok_or_else(|| {
-            QueryError::malformed(
-                "sts",
-                "AssumeRole",
-                region,
-                format!("no <{name}> in the response"),
-            )
-        })
-    };
-    Ok(Credentials::new(
-        field("AccessKeyId")?,
-        field("SecretAccessKey")?,
-        Some(field("SessionToken")?),
-        None,
-        "cloudops-demo-assume-role",
-    ))
+    crate::aws::iam::session_credentials(
+        &emulator.demo_client(),
+        "us-east-1",
+        &role_arn,
+        SESSION,
+        43_200,
+    )
+    .await
 }
 
 /// A client for `account` on `emulator` through an AssumeRole session of `role` (see
