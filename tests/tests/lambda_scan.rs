@@ -46,76 +46,12 @@ async fn create_role(client: &AwsClient) -> String {
     element_text(&body, "Arn")
 }
 
-/// Deployment package: a zip holding one stored (uncompressed) `index.py`, base64-encoded
-/// as CreateFunction and PublishLayerVersion take it.
+/// Deployment package: a zip holding one stored `index.py`, base64-encoded.
 fn zip_package() -> String {
-    let name = b"index.py";
-    let data = b"def handler(event, context):\n    return {\"ok\": True}\n";
-    let crc = crc32(data);
-    let (n, d) = (name.len() as u16, data.len() as u32);
-    let mut zip = Vec::new();
-    zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    zip.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // version, flags, stored, time/date
-    zip.extend_from_slice(&crc.to_le_bytes());
-    zip.extend_from_slice(&d.to_le_bytes());
-    zip.extend_from_slice(&d.to_le_bytes());
-    zip.extend_from_slice(&n.to_le_bytes());
-    zip.extend_from_slice(&0u16.to_le_bytes());
-    zip.extend_from_slice(name);
-    zip.extend_from_slice(data);
-    let central = zip.len() as u32;
-    zip.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-    zip.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
-    zip.extend_from_slice(&crc.to_le_bytes());
-    zip.extend_from_slice(&d.to_le_bytes());
-    zip.extend_from_slice(&d.to_le_bytes());
-    zip.extend_from_slice(&n.to_le_bytes());
-    zip.extend_from_slice(&[0; 12]); // extra, comment, disk, internal and external attributes
-    zip.extend_from_slice(&0u32.to_le_bytes()); // offset of the local header
-    zip.extend_from_slice(name);
-    let size = zip.len() as u32 - central;
-    zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    zip.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
-    zip.extend_from_slice(&size.to_le_bytes());
-    zip.extend_from_slice(&central.to_le_bytes());
-    zip.extend_from_slice(&0u16.to_le_bytes());
-    base64(&zip)
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn base64(data: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    demo::deployment_package(
+        "index.py",
+        "def handler(event, context):\n    return {\"ok\": True}\n",
+    )
 }
 
 async fn create_function(client: &AwsClient, region: &str, spec: Value) -> Value {

@@ -21,6 +21,7 @@ pub use estate_file::{
 };
 pub use generate::{generate, AccountSpec, EstateSpec};
 pub use seed::{
-    account_client, account_credentials, create_iam_user, seed_ec2, seed_estate, Ec2Estate,
-    InstanceSpec, SeedError, SeedProgress, SeedReport, SeededAccount, SeededEc2,
+    account_client, account_credentials, create_iam_user, deployment_package, seed_ec2,
+    seed_estate, Ec2Estate, InstanceSpec, SeedError, SeedProgress, SeedReport, SeededAccount,
+    SeededEc2,
 };

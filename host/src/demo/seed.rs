@@ -1963,45 +1963,53 @@ async fn create_bucket(site: Site, i: usize) -> Result<(), SeedError> {
     Ok(())
 }
 
-/// A deployment package: a zip with one stored `lambda_function.py`, base64-encoded as
-/// CreateFunction and PublishLayerVersion take it.
+/// The demo's deployment package (see [`deployment_package`]), built once.
 fn zip_package() -> String {
     use std::sync::OnceLock;
     static ZIP: OnceLock<String> = OnceLock::new();
     ZIP.get_or_init(|| {
-        let name = b"lambda_function.py";
-        let data = b"def lambda_handler(event, context):\n    return {\"ok\": True}\n";
-        let crc = crc32(data);
-        let (n, d) = (name.len() as u16, data.len() as u32);
-        let mut zip = Vec::new();
-        zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        zip.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
-        zip.extend_from_slice(&crc.to_le_bytes());
-        zip.extend_from_slice(&d.to_le_bytes());
-        zip.extend_from_slice(&d.to_le_bytes());
-        zip.extend_from_slice(&n.to_le_bytes());
-        zip.extend_from_slice(&0u16.to_le_bytes());
-        zip.extend_from_slice(name);
-        zip.extend_from_slice(data);
-        let central = zip.len() as u32;
-        zip.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        zip.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
-        zip.extend_from_slice(&crc.to_le_bytes());
-        zip.extend_from_slice(&d.to_le_bytes());
-        zip.extend_from_slice(&d.to_le_bytes());
-        zip.extend_from_slice(&n.to_le_bytes());
-        zip.extend_from_slice(&[0; 12]);
-        zip.extend_from_slice(&0u32.to_le_bytes());
-        zip.extend_from_slice(name);
-        let size = zip.len() as u32 - central;
-        zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-        zip.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
-        zip.extend_from_slice(&size.to_le_bytes());
-        zip.extend_from_slice(&central.to_le_bytes());
-        zip.extend_from_slice(&0u16.to_le_bytes());
-        base64(&zip)
+        deployment_package(
+            "lambda_function.py",
+            "def lambda_handler(event, context):\n    return {\"ok\": True}\n",
+        )
     })
     .clone()
+}
+
+/// A deployment package: a zip holding one stored (uncompressed) file `name` with `source`,
+/// base64-encoded as CreateFunction and PublishLayerVersion take it.
+pub fn deployment_package(name: &str, source: &str) -> String {
+    use base64::Engine as _;
+    let (name, data) = (name.as_bytes(), source.as_bytes());
+    let crc = crc32(data);
+    let (n, d) = (name.len() as u16, data.len() as u32);
+    let mut zip = Vec::new();
+    zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    zip.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // version, flags, stored, time/date
+    zip.extend_from_slice(&crc.to_le_bytes());
+    zip.extend_from_slice(&d.to_le_bytes());
+    zip.extend_from_slice(&d.to_le_bytes());
+    zip.extend_from_slice(&n.to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes());
+    zip.extend_from_slice(name);
+    zip.extend_from_slice(data);
+    let central = zip.len() as u32;
+    zip.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    zip.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+    zip.extend_from_slice(&crc.to_le_bytes());
+    zip.extend_from_slice(&d.to_le_bytes());
+    zip.extend_from_slice(&d.to_le_bytes());
+    zip.extend_from_slice(&n.to_le_bytes());
+    zip.extend_from_slice(&[0; 12]); // extra, comment, disk, internal and external attributes
+    zip.extend_from_slice(&0u32.to_le_bytes()); // offset of the local header
+    zip.extend_from_slice(name);
+    let size = zip.len() as u32 - central;
+    zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    zip.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
+    zip.extend_from_slice(&size.to_le_bytes());
+    zip.extend_from_slice(&central.to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&zip)
 }
 
 fn crc32(data: &[u8]) -> u32 {
@@ -2017,25 +2025,4 @@ fn crc32(data: &[u8]) -> u32 {
         }
     }
     !crc
-}
-
-fn base64(data: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
