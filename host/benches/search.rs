@@ -38,24 +38,41 @@ fn bench(size: usize, embedder: Arc<Embedder>, cases: &[eval::Case]) {
     let file = generate(&EstateSpec::with_resources(size));
     let (records, accounts) = offline_records(&file);
     let n = records.len();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = store::open(&Location::Embedded(dir.path().join("store"))).expect("store");
-    let estate = Estate::new(Arc::from(store), embedder, Arc::new(Sealer::generate()));
+    // SEARCH_BENCH_KEEP=DIR keeps each size's store in DIR and reuses it on the next run, to
+    // time searches again without indexing again.
+    let kept = std::env::var_os("SEARCH_BENCH_KEEP").map(|d| Path::new(&d).join(size.to_string()));
+    let temp = tempfile::tempdir().expect("tempdir");
+    let dir = kept.clone().unwrap_or_else(|| temp.path().to_owned());
+    let reuse = kept.is_some() && dir.join("indexed").exists();
+    let store = store::open(&Location::Embedded(dir.join("store"))).expect("store");
+    // A fixed key only so that a kept store can be read again.
+    let sealer = Sealer::from_key(&[0x5e; 32]);
+    let estate = Estate::new(Arc::from(store), embedder, Arc::new(sealer));
 
     let started = Instant::now();
     let mut embedded = 0;
-    for chunk in records.chunks(1000) {
-        embedded += estate.put(chunk.to_vec()).expect("put").embedded;
+    if !reuse {
+        for chunk in records.chunks(1000) {
+            embedded += estate.put(chunk.to_vec()).expect("put").embedded;
+        }
     }
     let indexing = started.elapsed();
     let started = Instant::now();
-    estate.store().optimize().expect("optimize");
+    if !reuse {
+        estate.store().optimize().expect("optimize");
+        if kept.is_some() {
+            std::fs::write(dir.join("indexed"), "").expect("marker");
+        }
+    }
     let optimizing = started.elapsed();
 
     let started = Instant::now();
     let again = estate.put(records.clone()).expect("re-put");
     let reput = started.elapsed();
-    assert_eq!(again.unchanged, n);
+    // A kept store indexed by an older build is brought up to date by this put instead.
+    if !reuse {
+        assert_eq!(again.unchanged, n);
+    }
 
     // Queries: the dev set plus names and partial names drawn from this estate.
     let mut queries: Vec<String> = cases.iter().map(|c| c.query.clone()).collect();
@@ -93,13 +110,17 @@ fn bench(size: usize, embedder: Arc<Embedder>, cases: &[eval::Case]) {
     estate.store().flush().expect("flush");
 
     println!("== {n} resources ({} accounts)", file.accounts().len());
-    println!(
+    if reuse {
+        println!("index: reused {}", dir.display());
+    } else {
+        println!(
         "index: {embedded} embedded + upserted in {:.1} s ({:.0} resources/s); optimize {:.2} s; no-change re-put {:.2} s",
         indexing.as_secs_f64(),
         n as f64 / indexing.as_secs_f64(),
         optimizing.as_secs_f64(),
         reput.as_secs_f64()
-    );
+        );
+    }
     println!(
         "search incl. query embedding ({} queries): p50 {} p99 {} max {}",
         times.len(),
@@ -113,7 +134,7 @@ fn bench(size: usize, embedder: Arc<Embedder>, cases: &[eval::Case]) {
     );
     println!(
         "disk: {:.1} MiB allocated; peak RSS so far {:.0} MiB",
-        allocated(&dir.path().join("store")) as f64 / (1 << 20) as f64,
+        allocated(&dir.join("store")) as f64 / (1 << 20) as f64,
         peak_rss_kib() as f64 / 1024.0
     );
 }

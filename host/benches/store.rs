@@ -293,7 +293,7 @@ fn generate(n: usize, rng: &mut fastrand::Rng) -> Data {
                 "sealed": sealed,
             });
             Point {
-                id: cloudops_host::store::resource_id(account, region, &identifier),
+                id: cloudops_host::store::resource_id(account, region, resource_type, &identifier),
                 dense,
                 lexical,
                 payload: payload.as_object().unwrap().clone(),

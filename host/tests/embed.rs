@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use cloudops_host::embed::{resource_text, text_hash, EmbedError, Embedder, DIM, MODEL_ID};
+use cloudops_host::embed::{cosine, resource_text, text_hash, EmbedError, Embedder, DIM, MODEL_ID};
 use cloudops_host::resource::{Resource, Tag};
 use sha2::Digest;
 
@@ -26,12 +26,6 @@ fn embedder() -> &'static Embedder {
     EMBEDDER.get_or_init(|| {
         Embedder::load(&model_dir()).unwrap_or_else(|e| panic!("{e}\n(run scripts/setup)"))
     })
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    dot / (norm(a) * norm(b))
 }
 
 #[test]

@@ -460,3 +460,27 @@ fn a_complete_scan_removes_what_it_no_longer_sees_in_its_scope_only() {
         records.len() as u64 - 1
     );
 }
+
+#[test]
+fn records_of_different_types_may_share_an_identifier() {
+    // AWS keeps identifiers unique per type: an Aurora cluster and one of its instances
+    // can both be called `orders`, and so can a bucket and a function.
+    let dir = tempfile::tempdir().unwrap();
+    let estate = estate(dir.path());
+    let twins: Vec<Record> = ["rds_cluster", "rds_instance"]
+        .into_iter()
+        .map(|kind| resource(kind, PROD, "us-west-2", "orders", "orders", &[], json!({})))
+        .collect();
+    assert_ne!(twins[0].id(), twins[1].id());
+    let stats = estate.put(twins.clone()).unwrap();
+    assert_eq!(stats.added, 2);
+    let mut types: Vec<_> = estate
+        .get(&[twins[0].id(), twins[1].id()])
+        .unwrap()
+        .into_iter()
+        .map(|r| r.resource.resource_type)
+        .collect();
+    types.sort();
+    assert_eq!(types, ["rds_cluster", "rds_instance"]);
+    assert_eq!(estate.put(twins).unwrap().unchanged, 2);
+}

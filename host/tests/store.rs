@@ -8,6 +8,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use cloudops_host::embed::cosine;
 use cloudops_host::store::edge::EdgeStore;
 use cloudops_host::store::server::ServerStore;
 use cloudops_host::store::{
@@ -164,10 +165,6 @@ fn near(base: &[f32], spread: f32, rng: &mut Rng) -> Vec<f32> {
     )
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 struct Resource<'a> {
     account: &'a str,
     region: &'a str,
@@ -180,7 +177,12 @@ struct Resource<'a> {
 
 impl Resource<'_> {
     fn id(&self) -> Uuid {
-        resource_id(self.account, self.region, self.identifier)
+        resource_id(
+            self.account,
+            self.region,
+            self.resource_type,
+            self.identifier,
+        )
     }
 
     fn payload(&self) -> Map<String, Value> {

@@ -49,7 +49,7 @@ fn point(i: usize) -> Point {
         "sealed": "v1:".to_owned() + &"A".repeat(300),
     });
     Point {
-        id: resource_id("111111111111", "eu-west-1", &identifier),
+        id: resource_id("111111111111", "eu-west-1", "ec2:instance", &identifier),
         dense,
         lexical: SparseVector::from_pairs([(i as u32, 1.0), (100_000 + (i % 7) as u32, 0.5)]),
         payload: payload.as_object().unwrap().clone(),

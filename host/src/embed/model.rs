@@ -32,8 +32,8 @@ static RUNTIME: Mutex<Option<Environment>> = Mutex::new(None);
 /// Turns texts into unit-length [`DIM`]-d vectors with all-MiniLM-L6-v2.
 ///
 /// `Send + Sync`: share one per process (behind an `Arc`). Calls are serialised on an
-/// internal lock, one batch of 100 texts at a time, so a query waits for at most one batch of
-/// a bulk embed; ONNX Runtime already uses every core for each batch.
+/// internal lock, one run of 16 texts at a time, so a query waits for at most one run of a
+/// bulk embed; ONNX Runtime already uses every core for each run.
 pub struct Embedder {
     model: Mutex<TextEmbedding>,
     model_dir: PathBuf,
@@ -94,7 +94,10 @@ impl Embedder {
         let options = InitOptionsUserDefined::new()
             .with_environment(environment)
             .with_max_length(MAX_LENGTH)
-            .with_intra_threads(threads);
+            .with_intra_threads(threads)
+            // ONNX Runtime's workers spin between operators by default: free on an idle
+            // machine, but during a sync they burn the core the AWS responses are parsed on.
+            .with_session_config("session.intra_op.allow_spinning", "0");
         let model =
             UserDefinedEmbeddingModel::new(onnx, tokenizer_files).with_pooling(Pooling::Mean);
         let model = TextEmbedding::try_new_from_user_defined(model, options).map_err(|source| {

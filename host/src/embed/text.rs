@@ -12,8 +12,8 @@ const METADATA_KEYS: &[&str] = &["engine", "runtime", "instance_type", "class"];
 const MAX_TAGS: usize = 16;
 
 /// The text embedded for `r`, e.g. `rds instance pg-main env production app main postgres
-/// db.r6g.large`: the type in words, the name, the identifier if it differs from the name
-/// and is not one of AWS's generated hex ids,
+/// db.r6g.large`: the type in words, the name and the identifier if it differs from the
+/// name (each unless it is one of AWS's generated hex ids),
 /// tags as `key value` sorted by key (without `aws:` tags and without a `Name` tag that
 /// repeats the name), then the engine, runtime, instance type and class when the scanner
 /// reported them.
@@ -25,7 +25,10 @@ pub fn resource_text(r: &Resource) -> String {
     let mut words: Vec<&str> = vec![];
     let kind = r.resource_type.replace('_', " ");
     words.push(&kind);
-    words.push(&r.name);
+    // An untagged VPC or subnet is named by its id: hex that means nothing to the model.
+    if !is_generated_id(&r.name) {
+        words.push(&r.name);
+    }
     if r.identifier != r.name && !is_generated_id(&r.identifier) {
         words.push(&r.identifier);
     }
@@ -138,6 +141,26 @@ mod tests {
         ] {
             assert!(!is_generated_id(id), "{id}");
         }
+    }
+
+    #[test]
+    fn generated_ids_are_not_embedded() {
+        let subnet = Resource {
+            resource_type: "vpc_subnet".into(),
+            identifier: "subnet-0abc12345def67890".into(),
+            name: "subnet-0abc12345def67890".into(),
+            arn: "arn:aws:ec2:us-west-2:111111111111:subnet/subnet-0abc12345def67890".into(),
+            account_id: "111111111111".into(),
+            region: "us-west-2".into(),
+            state: Some("available".into()),
+            tags: vec![crate::resource::Tag {
+                key: "tier".into(),
+                value: "public".into(),
+            }],
+            relations: Vec::new(),
+            metadata: serde_json::Map::new(),
+        };
+        assert_eq!(resource_text(&subnet), "vpc subnet tier public");
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl Record {
     /// The record's point id.
     pub fn id(&self) -> Uuid {
         let r = &self.resource;
-        resource_id(&r.account_id, &r.region, &r.identifier)
+        resource_id(&r.account_id, &r.region, &r.resource_type, &r.identifier)
     }
 }
 
@@ -231,6 +231,27 @@ impl Estate {
             .collect()
     }
 
+    /// The plain fields of a stored payload, read in place without unsealing: what ranking
+    /// needs, so a search unseals only the records it returns.
+    pub fn plain(id: Uuid, payload: &Map<String, Value>) -> Result<Plain<'_>, EstateError> {
+        let text = |field: &str| {
+            str_field(payload, field).ok_or_else(|| EstateError::Corrupt {
+                id,
+                message: format!("field `{field}` is missing"),
+            })
+        };
+        Ok(Plain {
+            resource_type: text("resource_type")?,
+            name: text("name")?,
+            identifier: text("identifier")?,
+            account_name: text("account_name")?,
+            tags: match payload.get("tags") {
+                Some(Value::Array(pairs)) => pairs,
+                _ => &[],
+            },
+        })
+    }
+
     /// Turns a stored payload back into a record, unsealing its sensitive part.
     pub fn decode(&self, id: Uuid, payload: &Map<String, Value>) -> Result<Record, EstateError> {
         let corrupt = |message: String| EstateError::Corrupt { id, message };
@@ -239,31 +260,29 @@ impl Estate {
                 .map(str::to_owned)
                 .ok_or_else(|| corrupt(format!("field `{field}` is missing")))
         };
-        let sealed = text("sealed")?;
-        let plain = self
+        let plain = Self::plain(id, payload)?;
+        let sealed = self
             .sealer
-            .open(&sealed, id.as_bytes())
+            .open(&text("sealed")?, id.as_bytes())
             .map_err(|e| corrupt(e.to_string()))?;
         let sealed: Sealed =
-            serde_json::from_slice(&plain).map_err(|e| corrupt(format!("sealed part: {e}")))?;
-        let tags: Vec<Tag> = match payload.get("tags") {
-            Some(Value::Array(pairs)) => pairs
-                .iter()
-                .filter_map(|p| {
-                    Some(Tag {
-                        key: p.get(0)?.as_str()?.to_owned(),
-                        value: p.get(1)?.as_str()?.to_owned(),
-                    })
+            serde_json::from_slice(&sealed).map_err(|e| corrupt(format!("sealed part: {e}")))?;
+        let tags = plain
+            .tags
+            .iter()
+            .filter_map(|pair| {
+                Some(Tag {
+                    key: pair.get(0)?.as_str()?.to_owned(),
+                    value: pair.get(1)?.as_str()?.to_owned(),
                 })
-                .collect(),
-            _ => Vec::new(),
-        };
+            })
+            .collect();
         Ok(Record {
             resource: Resource {
-                resource_type: text("resource_type")?,
-                identifier: text("identifier")?,
+                resource_type: plain.resource_type.to_owned(),
+                identifier: plain.identifier.to_owned(),
                 arn: sealed.arn,
-                name: text("name")?,
+                name: plain.name.to_owned(),
                 account_id: text("account_id")?,
                 region: text("region")?,
                 state: str_field(payload, "state").map(str::to_owned),
@@ -272,7 +291,7 @@ impl Estate {
                 metadata: sealed.metadata,
             },
             service: text("service")?,
-            account_name: text("account_name")?,
+            account_name: plain.account_name.to_owned(),
             permissions: sealed.permissions,
             constraints: sealed.constraints,
             principal: sealed.principal,
@@ -375,6 +394,27 @@ pub fn offline_records(
         })
         .collect();
     (records, accounts)
+}
+
+/// A stored record's plain (unsealed) fields, borrowed from its payload ([`Estate::plain`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Plain<'p> {
+    /// The resource type (`rds_instance`).
+    pub resource_type: &'p str,
+    /// The resource's name.
+    pub name: &'p str,
+    /// Its identifier within the account and region.
+    pub identifier: &'p str,
+    /// The name of the account it is in.
+    pub account_name: &'p str,
+    tags: &'p [Value],
+}
+
+impl<'p> Plain<'p> {
+    /// The values of its tags.
+    pub fn tag_values(&self) -> impl Iterator<Item = &'p str> {
+        self.tags.iter().filter_map(|pair| pair.get(1)?.as_str())
+    }
 }
 
 /// The `tag_pairs` entry for a tag: lower-cased `key=value`, as queries write them.

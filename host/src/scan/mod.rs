@@ -114,6 +114,36 @@ pub async fn scan_region(
     .expect("one region in, one result out")
 }
 
+/// Starts a scan of one region of `account_id` whose resources arrive on the returned
+/// channel as the plugin emits them, so they can be stored while the scan goes on. The
+/// channel closes when the scan ends; the handle then gives its outcome. `permit` is held
+/// until the scan ends.
+pub fn scan_streaming(
+    plugin: &Plugin,
+    client: &AwsClient,
+    account_id: &str,
+    region: &str,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> (
+    tokio::sync::mpsc::UnboundedReceiver<Vec<Resource>>,
+    tokio::task::JoinHandle<Result<ScanReport, PluginError>>,
+) {
+    let (found, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let target = ScanTarget::new(account_id, region);
+    let (plugin, client) = (plugin.clone(), client.clone());
+    let runtime = tokio::runtime::Handle::current();
+    // Plugins run synchronously; their AWS calls go back to the runtime.
+    let scan = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let sink = Box::new(move |batch: Vec<Resource>| {
+            // The receiver only goes away if the sync was dropped: nothing left to tell.
+            let _ = found.send(batch);
+        });
+        plugin.scan(&target, &client, &runtime, sink)
+    });
+    (receiver, scan)
+}
+
 /// What the user may do with one resource: IAM permissions (when they could be learned)
 /// and the plugin's state-based constraints narrowed by them.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use super::status::{AccountStatus, ScopeStatus};
-use super::{access_as, scan_region};
+use super::{access_as, scan_streaming};
 use crate::aws::iam::{self, Principal};
 use crate::aws::AwsClient;
 use crate::estate::{Estate, Record};
 use crate::plugin::Plugin;
+use crate::resource::Resource;
 
 /// Resources per batch: checked against IAM, embedded and stored together.
 pub const BATCH: usize = 100;
@@ -78,7 +79,7 @@ pub enum Event {
         /// Scopes that will not run.
         scopes: usize,
     },
-    /// A scope's scan finished; its resources are about to be stored.
+    /// A scope's scan finished (its resources were stored as they came).
     Scanned {
         /// `account/region/service`.
         scope: String,
@@ -221,98 +222,57 @@ impl Scope {
             ..ScopeStatus::default()
         };
 
-        let scan = {
-            let _permit = permits.acquire().await.expect("never closed");
-            scan_region(
-                &self.plugin,
-                &self.account.client,
-                &account_id,
-                &self.region,
-                &[],
-            )
-            .await
-        };
-        status.found = scan.resources.len();
-        let mut complete = match &scan.result {
-            Ok(report) if report.incomplete_types.is_empty() => true,
-            Ok(report) => {
+        // Resources are stored in batches as the plugin emits them, while it goes on
+        // scanning; what was found is stored even when the scan fails part-way.
+        let permit = permits.clone().acquire_owned().await.expect("never closed");
+        let (mut found, scan) = scan_streaming(
+            &self.plugin,
+            &self.account.client,
+            &account_id,
+            &self.region,
+            permit,
+        );
+        let mut complete = true;
+        let mut seen = HashSet::new();
+        let mut pending: Vec<Resource> = Vec::new();
+        loop {
+            let more = found.recv().await;
+            let ended = more.is_none();
+            pending.extend(more.into_iter().flatten());
+            while pending.len() >= BATCH || (ended && !pending.is_empty()) {
+                let batch: Vec<Resource> = pending.drain(..pending.len().min(BATCH)).collect();
+                status.found += batch.len();
+                let _permit = permits.acquire().await.expect("never closed");
+                complete &= self
+                    .store(batch, &mut status, &mut seen, &key, &events)
+                    .await;
+            }
+            if ended {
+                break;
+            }
+        }
+        match scan.await {
+            Ok(Ok(report)) if report.incomplete_types.is_empty() => {}
+            Ok(Ok(report)) => {
+                complete = false;
                 status.errors.push(format!(
                     "incomplete listing of {}: nothing was removed",
                     report.incomplete_types.join(", ")
                 ));
-                false
+            }
+            Ok(Err(e)) => {
+                complete = false;
+                status.errors.push(e.to_string());
             }
             Err(e) => {
-                status.errors.push(e.to_string());
-                false
+                complete = false;
+                status.errors.push(format!("the scan stopped: {e}"));
             }
-        };
+        }
         events(Event::Scanned {
             scope: key.clone(),
             found: status.found,
         });
-
-        // Store what was found even when the scan failed part-way: nothing is lost.
-        let mut seen = HashSet::new();
-        for batch in scan.resources.chunks(BATCH) {
-            let _permit = permits.acquire().await.expect("never closed");
-            let principal = if self.iam {
-                Ok(self.principal.clone())
-            } else {
-                Err("IAM permission discovery is off".to_owned())
-            };
-            let access = access_as(
-                &self.plugin,
-                &self.account.client,
-                &self.region,
-                principal,
-                batch,
-            )
-            .await;
-            if let Some(first) = access.errors.first() {
-                if !status.errors.contains(first) {
-                    status.errors.push(first.clone());
-                }
-            }
-            let records: Vec<Record> = batch
-                .iter()
-                .map(|resource| {
-                    let found = access.resources.get(&resource.arn);
-                    Record {
-                        resource: resource.clone(),
-                        service: service.clone(),
-                        account_name: self.account.name.clone(),
-                        permissions: found.and_then(|a| a.permissions.clone()),
-                        constraints: found.map(|a| a.constraints.clone()).unwrap_or_default(),
-                        principal: Some(self.principal.arn.clone()),
-                    }
-                })
-                .collect();
-            status.iam_known += records.iter().filter(|r| r.permissions.is_some()).count();
-            seen.extend(records.iter().map(Record::id));
-            let count = records.len();
-            let estate = self.estate.clone();
-            match tokio::task::spawn_blocking(move || estate.put(records)).await {
-                Ok(Ok(stats)) => {
-                    status.added += stats.added;
-                    status.updated += stats.updated;
-                    status.unchanged += stats.unchanged;
-                    status.embedded += stats.embedded;
-                }
-                Ok(Err(e)) => {
-                    complete = false;
-                    status.errors.push(format!("storing resources: {e}"));
-                }
-                Err(e) => {
-                    complete = false;
-                    status.errors.push(format!("storing resources: {e}"));
-                }
-            }
-            events(Event::Stored {
-                scope: key.clone(),
-                count,
-            });
-        }
 
         if complete {
             let (estate, region, service, account_id) = (
@@ -338,6 +298,78 @@ impl Scope {
         status.duration_ms = started.elapsed().as_millis() as u64;
         events(Event::ScopeDone(status.clone()));
         status
+    }
+}
+
+impl Scope {
+    /// Learns the permissions on one batch, then embeds and stores it; false if it could
+    /// not be stored.
+    async fn store(
+        &self,
+        batch: Vec<Resource>,
+        status: &mut ScopeStatus,
+        seen: &mut HashSet<uuid::Uuid>,
+        key: &str,
+        events: &Arc<dyn Fn(Event) + Send + Sync>,
+    ) -> bool {
+        let principal = if self.iam {
+            Ok(self.principal.clone())
+        } else {
+            Err("IAM permission discovery is off".to_owned())
+        };
+        let access = access_as(
+            &self.plugin,
+            &self.account.client,
+            &self.region,
+            principal,
+            &batch,
+        )
+        .await;
+        if let Some(first) = access.errors.first() {
+            if !status.errors.contains(first) {
+                status.errors.push(first.clone());
+            }
+        }
+        let records: Vec<Record> = batch
+            .into_iter()
+            .map(|resource| {
+                let found = access.resources.get(&resource.arn);
+                Record {
+                    permissions: found.and_then(|a| a.permissions.clone()),
+                    constraints: found.map(|a| a.constraints.clone()).unwrap_or_default(),
+                    resource,
+                    service: status.service.clone(),
+                    account_name: self.account.name.clone(),
+                    principal: Some(self.principal.arn.clone()),
+                }
+            })
+            .collect();
+        status.iam_known += records.iter().filter(|r| r.permissions.is_some()).count();
+        seen.extend(records.iter().map(Record::id));
+        let count = records.len();
+        let estate = self.estate.clone();
+        let stored = match tokio::task::spawn_blocking(move || estate.put(records)).await {
+            Ok(Ok(stats)) => {
+                status.added += stats.added;
+                status.updated += stats.updated;
+                status.unchanged += stats.unchanged;
+                status.embedded += stats.embedded;
+                true
+            }
+            Ok(Err(e)) => {
+                status.errors.push(format!("storing resources: {e}"));
+                false
+            }
+            Err(e) => {
+                status.errors.push(format!("storing resources: {e}"));
+                false
+            }
+        };
+        events(Event::Stored {
+            scope: key.to_owned(),
+            count,
+        });
+        stored
     }
 }
 

@@ -100,22 +100,50 @@ fn english_stem(word: &str) -> Option<String> {
 /// whether it is any good: a lone shared trigram ("postgres" and "resize") can top the list.
 /// This score is absolute, so a weak best match stays weak.
 pub fn name_match(query: &str, name: &str) -> f32 {
-    let wanted = features([query]);
-    let total: f32 = wanted.values.iter().sum();
-    if total == 0.0 {
-        return 0.0;
+    NameQuery::new(query).score(name)
+}
+
+/// A name text taken apart once, to score many names against it ([`name_match`]).
+#[derive(Debug, Clone)]
+pub struct NameQuery {
+    wanted: SparseVector,
+    total: f32,
+    letters: f32,
+}
+
+impl NameQuery {
+    /// Prepares `query`.
+    pub fn new(query: &str) -> Self {
+        let wanted = features([query]);
+        let total = wanted.values.iter().sum();
+        NameQuery {
+            wanted,
+            total,
+            letters: letters(query),
+        }
     }
-    let have = features([name]);
-    let found: f32 = wanted
-        .indices
-        .iter()
-        .zip(&wanted.values)
-        .filter(|(i, _)| have.indices.binary_search(i).is_ok())
-        .map(|(_, v)| v)
-        .sum();
-    let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count().max(1) as f32;
-    let closeness = (letters(query) / letters(name)).min(1.0);
-    found / total * (0.75 + 0.25 * closeness)
+
+    /// How well `name` matches, 0..1 (see [`name_match`]).
+    pub fn score(&self, name: &str) -> f32 {
+        if self.total == 0.0 {
+            return 0.0;
+        }
+        let have = features([name]);
+        let found: f32 = self
+            .wanted
+            .indices
+            .iter()
+            .zip(&self.wanted.values)
+            .filter(|(i, _)| have.indices.binary_search(i).is_ok())
+            .map(|(_, v)| v)
+            .sum();
+        let closeness = (self.letters / letters(name)).min(1.0);
+        found / self.total * (0.75 + 0.25 * closeness)
+    }
+}
+
+fn letters(text: &str) -> f32 {
+    text.chars().filter(|c| c.is_alphanumeric()).count().max(1) as f32
 }
 
 fn trigrams(word: &str) -> Vec<String> {

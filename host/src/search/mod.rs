@@ -15,6 +15,9 @@
 //! aliases) share their source's name; unless the query asks for their type, the source
 //! comes first. A query that is all filters lists what matches, primary resources first
 //! ([`prominence`]), then by name.
+//!
+//! Ranking reads only the plain payload fields ([`Estate::plain`]); only the hits returned
+//! are unsealed. The name search runs on its own thread while the query is embedded.
 
 pub mod eval;
 pub mod lexical;
@@ -25,7 +28,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::estate::{tag_pair, Estate, EstateError, Record};
+use crate::embed::cosine;
+use crate::estate::{tag_pair, Estate, EstateError, Plain, Record};
 use crate::store::{Collection, Filter, Query};
 pub use query::{AccountName, ParsedQuery};
 
@@ -39,6 +43,8 @@ const PHRASE_WEIGHTS: (f32, f32) = (0.7, 0.3);
 const HINT_BONUS: f32 = 0.1;
 const EXACT_BONUS: f32 = 0.5;
 const DERIVED_PENALTY: f32 = 0.1;
+/// How far below its source a derived resource is put when it would rank above it.
+const SOURCE_MARGIN: f32 = 0.001;
 /// Copies and pointers that carry their source's name: a query naming the source means the
 /// source unless it asks for one of these types.
 const DERIVED_TYPES: &[&str] = &["ec2_snapshot", "rds_snapshot", "lambda_alias"];
@@ -107,35 +113,35 @@ pub fn search(
     let store = estate.store();
 
     if parsed.text.is_empty() {
-        let mut records = estate.list(&filter)?;
-        records.sort_by(|a, b| {
-            let key = |r: &Record| hint_score(&parsed, r) - derived_penalty(&parsed, r);
-            key(b)
-                .total_cmp(&key(a))
+        let points = store.scan(Collection::Estate, &filter)?;
+        let mut ranked = Vec::with_capacity(points.len());
+        for point in &points {
+            let plain = Estate::plain(point.id, &point.payload)?;
+            let score = 1.0 + hint_score(&parsed, &plain) - derived_penalty(&parsed, &plain);
+            ranked.push((score, plain, point));
+        }
+        ranked.sort_by(|(a_score, a, _), (b_score, b, _)| {
+            b_score
+                .total_cmp(a_score)
                 .then_with(|| prominence(a).cmp(&prominence(b)))
-                .then_with(|| a.resource.name.cmp(&b.resource.name))
+                .then_with(|| a.name.cmp(b.name))
         });
-        let hits = records
+        let hits = ranked
             .into_iter()
             .take(limit)
-            .map(|record| SearchHit {
-                id: record.id(),
-                score: 1.0 + hint_score(&parsed, &record) - derived_penalty(&parsed, &record),
-                semantic: 0.0,
-                lexical: 0.0,
-                record,
+            .map(|(score, _, point)| {
+                Ok(SearchHit {
+                    id: point.id,
+                    score,
+                    semantic: 0.0,
+                    lexical: 0.0,
+                    record: estate.decode(point.id, &point.payload)?,
+                })
             })
-            .collect();
+            .collect::<Result<_, EstateError>>()?;
         return Ok(SearchResults { parsed, hits });
     }
 
-    let dense = estate.embedder().embed_query(&parsed.text)?;
-    let by_meaning = store.search(
-        Collection::Estate,
-        &Query::Dense(dense.clone()),
-        &filter,
-        CANDIDATES.max(limit),
-    )?;
     // Hint words ("production database") would match names by accident ("acme-prod-...").
     let name_text = parsed
         .text
@@ -143,16 +149,34 @@ pub fn search(
         .filter(|w| !query::is_hint_word(w))
         .collect::<Vec<_>>()
         .join(" ");
-    let by_name = if name_text.is_empty() {
-        Vec::new()
-    } else {
-        store.search(
+    let candidates = CANDIDATES.max(limit);
+    // The name search needs no embedding: it runs while the query is embedded.
+    let (dense, by_meaning, by_name) = std::thread::scope(|scope| {
+        let by_name = (!name_text.is_empty()).then(|| {
+            scope.spawn(|| {
+                store.search(
+                    Collection::Estate,
+                    &Query::Lexical(lexical::features([name_text.as_str()])),
+                    &filter,
+                    candidates,
+                )
+            })
+        });
+        let dense = estate.embedder().embed_query(&parsed.text)?;
+        let by_meaning = store.search(
             Collection::Estate,
-            &Query::Lexical(lexical::features([name_text.as_str()])),
+            &Query::Dense(dense.clone()),
             &filter,
-            CANDIDATES.max(limit),
-        )?
-    };
+            candidates,
+        )?;
+        let by_name = match by_name {
+            Some(task) => task
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            None => Vec::new(),
+        };
+        Ok::<_, EstateError>((dense, by_meaning, by_name))
+    })?;
 
     // The store's name search only proposes candidates; every candidate is then scored by
     // how well its name and identifier match the name text (see `lexical::name_match`).
@@ -172,15 +196,9 @@ pub fn search(
     // A candidate found only by name still needs its meaning score, or a mistyped name
     // ("pg-instnce-main1") loses to anything the dense side happened to return.
     if !name_only.is_empty() {
-        let n = name_only.len();
-        for hit in store.search(
-            Collection::Estate,
-            &Query::Dense(dense),
-            &filter.clone().with_ids(name_only),
-            n,
-        )? {
-            if let Some(c) = candidates.get_mut(&hit.id) {
-                c.0 = hit.score;
+        for point in store.retrieve(Collection::Estate, &name_only, true)? {
+            if let (Some(c), Some(vector)) = (candidates.get_mut(&point.id), point.dense) {
+                c.0 = cosine(&dense, &vector);
             }
         }
     }
@@ -191,14 +209,16 @@ pub fn search(
     } else {
         PHRASE_WEIGHTS
     };
-    let mut hits = Vec::with_capacity(candidates.len());
-    for (id, (semantic, payload)) in candidates {
-        let record = estate.decode(id, &payload)?;
+    let name_query = lexical::NameQuery::new(&name_text);
+    let mut ranked = Vec::with_capacity(candidates.len());
+    for (id, (semantic, payload)) in &candidates {
+        let plain = Estate::plain(*id, payload)?;
         let lexical = if name_text.is_empty() {
             0.0
         } else {
-            lexical::name_match(&name_text, &record.resource.name)
-                .max(lexical::name_match(&name_text, &record.resource.identifier))
+            name_query
+                .score(plain.name)
+                .max(name_query.score(plain.identifier))
         };
         let lexical = if lexical < LEXICAL_FLOOR {
             0.0
@@ -207,29 +227,69 @@ pub fn search(
         };
         // A candidate found only by name has no cosine from the search: it is below the
         // dense cut-off, so count it as the weakest meaning match.
-        let semantic = if semantic.is_nan() { 0.0 } else { semantic };
+        let semantic = if semantic.is_nan() { 0.0 } else { *semantic };
         let exact = !text_key.is_empty()
-            && (name_key(&record.resource.name) == text_key
-                || name_key(&record.resource.identifier) == text_key);
+            && (name_key(plain.name) == text_key || name_key(plain.identifier) == text_key);
+        let penalty = derived_penalty(&parsed, &plain);
         let score =
-            dense_weight * semantic + lexical_weight * lexical + hint_score(&parsed, &record)
-                - derived_penalty(&parsed, &record)
+            dense_weight * semantic + lexical_weight * lexical + hint_score(&parsed, &plain)
+                - penalty
                 + if exact { EXACT_BONUS } else { 0.0 };
-        hits.push(SearchHit {
-            id,
+        ranked.push(Ranked {
             score,
             semantic,
             lexical,
-            record,
+            derived: penalty > 0.0,
+            plain,
+            id: *id,
+            payload,
         });
     }
-    hits.sort_by(|a, b| {
+    // A pointer's text is little more than its source's name, so it can match a query better
+    // than the source itself ("session-cleanup:live" for "clean up expired sessions"): it
+    // never ranks above its source unless its type was asked for.
+    let mut sources: HashMap<&str, f32> = HashMap::new();
+    for r in ranked.iter().filter(|r| !r.derived) {
+        let best = sources.entry(r.plain.name).or_insert(f32::MIN);
+        *best = best.max(r.score);
+    }
+    for r in ranked.iter_mut().filter(|r| r.derived) {
+        let source = r.plain.name.split(':').next().unwrap_or(r.plain.name);
+        if let Some(&best) = sources.get(source) {
+            r.score = r.score.min(best - SOURCE_MARGIN);
+        }
+    }
+    ranked.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
-            .then_with(|| a.record.resource.name.cmp(&b.record.resource.name))
+            .then_with(|| a.plain.name.cmp(b.plain.name))
     });
-    hits.truncate(limit);
+    let hits = ranked
+        .into_iter()
+        .take(limit)
+        .map(|r| {
+            Ok(SearchHit {
+                id: r.id,
+                score: r.score,
+                semantic: r.semantic,
+                lexical: r.lexical,
+                record: estate.decode(r.id, r.payload)?,
+            })
+        })
+        .collect::<Result<_, EstateError>>()?;
     Ok(SearchResults { parsed, hits })
+}
+
+/// A candidate being ranked: its scores and plain fields, unsealed only if it is returned.
+struct Ranked<'p> {
+    score: f32,
+    semantic: f32,
+    lexical: f32,
+    /// A derived resource whose type the query did not ask for.
+    derived: bool,
+    plain: Plain<'p>,
+    id: Uuid,
+    payload: &'p serde_json::Map<String, serde_json::Value>,
 }
 
 /// The store filter for a parsed query's hard conditions.
@@ -270,8 +330,8 @@ fn name_key(name: &str) -> String {
 }
 
 /// The penalty for a derived resource the query did not ask for by type.
-fn derived_penalty(parsed: &ParsedQuery, record: &Record) -> f32 {
-    let kind = record.resource.resource_type.as_str();
+fn derived_penalty(parsed: &ParsedQuery, record: &Plain) -> f32 {
+    let kind = record.resource_type;
     if DERIVED_TYPES.contains(&kind) && !parsed.types.iter().any(|t| t == kind) {
         DERIVED_PENALTY
     } else {
@@ -282,8 +342,8 @@ fn derived_penalty(parsed: &ParsedQuery, record: &Record) -> f32 {
 /// The order in which a list of filter matches shows types (lower first): what people act
 /// on (databases, servers, load balancers, functions) before storage, storage before network
 /// plumbing.
-fn prominence(record: &Record) -> u8 {
-    match record.resource.resource_type.as_str() {
+fn prominence(record: &Plain) -> u8 {
+    match record.resource_type {
         "rds_cluster" | "rds_instance" => 0,
         "ec2_instance" => 1,
         "elb_load_balancer" => 2,
@@ -298,18 +358,16 @@ fn prominence(record: &Record) -> u8 {
 
 /// The bonus for matching the query's soft hints: the suggested type, and the suggested
 /// environment by tag value or account name.
-fn hint_score(parsed: &ParsedQuery, record: &Record) -> f32 {
+fn hint_score(parsed: &ParsedQuery, record: &Plain) -> f32 {
     let mut bonus = 0.0;
-    if parsed.type_hints.contains(&record.resource.resource_type) {
+    if parsed.type_hints.iter().any(|t| t == record.resource_type) {
         bonus += HINT_BONUS;
     }
     let in_env = |env: &String| {
         record
-            .resource
-            .tags
-            .iter()
-            .any(|t| query::environment(&t.value) == Some(env.as_str()))
-            || query::environment(&record.account_name) == Some(env.as_str())
+            .tag_values()
+            .any(|value| query::environment(value) == Some(env.as_str()))
+            || query::environment(record.account_name) == Some(env.as_str())
     };
     if parsed.env_hints.iter().any(in_env) {
         bonus += HINT_BONUS;

@@ -417,12 +417,15 @@ pub fn open(location: &Location) -> Result<Box<dyn EstateStore>, StoreError> {
     }
 }
 
-/// The deterministic id of a resource: UUIDv5 of `account/region/identifier`.
-pub fn resource_id(account_id: &str, region: &str, identifier: &str) -> Uuid {
+/// The deterministic id of a resource: UUIDv5 of `account/region/type/identifier`.
+///
+/// The type is part of it because identifiers are unique per type, not per account and
+/// region: an RDS cluster and an RDS instance, or a bucket and a function, may share one.
+pub fn resource_id(account_id: &str, region: &str, resource_type: &str, identifier: &str) -> Uuid {
     // A fixed namespace of our own so ids never collide with other UUIDv5 users.
     const NAMESPACE: Uuid = Uuid::from_u128(0x6c6f7564_6f70_5365_8000_657374617465);
     Uuid::new_v5(
         &NAMESPACE,
-        format!("{account_id}/{region}/{identifier}").as_bytes(),
+        format!("{account_id}/{region}/{resource_type}/{identifier}").as_bytes(),
     )
 }
