@@ -78,9 +78,11 @@ pub enum Command {
 
 /// Sets up tracing on stderr; stdout is kept for results.
 pub fn init_logging(verbose: u8) {
+    // qdrant-edge warns "Feature flags not initialized!" on every open: its flags are a
+    // server setting that the embedded store has no way to set, and the defaults are right.
     let default = match verbose {
-        0 => "warn",
-        1 => "info,cloudops_host=info",
+        0 => "warn,qdrant_edge=error",
+        1 => "info,cloudops_host=info,qdrant_edge=error",
         2 => "debug,hyper=info,h2=info,rustls=info,cranelift_codegen=info,wasmtime=info",
         _ => "trace",
     };
