@@ -66,7 +66,6 @@ pub fn resource_text(r: &Resource) -> String {
     text
 }
 
-/// `word` without any run of exactly 12 digits (the shape of an AWS account id).
 /// AWS's generated ids (`i-0a1b2c3d4e5f67890`, `vol-…`, `sg-…`, `subnet-…`): a dozen
 /// tokens of hex with no meaning, the most expensive part of a text to embed. Name search
 /// still finds them (the lexical side indexes identifiers).
@@ -83,6 +82,7 @@ fn is_generated_id(identifier: &str) -> bool {
         && prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
 }
 
+/// `word` without any run of exactly 12 digits (the shape of an AWS account id).
 fn without_account_ids(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
     let mut digits = String::new();

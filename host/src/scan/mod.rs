@@ -7,7 +7,7 @@ pub mod status;
 pub mod sync;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
@@ -38,40 +38,32 @@ pub async fn scan_regions(
     concurrency: usize,
 ) -> Vec<RegionScan> {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let runtime = tokio::runtime::Handle::current();
     let mut tasks = Vec::new();
     for region in regions {
-        let mut target = ScanTarget::new(account_id, region.clone());
-        target.settings = settings.to_vec();
-        let (plugin, client, runtime, permits) = (
+        let (plugin, client, account_id, region, settings, permits) = (
             plugin.clone(),
             client.clone(),
-            runtime.clone(),
+            account_id.to_owned(),
+            region.clone(),
+            settings.to_vec(),
             permits.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let _permit = permits
+            let permit = permits
                 .acquire_owned()
                 .await
                 .expect("semaphore is never closed");
-            // Plugins run synchronously; their AWS calls go back to the runtime.
-            tokio::task::spawn_blocking(move || {
-                let found = Arc::new(Mutex::new(Vec::new()));
-                let sink = {
-                    let found = found.clone();
-                    Box::new(move |batch: Vec<Resource>| {
-                        found.lock().expect("sink lock").extend(batch)
-                    })
-                };
-                let result = plugin.scan(&target, &client, &runtime, sink);
-                let resources = std::mem::take(&mut *found.lock().expect("sink lock"));
-                RegionScan {
-                    region: target.region,
-                    resources,
-                    result,
-                }
+            let (mut found, scan) =
+                scan_streaming(&plugin, &client, &account_id, &region, &settings, permit);
+            let mut resources = Vec::new();
+            while let Some(batch) = found.recv().await {
+                resources.extend(batch);
+            }
+            scan.await.map(|result| RegionScan {
+                region,
+                resources,
+                result,
             })
-            .await
         }));
     }
     let mut scans = Vec::with_capacity(tasks.len());
@@ -114,8 +106,8 @@ pub async fn scan_region(
     .expect("one region in, one result out")
 }
 
-/// Starts a scan of one region of `account_id` whose resources arrive on the returned
-/// channel as the plugin emits them, so they can be stored while the scan goes on. The
+/// Starts a scan of one region of `account_id` with the plugin's `settings`, whose
+/// resources arrive on the returned channel as the plugin emits them, so they can be stored while the scan goes on. The
 /// channel closes when the scan ends; the handle then gives its outcome. `permit` is held
 /// until the scan ends.
 pub fn scan_streaming(
@@ -123,13 +115,15 @@ pub fn scan_streaming(
     client: &AwsClient,
     account_id: &str,
     region: &str,
+    settings: &[(String, String)],
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> (
     tokio::sync::mpsc::UnboundedReceiver<Vec<Resource>>,
     tokio::task::JoinHandle<Result<ScanReport, PluginError>>,
 ) {
     let (found, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let target = ScanTarget::new(account_id, region);
+    let mut target = ScanTarget::new(account_id, region);
+    target.settings = settings.to_vec();
     let (plugin, client) = (plugin.clone(), client.clone());
     let runtime = tokio::runtime::Handle::current();
     // Plugins run synchronously; their AWS calls go back to the runtime.

@@ -230,6 +230,7 @@ impl Scope {
             &self.account.client,
             &account_id,
             &self.region,
+            &[],
             permit,
         );
         let mut complete = true;
@@ -299,9 +300,7 @@ impl Scope {
         events(Event::ScopeDone(status.clone()));
         status
     }
-}
 
-impl Scope {
     /// Learns the permissions on one batch, then embeds and stores it; false if it could
     /// not be stored.
     async fn store(

@@ -149,7 +149,7 @@ pub fn search(
         .filter(|w| !query::is_hint_word(w))
         .collect::<Vec<_>>()
         .join(" ");
-    let candidates = CANDIDATES.max(limit);
+    let per_matcher = CANDIDATES.max(limit);
     // The name search needs no embedding: it runs while the query is embedded.
     let (dense, by_meaning, by_name) = std::thread::scope(|scope| {
         let by_name = (!name_text.is_empty()).then(|| {
@@ -158,7 +158,7 @@ pub fn search(
                     Collection::Estate,
                     &Query::Lexical(lexical::features([name_text.as_str()])),
                     &filter,
-                    candidates,
+                    per_matcher,
                 )
             })
         });
@@ -167,7 +167,7 @@ pub fn search(
             Collection::Estate,
             &Query::Dense(dense.clone()),
             &filter,
-            candidates,
+            per_matcher,
         )?;
         let by_name = match by_name {
             Some(task) => task
@@ -225,8 +225,8 @@ pub fn search(
         } else {
             lexical
         };
-        // A candidate found only by name has no cosine from the search: it is below the
-        // dense cut-off, so count it as the weakest meaning match.
+        // A name-only candidate whose vector could not be read back (deleted meanwhile)
+        // counts as the weakest meaning match.
         let semantic = if semantic.is_nan() { 0.0 } else { *semantic };
         let exact = !text_key.is_empty()
             && (name_key(plain.name) == text_key || name_key(plain.identifier) == text_key);
