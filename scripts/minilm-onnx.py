@@ -45,12 +45,10 @@ class Graph:
         self.nodes = []
         self.initializers = []
 
-    def weight(self, name, array=None, transpose=False):
+    def weight(self, name, array=None):
         """Adds an upstream tensor (or a derived `array`) as an fp32 initializer."""
         if array is None:
             array = self.weights[name]
-            # torch's Linear keeps [out, in]; MatMul wants [in, out].
-            array = array.T if transpose else array
         self.initializers.append(
             numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name)
         )
@@ -69,10 +67,11 @@ class Graph:
         )
         return output
 
-
     def matmul(self, x, linear, output):
         """`x` times the weight of the upstream Linear layer `linear` (its bias comes later)."""
-        return self.node("MatMul", [x, self.weight(linear + ".weight", transpose=True)], output)
+        weight = linear + ".weight"
+        # torch's Linear keeps [out, in]; MatMul wants [in, out].
+        return self.node("MatMul", [x, self.weight(weight, self.weights[weight].T)], output)
 
     def add_and_norm(self, x, residual, block, output):
         """LayerNorm(x + `block`.dense bias + residual), BERT's step after each sublayer."""
