@@ -73,12 +73,12 @@ class Graph:
         # torch's Linear keeps [out, in]; MatMul wants [in, out].
         return self.node("MatMul", [x, self.weight(weight, self.weights[weight].T)], output)
 
-    def add_and_norm(self, x, residual, block, output):
-        """LayerNorm(x + `block`.dense bias + residual), BERT's step after each sublayer."""
+    def output(self, x, residual, block, output):
+        """BERT's step after each sublayer: LayerNorm(`x` · `block`.dense + bias + residual)."""
         return self.node(
             "SkipLayerNormalization",
             [
-                x,
+                self.matmul(x, block + ".dense", block + ".dense"),
                 residual,
                 self.weight(block + ".LayerNorm.weight"),
                 self.weight(block + ".LayerNorm.bias"),
@@ -150,13 +150,7 @@ def build(weights):
             num_heads=HEADS,
         )
         # Output projection, then bias + residual + LayerNorm.
-        projected = g.matmul(attended, attention + "output.dense", f"{layer}attention.projected")
-        hidden = g.add_and_norm(
-            projected,
-            hidden,
-            attention + "output",
-            f"{layer}attention.output",
-        )
+        hidden = g.output(attended, hidden, attention + "output", f"{layer}attention.output")
         # Feed-forward: up to 1536 wide, GELU, back down, then bias + residual + LayerNorm.
         up = g.matmul(hidden, layer + "intermediate.dense", f"{layer}intermediate")
         activated = g.node(
@@ -165,9 +159,8 @@ def build(weights):
             f"{layer}intermediate.gelu",
             contrib=True,
         )
-        down = g.matmul(activated, layer + "output.dense", f"{layer}output.dense")
-        hidden = g.add_and_norm(
-            down,
+        hidden = g.output(
+            activated,
             hidden,
             layer + "output",
             "last_hidden_state" if i == LAYERS - 1 else f"{layer}output",
