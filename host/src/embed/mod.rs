@@ -42,11 +42,15 @@ pub const MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2;onnx-fp32-fus
 /// Cosine similarity of two vectors of the same length (0 when either is all zeros).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
     let norms = norm(a) * norm(b);
     if norms == 0.0 {
         0.0
     } else {
         dot / norms
     }
+}
+
+/// The Euclidean length of `v`.
+fn norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
 }

@@ -8,7 +8,7 @@ use fastembed::{
 };
 use ort::environment::Environment;
 
-use super::{EmbedError, DIM};
+use super::{norm, EmbedError, DIM};
 
 /// Texts per model run. Larger runs pad more and fall out of cache: on 2 cores, the demo
 /// estate's 38-token texts, sorted by token count, ran at 128–132 texts/s in runs of 16,
@@ -187,7 +187,7 @@ fn unit(mut vector: Vec<f32>) -> Result<Vec<f32>, EmbedError> {
             reason: format!("{}-d vectors where {DIM}-d were expected", vector.len()),
         });
     }
-    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let norm = norm(&vector);
     if !norm.is_finite() || norm == 0.0 {
         return Err(EmbedError::BadOutput {
             reason: format!("a vector of length {norm}"),

@@ -234,12 +234,7 @@ impl Estate {
     /// The plain fields of a stored payload, read in place without unsealing: what ranking
     /// needs, so a search unseals only the records it returns.
     pub fn plain(id: Uuid, payload: &Map<String, Value>) -> Result<Plain<'_>, EstateError> {
-        let text = |field: &str| {
-            str_field(payload, field).ok_or_else(|| EstateError::Corrupt {
-                id,
-                message: format!("field `{field}` is missing"),
-            })
-        };
+        let text = |field: &str| required_field(id, payload, field);
         Ok(Plain {
             resource_type: text("resource_type")?,
             name: text("name")?,
@@ -255,11 +250,7 @@ impl Estate {
     /// Turns a stored payload back into a record, unsealing its sensitive part.
     pub fn decode(&self, id: Uuid, payload: &Map<String, Value>) -> Result<Record, EstateError> {
         let corrupt = |message: String| EstateError::Corrupt { id, message };
-        let text = |field: &str| -> Result<String, EstateError> {
-            str_field(payload, field)
-                .map(str::to_owned)
-                .ok_or_else(|| corrupt(format!("field `{field}` is missing")))
-        };
+        let text = |field: &str| required_field(id, payload, field).map(str::to_owned);
         let plain = Self::plain(id, payload)?;
         let sealed = self
             .sealer
@@ -424,6 +415,18 @@ pub fn tag_pair(key: &str, value: &str) -> String {
 
 fn str_field<'p>(payload: &'p Map<String, Value>, field: &str) -> Option<&'p str> {
     payload.get(field).and_then(Value::as_str)
+}
+
+/// A text field every stored record has; its absence means the point is corrupt.
+fn required_field<'p>(
+    id: Uuid,
+    payload: &'p Map<String, Value>,
+    field: &str,
+) -> Result<&'p str, EstateError> {
+    str_field(payload, field).ok_or_else(|| EstateError::Corrupt {
+        id,
+        message: format!("field `{field}` is missing"),
+    })
 }
 
 fn unix_now() -> i64 {

@@ -107,9 +107,9 @@ pub async fn scan_region(
 }
 
 /// Starts a scan of one region of `account_id` with the plugin's `settings`, whose
-/// resources arrive on the returned channel as the plugin emits them, so they can be stored while the scan goes on. The
-/// channel closes when the scan ends; the handle then gives its outcome. `permit` is held
-/// until the scan ends.
+/// resources arrive on the returned channel as the plugin emits them, so they can be stored
+/// while the scan goes on. The channel closes when the scan ends; the handle then gives its
+/// outcome. `permit` is held until the scan ends.
 pub fn scan_streaming(
     plugin: &Plugin,
     client: &AwsClient,

@@ -117,28 +117,24 @@ pub fn search(
         let mut ranked = Vec::with_capacity(points.len());
         for point in &points {
             let plain = Estate::plain(point.id, &point.payload)?;
-            let score = 1.0 + hint_score(&parsed, &plain) - derived_penalty(&parsed, &plain);
-            ranked.push((score, plain, point));
+            let penalty = derived_penalty(&parsed, &plain);
+            ranked.push(Ranked {
+                score: 1.0 + hint_score(&parsed, &plain) - penalty,
+                semantic: 0.0,
+                lexical: 0.0,
+                derived: penalty > 0.0,
+                plain,
+                id: point.id,
+                payload: &point.payload,
+            });
         }
-        ranked.sort_by(|(a_score, a, _), (b_score, b, _)| {
-            b_score
-                .total_cmp(a_score)
-                .then_with(|| prominence(a).cmp(&prominence(b)))
-                .then_with(|| a.name.cmp(b.name))
+        ranked.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| prominence(&a.plain).cmp(&prominence(&b.plain)))
+                .then_with(|| a.plain.name.cmp(b.plain.name))
         });
-        let hits = ranked
-            .into_iter()
-            .take(limit)
-            .map(|(score, _, point)| {
-                Ok(SearchHit {
-                    id: point.id,
-                    score,
-                    semantic: 0.0,
-                    lexical: 0.0,
-                    record: estate.decode(point.id, &point.payload)?,
-                })
-            })
-            .collect::<Result<_, EstateError>>()?;
+        let hits = decode_hits(estate, ranked, limit)?;
         return Ok(SearchResults { parsed, hits });
     }
 
@@ -264,7 +260,17 @@ pub fn search(
             .total_cmp(&a.score)
             .then_with(|| a.plain.name.cmp(b.plain.name))
     });
-    let hits = ranked
+    let hits = decode_hits(estate, ranked, limit)?;
+    Ok(SearchResults { parsed, hits })
+}
+
+/// The first `limit` of `ranked` as hits: the only records a search unseals.
+fn decode_hits(
+    estate: &Estate,
+    ranked: Vec<Ranked>,
+    limit: usize,
+) -> Result<Vec<SearchHit>, EstateError> {
+    ranked
         .into_iter()
         .take(limit)
         .map(|r| {
@@ -276,8 +282,7 @@ pub fn search(
                 record: estate.decode(r.id, r.payload)?,
             })
         })
-        .collect::<Result<_, EstateError>>()?;
-    Ok(SearchResults { parsed, hits })
+        .collect()
 }
 
 /// A candidate being ranked: its scores and plain fields, unsealed only if it is returned.
