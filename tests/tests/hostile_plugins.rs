@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use cloudops_host::aws::{AwsClient, AwsRequest, AwsResponse};
 use cloudops_host::demo::{create_iam_user, seed_ec2, Ec2Estate, Emulator};
 use cloudops_host::plugin::{Limits, Manifest, Plugin, PluginError};
-use cloudops_tests::{built_plugin, engine, load_plugin, scan, start_emulator};
+use cloudops_tests::{built_plugin, engine, load_plugin, pairs, query, scan, start_emulator};
 
 const REGION: &str = "us-west-2";
 /// The test-only scanner crate, kept out of `plugins/` so `cloudops plugin build plugins/`
@@ -91,7 +92,7 @@ async fn a_write_action_is_refused() {
     assert!(matches!(err, PluginError::ScanFailed { .. }), "{err}");
     assert!(
         err.to_string()
-            .contains("may not call `ec2:TerminateInstances`"),
+            .contains("`ec2:TerminateInstances` is not granted: it is not a read"),
         "{err}"
     );
 }
@@ -101,7 +102,8 @@ async fn an_undeclared_service_is_refused() {
     let (_emulator, plugin, client) = setup().await;
     let err = attack(&plugin, &client, "undeclared").await;
     assert!(
-        err.to_string().contains("may not call service `iam`"),
+        err.to_string()
+            .contains("service `\"rds\"` is not in capabilities.services"),
         "{err}"
     );
 }
@@ -125,28 +127,22 @@ async fn a_request_flood_is_capped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_authorization_headers_are_dropped_and_the_host_signs() {
+async fn forged_authorization_headers_are_refused_before_anything_is_sent() {
     let emulator = start_emulator().await;
     let admin = emulator.demo_client();
     seed_ec2(&admin, REGION, &Ec2Estate::demo()).await.unwrap();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}"#;
     let (key, secret) = create_iam_user(&admin, "scanner", policy).await.unwrap();
-    // With authentication on, a forged signature reaching the emulator would be a 403.
     emulator.enable_auth().await.unwrap();
     let plugin = load_plugin(HOSTILE, test_limits()).unwrap();
-    let (_, result) = scan(
-        &plugin,
-        &emulator.client(&key, &secret),
-        REGION,
-        &[("attack", "forge")],
-    )
-    .await;
-    let report = result.unwrap();
-    assert!(
-        report.warnings.iter().any(|w| w == "status=200"),
-        "{:?}",
-        report.warnings
-    );
+    let client = emulator.client(&key, &secret);
+    let (_, result) = scan(&plugin, &client, REGION, &[("attack", "forge")]).await;
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("the host's to set"), "{err}");
+    // The host's own signature still works for the same plugin.
+    let (resources, result) = scan(&plugin, &client, REGION, &[("attack", "none")]).await;
+    result.unwrap();
+    assert_eq!(resources.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,5 +214,171 @@ async fn a_response_over_the_size_cap_never_reaches_the_plugin() {
     assert!(
         err.to_string().contains("larger than the 1024-byte limit"),
         "{err}"
+    );
+}
+
+/// Sends `method path?query` with `body` as the emulator's admin (the test's own view of
+/// the emulator, never through a plugin).
+async fn admin_send(
+    client: &AwsClient,
+    service: &str,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    body: &[u8],
+) -> AwsResponse {
+    let request = AwsRequest {
+        service: service.into(),
+        method: method.into(),
+        path: path.into(),
+        query: pairs(query),
+        headers: Vec::new(),
+        body: body.to_vec(),
+    };
+    client.send(&request, REGION, 1 << 20).await.unwrap()
+}
+
+/// A bucket holding `keep.txt`, and a secret: what the attacks below go after.
+async fn seed_targets(client: &AwsClient) {
+    let location = format!(
+        "<CreateBucketConfiguration><LocationConstraint>{REGION}</LocationConstraint></CreateBucketConfiguration>"
+    );
+    let created = admin_send(client, "s3", "PUT", "/victim", &[], location.as_bytes()).await;
+    assert!(created.is_success(), "{created:?}");
+    let put = admin_send(client, "s3", "PUT", "/victim/keep.txt", &[], b"precious").await;
+    assert!(put.is_success(), "{put:?}");
+    let mut secret = AwsRequest {
+        service: "secretsmanager".into(),
+        method: "POST".into(),
+        path: "/".into(),
+        query: Vec::new(),
+        headers: vec![
+            ("x-amz-target".into(), "secretsmanager.CreateSecret".into()),
+            ("content-type".into(), "application/x-amz-json-1.1".into()),
+        ],
+        body: br#"{"Name":"db-password","SecretString":"hunter2-SECRET"}"#.to_vec(),
+    };
+    let created = client.send(&secret, REGION, 1 << 20).await.unwrap();
+    assert!(created.is_success(), "{created:?}");
+    secret.body.clear();
+}
+
+/// Runs `attack` against the seeded targets; returns the refusal and every warning.
+async fn refused(plugin: &Plugin, client: &AwsClient, attack: &str, bucket: &str) -> String {
+    let (resources, result) = scan(
+        plugin,
+        client,
+        REGION,
+        &[("attack", attack), ("bucket", bucket)],
+    )
+    .await;
+    assert!(resources.is_empty());
+    let err = result
+        .expect_err(&format!("`{attack}` got through"))
+        .to_string();
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(!err.chars().any(char::is_control), "{err:?}");
+    err
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attack_class_is_refused_and_the_account_is_unchanged() {
+    let (_emulator, plugin, client) = setup().await;
+    seed_targets(&client).await;
+    let cases = [
+        ("sts", "victim", "no plugin may call `sts`"),
+        ("secret", "victim", "sensitive"),
+        ("s3-put-as-get", "victim", "PutObject"),
+        ("s3-delete-as-get", "victim", "the host's to set"),
+        ("s3-policy", "victim", "takes no query parameter"),
+        ("s3-foreign", "attacker-bucket", "the host's to set"),
+        (
+            "s3-foreign-clean",
+            "attacker-bucket",
+            "not the scanned account's",
+        ),
+        ("gzip-write", "victim", "the host's to set"),
+        ("binary-write", "victim", "malformed request"),
+    ];
+    for (attack, bucket, expected) in cases {
+        let err = refused(&plugin, &client, attack, bucket).await;
+        assert!(err.contains(expected), "`{attack}`: {err}");
+    }
+    // The emulator's own view: nothing was written, deleted or made public.
+    let list = admin_send(&client, "s3", "GET", "/victim", &[("list-type", "2")], b"").await;
+    let keys = String::from_utf8_lossy(&list.body).into_owned();
+    assert!(
+        keys.contains("keep.txt") && !keys.contains("loot.txt"),
+        "{keys}"
+    );
+    let policy = admin_send(&client, "s3", "GET", "/victim", &[("policy", "")], b"").await;
+    assert_eq!(
+        policy.status,
+        404,
+        "{}",
+        String::from_utf8_lossy(&policy.body)
+    );
+    let users = query(&client, REGION, "iam", "ListUsers", &[]).await;
+    assert!(!String::from_utf8_lossy(&users).contains("evil"));
+    let instances = query(&client, REGION, "ec2", "DescribeInstances", &[]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&instances)
+            .matches("<instanceId>")
+            .count(),
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_count_against_the_budget() {
+    let (_emulator, plugin, client) = setup().await;
+    let (_, result) = scan(&plugin, &client, REGION, &[("attack", "refusal-flood")]).await;
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("limit of 20 requests per scan"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_text_reaches_the_host_without_control_characters() {
+    let (_emulator, plugin, client) = setup().await;
+    let (resources, result) = scan(&plugin, &client, REGION, &[("attack", "escape")]).await;
+    let report = result.unwrap();
+    let r = &resources[0];
+    let text = format!("{} {:?} {:?}", r.name, r.tags, report.warnings);
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(
+        r.name.starts_with("web ") && r.name.ends_with("ok"),
+        "{}",
+        r.name
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_resource_is_rejected_at_the_boundary() {
+    let (_emulator, plugin, client) = setup().await;
+    let (resources, result) = scan(&plugin, &client, REGION, &[("attack", "huge")]).await;
+    let report = result.unwrap();
+    assert!(resources.is_empty());
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("limit per resource")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[test]
+fn a_plugin_cannot_claim_another_plugins_resource_type() {
+    // `hostile` declares ec2_instance, which the ec2 scanner owns: loading both refuses
+    // whichever comes second, so neither can overwrite or delete the other's records.
+    let roots = [built_plugin("ec2"), built_plugin(HOSTILE)];
+    let (loaded, errors) = cloudops_host::plugin::load_all(&engine(), &roots, &test_limits());
+    assert_eq!(loaded.len(), 1);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.to_string().contains("already owns")),
+        "{errors:?}"
     );
 }

@@ -170,8 +170,21 @@ impl AwsClient {
         region: &str,
         max_body: usize,
     ) -> Result<AwsResponse, SendError> {
+        self.send_counted(request, region, max_body, &mut 0).await
+    }
+
+    /// [`send`](Self::send), adding each attempt made (retries included) to `attempts`, so
+    /// a caller with a request budget can charge every request that went out.
+    pub async fn send_counted(
+        &self,
+        request: &AwsRequest,
+        region: &str,
+        max_body: usize,
+        attempts: &mut u32,
+    ) -> Result<AwsResponse, SendError> {
         let mut attempt = 1;
         loop {
+            *attempts += 1;
             let outcome = self.send_once(request, region, max_body).await;
             match classify(&outcome) {
                 Some(why) if attempt < self.retry.max_attempts => {
@@ -304,8 +317,13 @@ impl AwsClient {
     }
 }
 
-fn encode(s: &str) -> String {
+/// AWS's URI encoding of `s` (RFC 3986 unreserved characters kept, all else escaped).
+pub fn aws_encode(s: &str) -> String {
     utf8_percent_encode(s, AWS_ENCODE).to_string()
+}
+
+fn encode(s: &str) -> String {
+    aws_encode(s)
 }
 
 fn build_http_request(

@@ -12,7 +12,7 @@ mod signing;
 mod transport;
 pub mod xml;
 
-pub use client::{AwsClient, AwsRequest, AwsResponse, QueryError, SendError};
+pub use client::{aws_encode, AwsClient, AwsRequest, AwsResponse, QueryError, SendError};
 pub use credentials::{
     delete_keys_from_keyring, keyring_entry_name, load_credentials, store_keys_in_keyring,
     CredentialsError, StoredKeys,

@@ -48,9 +48,12 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport with sane timeouts (10 s connect, 120 s per request).
+    /// A transport with sane timeouts (10 s connect, 120 s per request) that never
+    /// follows a redirect: a signed request, with its session token, goes to the endpoint
+    /// the host chose and nowhere else.
     pub fn new() -> Result<Self, TransportError> {
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .build()

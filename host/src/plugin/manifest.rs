@@ -8,8 +8,8 @@
 //!
 //! [capabilities]
 //! services = ["ec2"]                # SigV4 service names it may call
-//! actions = ["ec2:Describe*"]       # query/JSON-protocol actions; default: Describe*, List*, Get*
-//! methods = ["GET", "HEAD"]         # REST methods; default: GET, HEAD
+//! actions = ["ec2:Describe*"]       # operations it may call; see below
+//! # methods = [...]                 # accepted from older manifests and ignored
 //!
 //! [component]                       # written by `cloudops plugin build`
 //! file = "ec2.wasm"
@@ -17,6 +17,18 @@
 //! ```
 //!
 //! Unknown fields are errors, so a typo never silently widens or narrows a grant.
+//!
+//! `actions` grants AWS operations (the gate derives each request's operation the way the
+//! service does, whatever the request claims):
+//! - absent: every non-sensitive `Describe*` and `List*` operation of the services;
+//! - a pattern (`s3:GetBucket*`, `rds:Describe*`): the read operations it matches, except
+//!   sensitive ones;
+//! - an exact name (`lambda:ListFunctions`): that read, sensitive or not. Sensitive reads
+//!   (credentials, secrets, decrypted values, customer data: `host/src/plugin/gate/sensitive.rs`)
+//!   are granted only this way and shown when the plugin is trusted.
+//!
+//! Never grantable: a write (a scanner only reads; writes happen inside an approved plan),
+//! and the services `sts`, `sso`, `sso-oidc`, `signin`, `cognito-identity`.
 
 use std::path::{Path, PathBuf};
 
@@ -48,10 +60,12 @@ pub struct Manifest {
 pub struct CapabilitySpec {
     /// SigV4 service names (`ec2`, `s3`).
     pub services: Vec<String>,
-    /// Allowed actions as `service:Pattern` (`ec2:Describe*`). `None` means read-only.
+    /// Granted operations as `service:Operation` or `service:Pattern*`. `None` means the
+    /// non-sensitive `Describe*` and `List*` operations of `services`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<String>>,
-    /// Allowed methods for REST calls. `None` means `GET` and `HEAD`.
+    /// Ignored: kept so manifests written for WIT 0.1/0.2 still parse. The gate derives
+    /// each REST request's operation from its method and route, so a method grants nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub methods: Option<Vec<String>>,
 }

@@ -2,15 +2,16 @@
 //!
 //! - [`engine`]: the one wasmtime engine, epoch ticker and compiled-code cache;
 //! - [`manifest`]: the `plugin.toml` format;
-//! - [`capabilities`]: the single gate every `aws.send` goes through;
+//! - [`gate`]: the single gate every `aws.send` goes through: it derives the operation
+//!   the way AWS will and grants operations, deny by default;
 //! - [`limits`]: memory, fuel, time, request and size limits;
 //! - `wit`: bindings, one module per WIT version;
 //! - [`runtime`]: loading, verifying and calling a plugin;
 //! - [`build`]: turning a scanner crate into a plugin folder.
 
 pub mod build;
-pub mod capabilities;
 pub mod engine;
+pub mod gate;
 pub mod limits;
 pub mod manifest;
 pub mod replay;
@@ -58,15 +59,39 @@ pub fn load_all(
     let mut plugins: Vec<Plugin> = Vec::new();
     let mut errors = Vec::new();
     for dir in discover(roots) {
-        match Plugin::load(engine, &dir, limits.clone()) {
-            Ok(plugin) if plugins.iter().any(|p| p.name() == plugin.name()) => {
-                tracing::warn!(plugin = plugin.name(), dir = %dir.display(), "a plugin with this name was already loaded from an earlier folder; skipping");
+        let plugin = match Plugin::load(engine, &dir, limits.clone()) {
+            Ok(plugin) => plugin,
+            Err(e) => {
+                errors.push(e);
+                continue;
             }
-            Ok(plugin) => plugins.push(plugin),
-            Err(e) => errors.push(e),
+        };
+        if plugins.iter().any(|p| p.name() == plugin.name()) {
+            tracing::warn!(plugin = plugin.name(), dir = %dir.display(), "a plugin with this name was already loaded from an earlier folder; skipping");
+        } else if let Some((owner, ty)) = type_owner(&plugins, &plugin) {
+            // A resource type belongs to the first plugin that declares it: another one
+            // emitting it could overwrite, or by its absence delete, that plugin's records.
+            errors.push(PluginError::Invalid {
+                plugin: plugin.name().to_owned(),
+                reason: format!(
+                    "it declares resource type `{ty}`, which plugin `{owner}` already owns"
+                ),
+            });
+        } else {
+            plugins.push(plugin);
         }
     }
     (plugins, errors)
+}
+
+/// The loaded plugin that already declares one of `plugin`'s resource types, and the type.
+fn type_owner<'a>(loaded: &'a [Plugin], plugin: &Plugin) -> Option<(&'a str, String)> {
+    plugin.info().resource_types.iter().find_map(|t| {
+        loaded
+            .iter()
+            .find(|p| p.info().resource_types.iter().any(|o| o.name == t.name))
+            .map(|p| (p.name(), t.name.clone()))
+    })
 }
 
 /// The plugin folder of `name` under `roots`, if any.

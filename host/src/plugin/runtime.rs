@@ -11,9 +11,9 @@ use wasmtime::{ResourceLimiter, Store, StoreLimits, Trap};
 use crate::aws::{AwsClient, AwsRequest};
 use crate::resource::{self, Constraints, PluginInfo, ResourceTypeInfo};
 
-use super::capabilities::{Grant, Refusal};
 use super::engine::PluginEngine;
-use super::limits::Limits;
+use super::gate::{self, Grant, Refusal};
+use super::limits::{clean_text, Limits, LineBudget};
 use super::manifest::{Manifest, ManifestError};
 use super::wit::{self, latest, Bindings};
 
@@ -252,7 +252,10 @@ impl Plugin {
         let bindings = Bindings::link(engine.engine(), &component, &exported)
             .map_err(|e| invalid(format!("{e:#}")))?;
 
-        let grant = Arc::new(Grant::new(&name, &manifest.capabilities));
+        let grant = Arc::new(
+            Grant::new(&manifest.capabilities, limits.request_caps())
+                .map_err(|e| invalid(e.to_string()))?,
+        );
         let mut store = new_store(engine, &name, &limits, None);
         limit_call(&mut store, limits.call_fuel, limits.call_timeout);
         let info = bindings
@@ -344,9 +347,11 @@ impl Plugin {
             limits: limits.clone(),
             requests: 0,
             emitted: 0,
+            emitted_bytes: 0,
             sink,
-            warnings: Vec::new(),
-            budget_warned: false,
+            warnings: LineBudget::new(limits.max_warnings, limits.max_log_line_bytes),
+            warning_lines: Vec::new(),
+            owned_buckets: None,
         };
         let mut store = new_store(&inner.engine, self.name(), limits, Some(call));
         limit_call(&mut store, limits.scan_fuel, limits.scan_timeout);
@@ -364,17 +369,33 @@ impl Plugin {
             plugin: self.name().to_owned(),
             account: target.account_id.clone(),
             region: target.region.clone(),
-            message,
+            message: clean_text(&message, limits.max_log_line_bytes),
         })?;
         let fuel_used = limits.scan_fuel - store.get_fuel().unwrap_or(0);
         let data = store.into_data();
         let call = data.call.expect("scan store has a call");
-        let mut warnings = summary.warnings;
-        warnings.extend(call.warnings);
+        let mut warnings: Vec<String> = summary
+            .warnings
+            .iter()
+            .take(limits.max_warnings)
+            .map(|w| clean_text(w, limits.max_log_line_bytes))
+            .collect();
+        warnings.extend(call.warning_lines);
+        if call.warnings.dropped > 0 {
+            warnings.push(format!(
+                "{} more warnings from the host were repeats or over the limit of {}",
+                call.warnings.dropped, limits.max_warnings
+            ));
+        }
+        let incomplete_types = summary
+            .incomplete_types
+            .into_iter()
+            .filter(|t| inner.declared_types.contains(t))
+            .collect();
         Ok(ScanReport {
             resources: call.emitted,
             warnings,
-            incomplete_types: summary.incomplete_types,
+            incomplete_types,
             requests: call.requests,
             fuel_used,
             peak_memory_bytes: data.limiter.peak,
@@ -426,7 +447,7 @@ pub(crate) struct PluginState {
     plugin: Arc<str>,
     limiter: MemoryMeter,
     call: Option<ScanCall>,
-    log_lines: u32,
+    log: LineBudget,
 }
 
 struct ScanCall {
@@ -437,11 +458,15 @@ struct ScanCall {
     account_id: String,
     declared_types: Arc<BTreeSet<String>>,
     limits: Limits,
+    /// Requests charged: refused ones and every retry count.
     requests: u32,
     emitted: u32,
+    emitted_bytes: usize,
     sink: ResourceSink,
-    warnings: Vec<String>,
-    budget_warned: bool,
+    warnings: LineBudget,
+    warning_lines: Vec<String>,
+    /// The account's own buckets, read by the host on the first S3 bucket request.
+    owned_buckets: Option<Result<BTreeSet<String>, String>>,
 }
 
 /// The store limiter, recording the largest memory the plugin asked for.
@@ -500,8 +525,8 @@ fn new_store(
                 limits: limits.store_limits(),
                 peak: 0,
             },
+            log: LineBudget::new(limits.max_log_lines as usize, limits.max_log_line_bytes),
             call,
-            log_lines: 0,
         },
     );
     store.limiter(|s| &mut s.limiter);
@@ -580,30 +605,48 @@ fn to_wit_resource(r: &resource::Resource) -> latest::types::Resource {
 
 impl ScanCall {
     /// Validates one emitted resource and converts it; `Err` says why it was rejected.
+    /// Identity fields must be clean as sent (changing them would change what the record
+    /// is); display fields are cleaned of control characters.
     fn accept(&self, r: latest::types::Resource) -> Result<resource::Resource, String> {
+        let limits = &self.limits;
+        let size = resource_bytes(&r);
+        if size > limits.max_resource_bytes {
+            return Err(format!(
+                "it is {size} bytes, over the {}-byte limit per resource",
+                limits.max_resource_bytes
+            ));
+        }
         if r.identifier.is_empty() {
             return Err("its identifier is empty".into());
         }
+        let dirty = |s: &str| s.chars().any(char::is_control);
+        if dirty(&r.identifier) || dirty(&r.arn) || dirty(&r.resource_type) {
+            return Err("its identifier, ARN or type holds control characters".into());
+        }
         if !self.declared_types.contains(&r.resource_type) {
             return Err(format!(
-                "its type `{}` is not one the plugin declares in describe()",
-                r.resource_type
+                "its type {} is not one the plugin declares in describe()",
+                gate::shown(&r.resource_type)
             ));
         }
         if r.region != self.region && r.region != "global" {
             return Err(format!(
-                "its region `{}` is not the scanned region `{}`",
-                r.region, self.region
+                "its region {} is not the scanned region `{}`",
+                gate::shown(&r.region),
+                self.region
             ));
         }
         if !r.arn.starts_with("arn:") {
-            return Err(format!("its ARN `{}` does not start with `arn:`", r.arn));
+            return Err(format!(
+                "its ARN {} does not start with `arn:`",
+                gate::shown(&r.arn)
+            ));
         }
-        if r.metadata.len() > self.limits.max_metadata_bytes {
+        if r.metadata.len() > limits.max_metadata_bytes {
             return Err(format!(
                 "its metadata is {} bytes, over the {}-byte limit",
                 r.metadata.len(),
-                self.limits.max_metadata_bytes
+                limits.max_metadata_bytes
             ));
         }
         let metadata = match serde_json::from_str::<serde_json::Value>(&r.metadata) {
@@ -611,33 +654,134 @@ impl ScanCall {
             Ok(_) => return Err("its metadata is JSON but not an object".into()),
             Err(e) => return Err(format!("its metadata is not valid JSON ({e})")),
         };
+        let clean = |s: &str| clean_text(s, limits.max_log_line_bytes);
         Ok(resource::Resource {
             resource_type: r.resource_type,
             identifier: r.identifier,
             arn: r.arn,
-            name: r.name,
+            name: clean(&r.name),
             account_id: self.account_id.clone(),
             region: r.region,
-            state: r.state,
+            state: r.state.as_deref().map(clean),
             tags: r
                 .tags
-                .into_iter()
+                .iter()
                 .map(|t| resource::Tag {
-                    key: t.key,
-                    value: t.value,
+                    key: clean(&t.key),
+                    value: clean(&t.value),
                 })
                 .collect(),
             relations: r
                 .relations
                 .into_iter()
                 .map(|rel| resource::Relation {
-                    kind: rel.kind,
+                    kind: clean(&rel.kind),
                     target_arn: rel.target_arn,
                 })
                 .collect(),
             metadata,
         })
     }
+
+    /// Records a warning for the scan's report (de-duplicated, capped) and logs it.
+    fn warn(&mut self, plugin: &str, warning: String) {
+        if let Some(line) = self.warnings.admit(&warning) {
+            tracing::warn!(plugin, "{line}");
+            self.warning_lines.push(line);
+        }
+    }
+
+    /// Charges `n` requests to the scan's budget; `false` when it is spent.
+    fn charge(&mut self, n: u32) -> bool {
+        self.requests = self.requests.saturating_add(n);
+        self.requests <= self.limits.max_requests_per_scan
+    }
+
+    /// The checks that need the scan's context: the request must stay in the scanned
+    /// account. S3 requests go only to buckets the account owns, and carry the host's
+    /// `x-amz-expected-bucket-owner` so S3 itself refuses any other owner's bucket.
+    fn keep_in_account(&mut self, classified: &mut gate::Classified) -> Result<(), Refusal> {
+        if let Some(arn) = gate::foreign_arn(&classified.request, &self.account_id) {
+            return Err(Refusal::OtherAccount { what: arn });
+        }
+        if classified.operation.service != "s3" {
+            return Ok(());
+        }
+        let Some((_, bucket)) = classified.labels.iter().find(|(l, _)| *l == "Bucket") else {
+            return Ok(());
+        };
+        if self.owned_buckets.is_none() {
+            self.owned_buckets = Some(self.list_own_buckets());
+        }
+        match self.owned_buckets.as_ref().expect("set above") {
+            Ok(owned) if owned.contains(bucket) => {}
+            Ok(_) => {
+                return Err(Refusal::OtherAccount {
+                    what: format!("bucket {}", gate::shown(bucket)),
+                })
+            }
+            Err(why) => {
+                return Err(Refusal::OtherAccount {
+                    what: format!(
+                        "bucket {} (the host could not list the account's buckets: {why})",
+                        gate::shown(bucket)
+                    ),
+                })
+            }
+        }
+        classified.request.headers.push((
+            "x-amz-expected-bucket-owner".into(),
+            self.account_id.clone(),
+        ));
+        Ok(())
+    }
+
+    /// The host's own ListBuckets (not the plugin's), charged to the plugin's budget.
+    fn list_own_buckets(&mut self) -> Result<BTreeSet<String>, String> {
+        let request = AwsRequest {
+            service: "s3".into(),
+            method: "GET".into(),
+            path: "/".into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let mut attempts = 0;
+        let response = self.runtime.block_on(self.client.send_counted(
+            &request,
+            &self.region,
+            self.limits.max_response_bytes,
+            &mut attempts,
+        ));
+        self.charge(attempts);
+        let response = response.map_err(|e| e.to_string())?;
+        if !response.is_success() {
+            let (code, message) = crate::aws::xml::error_of(response.status, &response.body);
+            return Err(format!("{code}: {message}"));
+        }
+        Ok(crate::aws::xml::texts(&response.body, "Name")
+            .into_iter()
+            .collect())
+    }
+}
+
+/// Bytes of every string of a resource: what holding it costs the host.
+fn resource_bytes(r: &latest::types::Resource) -> usize {
+    r.resource_type.len()
+        + r.identifier.len()
+        + r.arn.len()
+        + r.name.len()
+        + r.region.len()
+        + r.state.as_ref().map_or(0, String::len)
+        + r.tags
+            .iter()
+            .map(|t| t.key.len() + t.value.len() + 16)
+            .sum::<usize>()
+        + r.relations
+            .iter()
+            .map(|x| x.kind.len() + x.target_arn.len() + 16)
+            .sum::<usize>()
+        + r.metadata.len()
 }
 
 impl latest::types::Host for PluginState {}
@@ -653,19 +797,16 @@ impl latest::cloudops::scanner::aws::Host for PluginState {
             tracing::warn!(plugin = %plugin, "{message}");
             return Err(message);
         };
-        if call.requests >= call.limits.max_requests_per_scan {
+        // Every call is charged before anything else, refused ones included, so a plugin
+        // cannot make the host work (or log) without bound by sending what it may not.
+        if !call.charge(1) {
             let refusal = Refusal::BudgetSpent {
-                plugin: plugin.to_string(),
                 limit: call.limits.max_requests_per_scan,
             };
-            if !call.budget_warned {
-                call.budget_warned = true;
-                tracing::warn!(plugin = %plugin, "{refusal}");
-                call.warnings.push(refusal.to_string());
-            }
+            call.warn(&plugin, format!("plugin `{plugin}`: {refusal}"));
             return Err(refusal.to_string());
         }
-        let mut request = AwsRequest {
+        let request = AwsRequest {
             service: req.service,
             method: req.method,
             path: req.path,
@@ -673,28 +814,35 @@ impl latest::cloudops::scanner::aws::Host for PluginState {
             headers: req.headers,
             body: req.body,
         };
-        match call.grant.check(&mut request) {
-            Ok(dropped) if !dropped.is_empty() => {
-                tracing::warn!(plugin = %plugin, headers = ?dropped, "dropped headers a plugin may not set");
-            }
-            Ok(_) => {}
+        let checked = call.grant.check(&request).and_then(|mut classified| {
+            call.keep_in_account(&mut classified)?;
+            Ok(classified)
+        });
+        let classified = match checked {
+            Ok(classified) => classified,
             Err(refusal) => {
-                tracing::warn!(plugin = %plugin, region = %call.region, "refused: {refusal}");
-                call.warnings.push(refusal.to_string());
+                call.warn(
+                    &plugin,
+                    format!("plugin `{plugin}` refused in {}: {refusal}", call.region),
+                );
                 return Err(refusal.to_string());
             }
-        }
-        call.requests += 1;
-        let response = call
-            .runtime
-            .block_on(
-                call.client
-                    .send(&request, &call.region, call.limits.max_response_bytes),
-            )
-            .map_err(|e| {
-                tracing::debug!(plugin = %plugin, error = %e, "aws.send failed");
-                e.to_string()
-            })?;
+        };
+        tracing::trace!(plugin = %plugin, operation = %classified.operation, "aws.send");
+        // The request sent is the one the gate rebuilt, never the plugin's bytes. The first
+        // attempt was charged above; retries are charged as they happen.
+        let mut attempts = 0;
+        let response = call.runtime.block_on(call.client.send_counted(
+            &classified.request,
+            &call.region,
+            call.limits.max_response_bytes,
+            &mut attempts,
+        ));
+        call.charge(attempts.saturating_sub(1));
+        let response = response.map_err(|e| {
+            tracing::debug!(plugin = %plugin, error = %e, "aws.send failed");
+            e.to_string()
+        })?;
         Ok(latest::cloudops::scanner::aws::Response {
             status: response.status,
             headers: response.headers,
@@ -703,35 +851,20 @@ impl latest::cloudops::scanner::aws::Host for PluginState {
     }
 }
 
-/// Log lines one plugin call may write before the rest are dropped.
-const MAX_LOG_LINES: u32 = 10_000;
-/// Longest log line kept, in bytes.
-const MAX_LOG_LINE: usize = 4096;
-
 impl latest::cloudops::scanner::host::Host for PluginState {
     fn log(&mut self, level: latest::cloudops::scanner::host::Level, message: String) {
         use latest::cloudops::scanner::host::Level;
-        self.log_lines += 1;
-        if self.log_lines > MAX_LOG_LINES {
-            if self.log_lines == MAX_LOG_LINES + 1 {
-                tracing::warn!(plugin = %self.plugin, "plugin log limit reached; dropping further lines");
+        let plugin = &*self.plugin;
+        let Some(message) = self.log.admit(&message) else {
+            if self.log.dropped == 1 || self.log.dropped.is_power_of_two() {
+                tracing::debug!(
+                    plugin,
+                    dropped = self.log.dropped,
+                    "plugin log lines dropped (repeats or over the limit)"
+                );
             }
             return;
-        }
-        // Control characters could forge log lines or terminal escapes.
-        let mut message: String = message
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        if message.len() > MAX_LOG_LINE {
-            let cut = (0..=MAX_LOG_LINE)
-                .rev()
-                .find(|&i| message.is_char_boundary(i))
-                .unwrap_or(0);
-            message.truncate(cut);
-            message.push('…');
-        }
-        let plugin = &*self.plugin;
+        };
         match level {
             Level::Error => tracing::error!(plugin, "{message}"),
             Level::Warn => tracing::warn!(plugin, "{message}"),
@@ -749,26 +882,30 @@ impl latest::cloudops::scanner::host::Host for PluginState {
         };
         let mut accepted = Vec::with_capacity(batch.len());
         for r in batch {
-            if call.emitted >= call.limits.max_resources_per_scan {
-                call.warnings.push(format!(
-                    "plugin `{plugin}` emitted more than {} resources; the rest were dropped",
-                    call.limits.max_resources_per_scan
-                ));
+            if call.emitted >= call.limits.max_resources_per_scan
+                || call.emitted_bytes >= call.limits.max_scan_bytes
+            {
+                call.warn(
+                    &plugin,
+                    format!(
+                        "plugin `{plugin}` emitted more than {} resources or {} bytes; the rest were dropped",
+                        call.limits.max_resources_per_scan, call.limits.max_scan_bytes
+                    ),
+                );
                 break;
             }
-            let id = r.identifier.clone();
+            let id = gate::shown(&r.identifier);
+            let bytes = resource_bytes(&r);
             match call.accept(r) {
                 Ok(resource) => {
                     call.emitted += 1;
+                    call.emitted_bytes += bytes;
                     accepted.push(resource);
                 }
-                Err(why) => {
-                    let warning = format!(
-                        "plugin `{plugin}` emitted an invalid resource `{id}`: {why}; skipped"
-                    );
-                    tracing::warn!("{warning}");
-                    call.warnings.push(warning);
-                }
+                Err(why) => call.warn(
+                    &plugin,
+                    format!("plugin `{plugin}` emitted an invalid resource {id}: {why}; skipped"),
+                ),
             }
         }
         let count = accepted.len() as u32;

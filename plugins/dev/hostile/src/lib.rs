@@ -7,6 +7,7 @@
 
 use core::hint::black_box;
 
+use cloudops_scanner_sdk::bindings::cloudops::scanner::aws;
 use cloudops_scanner_sdk::query::QueryRequest;
 use cloudops_scanner_sdk::xml::{self, Listing};
 use cloudops_scanner_sdk::{
@@ -23,7 +24,12 @@ impl Scanner for Hostile {
         PluginInfo {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            services: vec!["ec2".into()],
+            services: vec![
+                "ec2".into(),
+                "s3".into(),
+                "iam".into(),
+                "secretsmanager".into(),
+            ],
             resource_types: vec![resource_type("ec2_instance", &[])],
         }
     }
@@ -37,10 +43,92 @@ impl Scanner for Hostile {
                 QueryRequest::new("ec2", "TerminateInstances", EC2_VERSION)
                     .param("InstanceId.1", "i-12345678"),
             ),
-            "undeclared" => outcome(QueryRequest::new("iam", "ListUsers", "2010-05-08")),
+            "undeclared" => outcome(QueryRequest::new("rds", "DescribeDBInstances", "2014-10-31")),
             "forge" => forge(),
             "flood" => flood(),
             "panic" => panic!("hostile plugin panicked on purpose"),
+            "sts" => raw_outcome(query_request("sts", "GetSessionToken", "2011-06-15", "")),
+            "secret" => raw_outcome(json_request(
+                "secretsmanager",
+                "secretsmanager.GetSecretValue",
+                br#"{"SecretId":"db-password"}"#,
+            )),
+            "s3-put-as-get" => raw_outcome(rest_request(
+                "PUT",
+                &format!("/{}/loot.txt", setting(&ctx, "bucket").unwrap_or("b")),
+                &[("Action", "GetObject")],
+                &[],
+                b"stolen".to_vec(),
+            )),
+            "s3-delete-as-get" => raw_outcome(rest_request(
+                "DELETE",
+                &format!("/{}/keep.txt", setting(&ctx, "bucket").unwrap_or("b")),
+                &[],
+                &[("X-Amz-Target", "AmazonS3.GetObject")],
+                Vec::new(),
+            )),
+            "s3-policy" => raw_outcome(rest_request(
+                "PUT",
+                &format!("/{}", setting(&ctx, "bucket").unwrap_or("b")),
+                &[("policy", ""), ("Action", "GetBucketPolicy")],
+                &[],
+                br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#.to_vec(),
+            )),
+            "s3-foreign" => raw_outcome(rest_request(
+                "GET",
+                &format!("/{}", setting(&ctx, "bucket").unwrap_or("b")),
+                &[("prefix", "stolen=AKIA")],
+                &[("User-Agent", "stolen=AKIA")],
+                Vec::new(),
+            )),
+            "s3-foreign-clean" => raw_outcome(rest_request(
+                "GET",
+                &format!("/{}", setting(&ctx, "bucket").unwrap_or("b")),
+                &[("prefix", "stolen=AKIA")],
+                &[],
+                Vec::new(),
+            )),
+            "gzip-write" => {
+                let mut req = query_request("iam", "ListUsers", "2010-05-08", "");
+                req.query = vec![("Action".into(), "ListUsers".into())];
+                req.headers.push(("Content-Encoding".into(), "gzip".into()));
+                req.body = gzip_stored(b"Action=CreateUser&UserName=evil&Version=2010-05-08");
+                raw_outcome(req)
+            }
+            "binary-write" => {
+                let mut req = query_request("ec2", "DescribeInstances", EC2_VERSION, "");
+                req.body = b"Action=TerminateInstances&Version=2016-11-15&InstanceId.1=i-1\xff".to_vec();
+                raw_outcome(req)
+            }
+            "refusal-flood" => {
+                let req = query_request("ec2", "TerminateInstances", EC2_VERSION, "&InstanceId.1=i-1");
+                for _ in 0..200_000 {
+                    if let Err(e) = aws::send(&req) {
+                        if e.contains("requests per scan") {
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(summary(0, vec!["sent 200000 refused requests without being stopped".into()]))
+            }
+            "escape" => {
+                let mut r = instance(&ctx, "i-escape00000000000", "{}");
+                r.name = "web\u{1b}]52;c;c3RvbGVu\u{7}\u{1b}[2K\rok".into();
+                r.tags = vec![cloudops_scanner_sdk::Tag {
+                    key: "env\u{1b}[31m".into(),
+                    value: "prod\u{1b}]0;pwned\u{7}".into(),
+                }];
+                let mut out = Emitter::new();
+                out.push(r);
+                Ok(summary(out.finish(), vec!["warn\u{1b}[2J".into()]))
+            }
+            "huge" => {
+                let mut r = instance(&ctx, "i-huge000000000000", "{}");
+                r.name = "x".repeat(4 << 20);
+                let mut out = Emitter::new();
+                out.push(r);
+                Ok(summary(out.finish(), Vec::new()))
+            }
             "badjson" => {
                 let mut out = Emitter::new();
                 out.push(instance(&ctx, "i-badjson0000000000", "not json"));
@@ -133,7 +221,87 @@ fn outcome(req: QueryRequest) -> Result<ScanSummary, String> {
     }
 }
 
-/// Sets the headers the host must strip; the status tells the test whether the host
+fn query_request(service: &str, action: &str, version: &str, extra: &str) -> aws::Request {
+    aws::Request {
+        service: service.into(),
+        method: "POST".into(),
+        path: "/".into(),
+        query: Vec::new(),
+        headers: vec![(
+            "content-type".into(),
+            "application/x-www-form-urlencoded; charset=utf-8".into(),
+        )],
+        body: format!("Action={action}&Version={version}{extra}").into_bytes(),
+    }
+}
+
+fn json_request(service: &str, target: &str, body: &[u8]) -> aws::Request {
+    aws::Request {
+        service: service.into(),
+        method: "POST".into(),
+        path: "/".into(),
+        query: Vec::new(),
+        headers: vec![("X-Amz-Target".into(), target.into())],
+        body: body.to_vec(),
+    }
+}
+
+fn rest_request(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> aws::Request {
+    let pairs = |p: &[(&str, &str)]| {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    aws::Request {
+        service: "s3".into(),
+        method: method.into(),
+        path: path.into(),
+        query: pairs(query),
+        headers: pairs(headers),
+        body,
+    }
+}
+
+/// Sends a raw request; `Err(host's text)` when refused, `Ok` with the status when it got
+/// through (so a test expecting a refusal fails).
+fn raw_outcome(req: aws::Request) -> Result<ScanSummary, String> {
+    match aws::send(&req) {
+        Ok(resp) => Ok(summary(0, vec![format!("status={}", resp.status)])),
+        Err(e) => Err(e),
+    }
+}
+
+/// `data` as a gzip member holding one stored (uncompressed) deflate block: what the
+/// issue's attacker sent behind a harmless query string.
+fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1];
+    let len = data.len() as u16;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(data);
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    out.extend_from_slice(&(!crc).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// Sets the headers the host must refuse; the status tells the test whether the host
 /// signed the request itself.
 fn forge() -> Result<ScanSummary, String> {
     let req = describe_instances()
