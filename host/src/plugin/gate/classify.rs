@@ -258,7 +258,7 @@ fn rest_protocol(req: &AwsRequest, apis: &[Api]) -> Result<Classified, Refusal> 
             .iter()
             .any(|(k, v)| k == key && value.is_none_or(|value| v == value))
     };
-    let mut candidates: Vec<(&Op, Vec<(&'static str, String)>, (usize, usize))> = Vec::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
     for op in apis
         .iter()
         .filter(|a| a.protocol.is_rest())
@@ -334,6 +334,9 @@ fn rest_protocol(req: &AwsRequest, apis: &[Api]) -> Result<Classified, Refusal> 
         labels,
     })
 }
+
+/// A REST operation whose route matches: its labels' values and its specificity.
+type Candidate<'a> = (&'a Op, Vec<(&'static str, String)>, (usize, usize));
 
 fn find_op<'a>(api: &'a Api, service: &str, name: &str) -> Result<&'a Op, Refusal> {
     api.ops

@@ -147,7 +147,7 @@ impl Model {
         for line in text.lines() {
             if let Some(comment) = line.strip_prefix("# ") {
                 if let Some(i) = comment.find("botocore ") {
-                    source = comment[i..].trim_end_matches(|c: char| c == '.' || c == ' ');
+                    source = comment[i..].trim_end_matches(['.', ' ']);
                     source = source.split(". ").next().unwrap_or(source);
                 }
                 continue;
@@ -241,9 +241,9 @@ impl Route {
     }
 
     /// Matches `segments` of a request path; returns the labels' values.
-    pub(crate) fn match_path<'r>(
+    pub(crate) fn match_path(
         &self,
-        segments: &[&'r str],
+        segments: &[&str],
     ) -> Option<Vec<(&'static str, String)>> {
         let mut labels = Vec::new();
         let mut i = 0;
