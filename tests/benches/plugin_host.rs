@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use cloudops_host::aws::{self, AwsClient, Credentials, Endpoints, Transport};
 use cloudops_host::demo::{self, DEMO_ACCOUNT};
-use cloudops_host::plugin::{Limits, Plugin, PluginEngine};
+use cloudops_host::plugin::{CodeCache, Limits, Plugin, PluginEngine};
 use cloudops_host::resource::Resource;
 use cloudops_tests::{built_plugin, start_emulator};
 
@@ -42,7 +42,7 @@ async fn run() {
     });
     println!("compile (Component::new, cold):          {}", ms(compile));
     let cache = tempfile::tempdir().unwrap();
-    let engine = PluginEngine::new(Some(cache.path())).unwrap();
+    let engine = PluginEngine::new(Some(CodeCache::in_data_dir(cache.path()))).unwrap();
     engine.compile(&wasm, "bench").unwrap();
     let cached = median(20, || {
         let t = Instant::now();

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use cloudops_host::plugin::trust::TrustStore;
 use cloudops_host::plugin::{
-    self, build, replay, template, Limits, Plugin, PluginEngine, MANIFEST_FILE,
+    self, build, replay, template, CodeCache, Limits, Plugin, PluginEngine, MANIFEST_FILE,
 };
 use cloudops_host::{aws, paths};
 use serde_json::json;
@@ -142,7 +142,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
             let out = out.unwrap_or_else(|| data_dir.join("plugins"));
             let crates = scanner_crates(&dirs)?;
             let mut trust = TrustStore::open(&paths::trust_file(data_dir))?;
-            let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+            let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
             let mut failed = false;
             for dir in &crates {
                 eprintln!("building {} ...", dir.display());
@@ -177,7 +177,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
             let roots = paths::plugin_roots(data_dir);
             let dir = plugin::find(&roots, &name)
                 .with_context(|| format!("no plugin `{name}` is installed"))?;
-            let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+            let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
             let plugin = Plugin::load(&engine, &dir, Limits::default())?;
             TrustStore::open(&paths::trust_file(data_dir))?.trust(&plugin)?;
             eprintln!("trusting `{name}` from {} as it is now", dir.display());
@@ -185,7 +185,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
         }
         PluginCommand::List { json: json_out } => {
             let roots = paths::plugin_roots(data_dir);
-            let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+            let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
             let mut trust = TrustStore::open(&paths::trust_file(data_dir))?;
             let mut rows = Vec::new();
             for dir in plugin::discover(&roots) {
@@ -250,7 +250,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
 fn build_for_dev(dir: &Path, data_dir: &Path) -> anyhow::Result<Plugin> {
     let out = data_dir.join("dev-builds");
     let built = build::build_plugin(dir, &out)?;
-    let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+    let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
     Ok(Plugin::load(&engine, &built.dir, Limits::default())?)
 }
 

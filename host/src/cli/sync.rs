@@ -11,7 +11,7 @@ use cloudops_host::aws::{self, iam, AwsClient, Endpoints, HttpTransport};
 use cloudops_host::config::{AccountConfig, Config};
 use cloudops_host::estate::Estate;
 use cloudops_host::paths;
-use cloudops_host::plugin::{self, Limits, Plugin, PluginEngine};
+use cloudops_host::plugin::{self, CodeCache, Limits, Plugin, PluginEngine};
 use cloudops_host::scan::status::{ScopeStatus, SyncStatus};
 use cloudops_host::scan::sync::{self, Event, SyncAccount, SyncOptions, SyncReport};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -248,7 +248,7 @@ fn select_services(cli: &[String], config: &Config) -> Vec<String> {
 /// Loads the installed plugins (all, or the named ones); a plugin that fails to load is
 /// reported and skipped.
 pub fn load_plugins(data_dir: &Path, only: Vec<String>) -> anyhow::Result<Vec<Plugin>> {
-    let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+    let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
     let roots = paths::plugin_roots(data_dir);
     let (mut plugins, errors) = plugin::load_all(&engine, &roots, &Limits::default());
     for e in errors {

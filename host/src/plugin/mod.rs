@@ -1,6 +1,6 @@
 //! Scanner plugins: untrusted WebAssembly components run in a sandbox.
 //!
-//! - [`engine`]: the one wasmtime engine, epoch ticker and compiled-code cache;
+//! - [`engine`]: the one wasmtime engine, epoch ticker and authenticated compiled-code cache;
 //! - [`manifest`]: the `plugin.toml` format;
 //! - [`capabilities`]: the single gate every `aws.send` goes through;
 //! - [`limits`]: memory, fuel, time, request and size limits;
@@ -21,7 +21,7 @@ mod wit;
 
 use std::path::PathBuf;
 
-pub use engine::PluginEngine;
+pub use engine::{CacheStats, CodeCache, PluginEngine};
 pub use limits::Limits;
 pub use manifest::Manifest;
 pub use runtime::{Plugin, PluginError, ResourceSink, ScanReport, ScanTarget, MANIFEST_FILE};
