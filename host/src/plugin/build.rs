@@ -19,6 +19,8 @@ use sha2::{Digest, Sha256};
 
 use super::manifest::{ComponentSpec, Manifest, ManifestError};
 use super::runtime::MANIFEST_FILE;
+use super::trust::PluginFiles;
+use super::PluginError;
 
 const TARGET: &str = "wasm32-unknown-unknown";
 
@@ -50,6 +52,9 @@ pub enum BuildError {
         /// wit-component's message.
         reason: String,
     },
+    /// The built files do not make a plugin (they are re-read for trust as written).
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
     /// Reading or writing files failed.
     #[error("{path}: {source}")]
     Io {
@@ -161,6 +166,8 @@ pub struct BuiltPlugin {
     pub manifest: Manifest,
     /// Size of the component in bytes.
     pub component_bytes: usize,
+    /// The manifest and component exactly as written, ready to trust without re-reading.
+    pub files: PluginFiles,
 }
 
 /// Builds the scanner crate in `crate_dir` into `out_root/<name>/`, replacing what was there.
@@ -190,12 +197,16 @@ pub fn build_plugin(crate_dir: &Path, out_root: &Path) -> Result<BuiltPlugin, Bu
     })?;
     // Component first, manifest last, each via rename: a crash leaves either the old
     // plugin or a hash mismatch that the loader refuses, never a half-written file.
+    let manifest_text = manifest.to_toml();
     write_atomically(&dir.join(&file), &component)?;
-    write_atomically(&dir.join(MANIFEST_FILE), manifest.to_toml().as_bytes())?;
+    write_atomically(&dir.join(MANIFEST_FILE), manifest_text.as_bytes())?;
+    let component_bytes = component.len();
+    let files = PluginFiles::from_bytes(&dir, manifest_text.as_bytes(), component)?;
     Ok(BuiltPlugin {
         dir,
         manifest,
-        component_bytes: component.len(),
+        component_bytes,
+        files,
     })
 }
 
