@@ -41,7 +41,7 @@ fn data_dir_with_ec2() -> tempfile::TempDir {
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"))
             .join("cli-test-plugins");
-        build_plugin(&root.join("plugins/ec2"), &out)
+        build_plugin(&root.join("plugins/ec2"), &out, &out.join("no-data-dir"))
             .expect("build ec2")
             .dir
     });

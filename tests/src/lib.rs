@@ -41,7 +41,9 @@ pub fn built_plugin(name: &str) -> PathBuf {
         return dir.clone();
     }
     let source = repo_root().join("plugins").join(name);
-    let result = build::build_plugin(&source, &plugin_out_dir())
+    // No data dir is involved; a fresh folder stands in for the one the build must not see.
+    let no_data_dir = plugin_out_dir().join("no-data-dir");
+    let result = build::build_plugin(&source, &plugin_out_dir(), &no_data_dir)
         .unwrap_or_else(|e| panic!("building plugin `{name}` failed: {e}"));
     built.insert(name.to_owned(), result.dir.clone());
     result.dir

@@ -157,7 +157,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
             let mut failed = false;
             for dir in &crates {
                 eprintln!("building {} ...", dir.display());
-                match build::build_plugin(dir, &out) {
+                match build::build_plugin(dir, &out, data_dir) {
                     Ok(built) => {
                         eprintln!(
                             "built `{}` {} ({} KiB) -> {}",
@@ -301,7 +301,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
 /// only: the user pointed at its source to run it.
 fn build_for_dev(dir: &Path, data_dir: &Path) -> anyhow::Result<Plugin> {
     let out = data_dir.join("dev-builds");
-    let built = build::build_plugin(dir, &out)?;
+    let built = build::build_plugin(dir, &out, data_dir)?;
     let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
     trust_and_load(&mut TrustStore::in_memory(), &engine, built.files)
 }
