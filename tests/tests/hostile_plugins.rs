@@ -346,3 +346,40 @@ fn a_tampered_compiled_cache_entry_is_recompiled_never_deserialized() {
     load();
     assert_eq!(engine.cache_stats().hits, 2, "the fresh entry verifies");
 }
+
+#[test]
+fn loading_all_plugins_skips_and_reports_the_untrusted_one_only() {
+    let roots = tempfile::tempdir().unwrap();
+    let trusted = roots.path().join("hostile");
+    let untrusted = roots.path().join("impostor");
+    for (dir, source) in [(&trusted, copy_of_built(HOSTILE)), (&untrusted, impostor())] {
+        std::fs::create_dir_all(dir).unwrap();
+        for entry in std::fs::read_dir(source.path()).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut trust = TrustStore::in_memory();
+    trust.trust(PluginFiles::read(&trusted).unwrap()).unwrap();
+    let engine = PluginEngine::new(None).unwrap();
+
+    let (plugins, errors) = cloudops_host::plugin::load_all(
+        &engine,
+        &[roots.path().to_owned()],
+        &test_limits(),
+        &trust,
+    );
+    let names: Vec<&str> = plugins.iter().map(|p| p.name()).collect();
+    assert_eq!(names, ["hostile"]);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        matches!(&errors[0], PluginError::NotTrusted { plugin, .. } if plugin == "impostor"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(
+        engine.cache_stats().compiled,
+        1,
+        "only the trusted one compiled"
+    );
+}

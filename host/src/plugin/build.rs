@@ -597,6 +597,33 @@ mod tests {
     }
 
     #[test]
+    fn under_bubblewrap_the_build_cannot_see_the_data_dir() {
+        if bwrap().is_none() {
+            eprintln!("bwrap does not work here; the build is not filesystem-isolated");
+            return;
+        }
+        let home = tempfile::tempdir().unwrap();
+        let data = home.path().join("data");
+        std::fs::create_dir_all(data.join("keys")).unwrap();
+        std::fs::write(data.join("keys/plugin-cache.key"), "secret").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = GuestCommand::new("sh".into(), dir.path(), &data, &|v| {
+            user_env(home.path(), v)
+        })
+        .unwrap();
+        // Reads the key and tries to leave a file behind in the data dir.
+        cmd.args([
+            "-c",
+            "cat \"$0/keys/plugin-cache.key\"; touch \"$0/planted\"",
+        ]);
+        cmd.args([data.as_os_str()]);
+        let out = cmd.command().output().unwrap();
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("secret"));
+        assert!(!data.join("planted").exists());
+        assert!(data.join("keys/plugin-cache.key").exists());
+    }
+
+    #[test]
     fn a_build_may_not_target_the_data_dir() {
         let home = tempfile::tempdir().unwrap();
         let crate_dir = tempfile::tempdir().unwrap();
