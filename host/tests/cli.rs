@@ -272,10 +272,10 @@ fn an_installed_plugin_runs_only_once_trusted() {
     assert!(trusted.status.success(), "{}", stderr(&trusted));
     let review = stderr(&trusted);
     for expected in [
-        "plugin    ec2 ",
+        "plugin     ec2 ",
         "folder",
-        "component sha256 ",
-        "services  ec2",
+        "ec2.wasm, sha256 ",
+        "services   ec2",
         "  ec2:Describe*",
     ] {
         assert!(review.contains(expected), "{expected:?} in {review}");

@@ -204,7 +204,10 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
                 let mut answer = String::new();
                 std::io::stdin().read_line(&mut answer)?;
                 if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
-                    eprintln!("not trusted; `{name}` stays refused");
+                    eprintln!(
+                        "nothing changed: {} is as it was",
+                        paths::trust_file(data_dir).display()
+                    );
                     return Ok(ExitCode::FAILURE);
                 }
             }
@@ -325,23 +328,28 @@ fn describe_plugin(
     status: TrustStatus,
 ) -> std::io::Result<()> {
     let m = files.manifest();
-    writeln!(out, "plugin    {} {}", m.name, m.version)?;
+    writeln!(out, "plugin     {} {}", m.name, m.version)?;
     if !m.description.is_empty() {
-        writeln!(out, "          {}", clean(&m.description))?;
+        writeln!(out, "           {}", clean(&m.description))?;
     }
-    writeln!(out, "folder    {}", files.dir().display())?;
-    writeln!(out, "component sha256 {}", files.component_sha256())?;
-    writeln!(out, "wit       cloudops:scanner@{}", m.wit)?;
+    writeln!(out, "folder     {}", files.dir().display())?;
+    let file = m.component.as_ref().map(|c| c.file.as_str()).unwrap_or("");
     writeln!(
         out,
-        "status    {}",
+        "component  {file}, sha256 {}",
+        files.component_sha256()
+    )?;
+    writeln!(out, "wit        cloudops:scanner@{}", m.wit)?;
+    writeln!(
+        out,
+        "status     {}",
         match status {
             TrustStatus::Trusted => "already trusted as it is".to_owned(),
             TrustStatus::Unknown => "never trusted".to_owned(),
             TrustStatus::Changed(what) => format!("its {what} changed since it was trusted"),
         }
     )?;
-    writeln!(out, "services  {}", m.capabilities.services.join(", "))?;
+    writeln!(out, "services   {}", m.capabilities.services.join(", "))?;
     writeln!(out, "it may call:")?;
     describe_grant(out, &m.capabilities)
 }
