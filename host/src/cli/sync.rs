@@ -273,6 +273,13 @@ pub fn load_plugins(data_dir: &Path, only: Vec<String>) -> anyhow::Result<Vec<Pl
         }
         plugins.retain(|p| only.iter().any(|n| n == p.name()));
     }
+    if plugins.is_empty() && !errors.is_empty() {
+        anyhow::bail!(
+            "none of the installed plugins could be loaded (see the warnings above): trust the \
+             ones you accept with `cloudops plugin trust NAME` (`cloudops plugin list` shows \
+             them), or rebuild them with `cloudops plugin build plugins/`"
+        );
+    }
     if plugins.is_empty() {
         anyhow::bail!(
             "no scanner plugins installed in {}: build them with `cloudops plugin build plugins/`",
