@@ -28,6 +28,11 @@ pub fn compiled_cache(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("cache").join("compiled")
 }
 
+/// The host key that authenticates compiled plugin code in the cache.
+pub fn plugin_cache_key(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("keys").join("plugin-cache.key")
+}
+
 /// The record of plugins the user has accepted (see `plugin::trust`).
 pub fn trust_file(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("trusted-plugins.toml")

@@ -24,7 +24,15 @@ fn cloudops(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("run cloudops")
 }
 
-/// A data dir with the ec2 plugin installed (built once per test process).
+/// A data dir with the ec2 plugin installed and trusted with `plugin trust ec2 --yes`.
+fn data_dir_with_trusted_ec2() -> tempfile::TempDir {
+    let data = data_dir_with_ec2();
+    let trusted = cloudops(data.path(), &["plugin", "trust", "ec2", "--yes"], &[]);
+    assert!(trusted.status.success(), "{}", stderr(&trusted));
+    data
+}
+
+/// A data dir with the ec2 plugin copied in (built once per test process), not trusted.
 fn data_dir_with_ec2() -> tempfile::TempDir {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
@@ -33,7 +41,7 @@ fn data_dir_with_ec2() -> tempfile::TempDir {
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"))
             .join("cli-test-plugins");
-        build_plugin(&root.join("plugins/ec2"), &out)
+        build_plugin(&root.join("plugins/ec2"), &out, &out.join("no-data-dir"))
             .expect("build ec2")
             .dir
     });
@@ -78,7 +86,7 @@ fn a_missing_plugin_says_how_to_build_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_prints_json_and_a_table_from_the_emulator() {
-    let data = data_dir_with_ec2();
+    let data = data_dir_with_trusted_ec2();
     let emulator = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
     let client = emulator.demo_client();
     let seeded = seed_ec2(&client, "us-west-2", &Ec2Estate::demo())
@@ -230,14 +238,59 @@ async fn a_new_plugin_from_the_template_records_and_replays_its_scan() {
 }
 
 #[test]
-fn an_edited_manifest_is_refused_until_trusted_again() {
+fn an_installed_plugin_runs_only_once_trusted() {
     let data = data_dir_with_ec2();
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "x"),
+    ];
+    let scan_args = ["scan", "--service", "ec2", "--region", "us-west-2"];
+
+    // Copied in, never trusted: listed from its manifest, refused by scan.
+    let listed = cloudops(data.path(), &["plugin", "list"], &[]);
+    assert_eq!(listed.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        out.contains("UNTRUSTED ec2") && out.contains("cloudops plugin trust ec2"),
+        "{out}"
+    );
+    let scan = cloudops(data.path(), &scan_args, &creds);
+    assert_eq!(scan.status.code(), Some(1));
+    assert!(
+        stderr(&scan).contains("none of its code was run")
+            && stderr(&scan).contains("cloudops plugin trust ec2"),
+        "{}",
+        stderr(&scan)
+    );
+    assert!(!data.path().join("trusted-plugins.toml").exists());
+
+    // Without a terminal, trusting needs --yes; with it, the review is printed first.
+    let asked = cloudops(data.path(), &["plugin", "trust", "ec2"], &[]);
+    assert_eq!(asked.status.code(), Some(1));
+    assert!(stderr(&asked).contains("--yes"), "{}", stderr(&asked));
+    let trusted = cloudops(data.path(), &["plugin", "trust", "ec2", "--yes"], &[]);
+    assert!(trusted.status.success(), "{}", stderr(&trusted));
+    let review = stderr(&trusted);
+    for expected in [
+        "plugin     ec2 ",
+        "folder",
+        "ec2.wasm, sha256 ",
+        "services   ec2",
+        "  ec2:Describe*",
+    ] {
+        assert!(review.contains(expected), "{expected:?} in {review}");
+    }
     let listed = cloudops(data.path(), &["plugin", "list", "--json"], &[]);
     assert!(listed.status.success(), "{}", stderr(&listed));
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(rows[0]["name"], "ec2");
+    assert_eq!(rows[0]["trusted"], true);
     assert_eq!(rows[0]["actions"], serde_json::json!(["ec2:Describe*"]));
+}
 
+#[test]
+fn an_edited_manifest_is_refused_until_trusted_again() {
+    let data = data_dir_with_trusted_ec2();
     // Widen the grant by hand: the component hash still matches, the manifest does not.
     let manifest = data.path().join("plugins/ec2/plugin.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
@@ -253,8 +306,7 @@ fn an_edited_manifest_is_refused_until_trusted_again() {
     assert_eq!(listed.status.code(), Some(1));
     let out = String::from_utf8_lossy(&listed.stdout);
     assert!(
-        out.contains("changed since it was first used")
-            && out.contains("cloudops plugin trust ec2"),
+        out.contains("changed since it was trusted") && out.contains("cloudops plugin trust ec2"),
         "{out}"
     );
     let scan = cloudops(
@@ -272,8 +324,13 @@ fn an_edited_manifest_is_refused_until_trusted_again() {
         stderr(&scan)
     );
 
-    let trusted = cloudops(data.path(), &["plugin", "trust", "ec2"], &[]);
+    let trusted = cloudops(data.path(), &["plugin", "trust", "ec2", "--yes"], &[]);
     assert!(trusted.status.success(), "{}", stderr(&trusted));
+    assert!(
+        stderr(&trusted).contains("ec2:TerminateInstances"),
+        "the review shows the widened grant: {}",
+        stderr(&trusted)
+    );
     assert!(cloudops(data.path(), &["plugin", "list"], &[])
         .status
         .success());

@@ -12,12 +12,19 @@ use std::time::{Duration, Instant};
 
 use cloudops_host::aws::{self, AwsClient, Credentials, Endpoints, Transport};
 use cloudops_host::demo::{self, DEMO_ACCOUNT};
-use cloudops_host::plugin::{Limits, Plugin, PluginEngine};
+use cloudops_host::plugin::{CodeCache, Limits, Plugin, PluginEngine, PluginFiles, TrustStore};
 use cloudops_host::resource::Resource;
 use cloudops_tests::{built_plugin, start_emulator};
 
 const REGION: &str = "us-west-2";
 const INSTANCES: usize = 500;
+
+/// Reads, trusts (for this run) and loads the plugin in `dir` on `engine`.
+fn load_trusted(engine: &PluginEngine, dir: &std::path::Path, limits: Limits) -> Plugin {
+    let files = PluginFiles::read(dir).unwrap();
+    let trusted = TrustStore::in_memory().trust(files).unwrap();
+    Plugin::load(engine, trusted, limits).unwrap()
+}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -42,7 +49,7 @@ async fn run() {
     });
     println!("compile (Component::new, cold):          {}", ms(compile));
     let cache = tempfile::tempdir().unwrap();
-    let engine = PluginEngine::new(Some(cache.path())).unwrap();
+    let engine = PluginEngine::new(Some(CodeCache::in_data_dir(cache.path()))).unwrap();
     engine.compile(&wasm, "bench").unwrap();
     let cached = median(20, || {
         let t = Instant::now();
@@ -52,12 +59,15 @@ async fn run() {
     println!("load from compiled cache:                {}", ms(cached));
     let load = median(5, || {
         let t = Instant::now();
-        Plugin::load(&engine, &ec2_dir, Limits::default()).unwrap();
+        load_trusted(&engine, &ec2_dir, Limits::default());
         t.elapsed()
     });
-    println!("Plugin::load (verify, cached, describe): {}", ms(load));
+    println!(
+        "Plugin::load (read, trust, compile, describe): {}",
+        ms(load)
+    );
 
-    let plugin = Plugin::load(&engine, &ec2_dir, Limits::default()).unwrap();
+    let plugin = load_trusted(&engine, &ec2_dir, Limits::default());
     let sample = sample_instance();
     let warm = median(2000, || {
         let t = Instant::now();
@@ -77,7 +87,7 @@ async fn run() {
         max_requests_per_scan: sends,
         ..Limits::default()
     };
-    let hostile = Plugin::load(&engine, &hostile_dir, limits).unwrap();
+    let hostile = load_trusted(&engine, &hostile_dir, limits);
     let per_send = median(5, || {
         let handle = tokio::runtime::Handle::current();
         let (hostile, canned) = (hostile.clone(), canned.clone());

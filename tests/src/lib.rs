@@ -8,7 +8,9 @@ use std::sync::{Mutex, OnceLock};
 use cloudops_host::aws::xml::first_text;
 use cloudops_host::aws::AwsClient;
 use cloudops_host::demo::{self, Emulator};
-use cloudops_host::plugin::{build, Limits, Plugin, PluginEngine, PluginError, ScanReport};
+use cloudops_host::plugin::{
+    build, Limits, Plugin, PluginEngine, PluginError, PluginFiles, ScanReport, TrustStore,
+};
 use cloudops_host::resource::Resource;
 
 /// The repository root.
@@ -39,7 +41,9 @@ pub fn built_plugin(name: &str) -> PathBuf {
         return dir.clone();
     }
     let source = repo_root().join("plugins").join(name);
-    let result = build::build_plugin(&source, &plugin_out_dir())
+    // No data dir is involved; a fresh folder stands in for the one the build must not see.
+    let no_data_dir = plugin_out_dir().join("no-data-dir");
+    let result = build::build_plugin(&source, &plugin_out_dir(), &no_data_dir)
         .unwrap_or_else(|e| panic!("building plugin `{name}` failed: {e}"));
     built.insert(name.to_owned(), result.dir.clone());
     result.dir
@@ -53,9 +57,16 @@ pub fn engine() -> PluginEngine {
         .clone()
 }
 
-/// Builds (once) and loads the scanner crate `plugins/<name>` with `limits`.
+/// Builds (once) and loads the scanner crate `plugins/<name>` with `limits`, trusting it
+/// explicitly first as `cloudops plugin build` does for what it builds.
 pub fn load_plugin(name: &str, limits: Limits) -> Result<Plugin, PluginError> {
-    Plugin::load(&engine(), &built_plugin(name), limits)
+    load_trusted(&built_plugin(name), limits)
+}
+
+/// Reads the built plugin in `dir`, trusts it as it is (for this process only) and loads it.
+pub fn load_trusted(dir: &Path, limits: Limits) -> Result<Plugin, PluginError> {
+    let trusted = TrustStore::in_memory().trust(PluginFiles::read(dir)?)?;
+    Plugin::load(&engine(), trusted, limits)
 }
 
 /// Starts the project's emulator (moto plus the IAM SimulatePrincipalPolicy extension in

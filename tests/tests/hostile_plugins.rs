@@ -5,8 +5,12 @@ use std::time::Duration;
 
 use cloudops_host::aws::{AwsClient, AwsRequest, AwsResponse};
 use cloudops_host::demo::{create_iam_user, seed_ec2, Ec2Estate, Emulator};
-use cloudops_host::plugin::{Limits, Manifest, Plugin, PluginError};
-use cloudops_tests::{built_plugin, engine, load_plugin, pairs, query, scan, start_emulator};
+use cloudops_host::plugin::{
+    CodeCache, Limits, Manifest, Plugin, PluginEngine, PluginError, PluginFiles, TrustStore,
+};
+use cloudops_tests::{
+    built_plugin, engine, load_plugin, load_trusted, pairs, query, scan, start_emulator,
+};
 
 const REGION: &str = "us-west-2";
 /// The test-only scanner crate, kept out of `plugins/` so `cloudops plugin build plugins/`
@@ -177,7 +181,7 @@ fn a_tampered_component_is_refused() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&wasm, bytes).unwrap();
-    let err = Plugin::load(&engine(), dir.path(), test_limits()).unwrap_err();
+    let err = load_trusted(dir.path(), test_limits()).unwrap_err();
     assert!(matches!(err, PluginError::Tampered { .. }), "{err}");
     assert!(
         err.to_string().contains("modified after it was built"),
@@ -192,7 +196,7 @@ fn a_plugin_for_an_unknown_newer_wit_is_refused() {
     let mut manifest = Manifest::load(&path).unwrap();
     manifest.wit = "0.9.0".parse().unwrap();
     std::fs::write(&path, manifest.to_toml()).unwrap();
-    let err = Plugin::load(&engine(), dir.path(), test_limits()).unwrap_err();
+    let err = load_trusted(dir.path(), test_limits()).unwrap_err();
     assert!(matches!(err, PluginError::UnsupportedWit { .. }), "{err}");
     assert!(err.to_string().contains("cloudops:scanner@0.9.0"), "{err}");
 }
@@ -373,12 +377,178 @@ fn a_plugin_cannot_claim_another_plugins_resource_type() {
     // `hostile` declares ec2_instance, which the ec2 scanner owns: loading both refuses
     // whichever comes second, so neither can overwrite or delete the other's records.
     let roots = [built_plugin("ec2"), built_plugin(HOSTILE)];
-    let (loaded, errors) = cloudops_host::plugin::load_all(&engine(), &roots, &test_limits());
+    let mut trust = TrustStore::in_memory();
+    for root in &roots {
+        trust.trust(PluginFiles::read(root).unwrap()).unwrap();
+    }
+    let (loaded, errors) =
+        cloudops_host::plugin::load_all(&engine(), &roots, &test_limits(), &trust);
     assert_eq!(loaded.len(), 1);
     assert!(
         errors
             .iter()
             .any(|e| e.to_string().contains("already owns")),
         "{errors:?}"
+    );
+}
+
+/// Renames the plugin in its manifest only: its `describe()` still says `hostile`, so if
+/// its code ran, loading would fail with "it calls itself `hostile`".
+fn impostor() -> tempfile::TempDir {
+    let dir = copy_of_built(HOSTILE);
+    let path = dir.path().join("plugin.toml");
+    let mut manifest = Manifest::load(&path).unwrap();
+    manifest.name = "impostor".into();
+    std::fs::write(&path, manifest.to_toml()).unwrap();
+    dir
+}
+
+#[test]
+fn an_untrusted_plugin_is_refused_before_any_of_its_code_runs() {
+    let dir = impostor();
+    let data = tempfile::tempdir().unwrap();
+    let trust_file = data.path().join("trusted-plugins.toml");
+    let engine = PluginEngine::new(None).unwrap();
+
+    let err = TrustStore::open(&trust_file)
+        .unwrap()
+        .load(&engine, dir.path(), test_limits())
+        .unwrap_err();
+    assert!(matches!(err, PluginError::NotTrusted { .. }), "{err}");
+    assert!(
+        err.to_string().contains("cloudops plugin trust impostor"),
+        "{err}"
+    );
+    assert_eq!(engine.cache_stats().compiled, 0, "nothing was compiled");
+    assert!(!trust_file.exists(), "refusing records nothing");
+
+    // Trusted, the same files are compiled and describe() runs: now the mismatch shows.
+    TrustStore::open(&trust_file)
+        .unwrap()
+        .trust(PluginFiles::read(dir.path()).unwrap())
+        .unwrap();
+    let err = TrustStore::open(&trust_file)
+        .unwrap()
+        .load(&engine, dir.path(), test_limits())
+        .unwrap_err();
+    assert!(err.to_string().contains("calls itself `hostile`"), "{err}");
+    assert_eq!(engine.cache_stats().compiled, 1);
+}
+
+#[test]
+fn a_widened_manifest_is_refused_until_trusted_again() {
+    let dir = copy_of_built(HOSTILE);
+    let data = tempfile::tempdir().unwrap();
+    let trust_file = data.path().join("trusted-plugins.toml");
+    let engine = PluginEngine::new(None).unwrap();
+    TrustStore::open(&trust_file)
+        .unwrap()
+        .trust(PluginFiles::read(dir.path()).unwrap())
+        .unwrap();
+    TrustStore::open(&trust_file)
+        .unwrap()
+        .load(&engine, dir.path(), test_limits())
+        .unwrap();
+
+    let path = dir.path().join("plugin.toml");
+    let mut manifest = Manifest::load(&path).unwrap();
+    manifest.capabilities.actions = Some(vec![
+        "ec2:Describe*".into(),
+        "ec2:TerminateInstances".into(),
+    ]);
+    std::fs::write(&path, manifest.to_toml()).unwrap();
+    let compiled = engine.cache_stats().compiled;
+    let err = TrustStore::open(&trust_file)
+        .unwrap()
+        .load(&engine, dir.path(), test_limits())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PluginError::Untrusted {
+                what: "plugin.toml",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("cloudops plugin trust hostile"),
+        "{err}"
+    );
+    assert_eq!(engine.cache_stats().compiled, compiled);
+}
+
+#[test]
+fn a_tampered_compiled_cache_entry_is_recompiled_never_deserialized() {
+    let dir = copy_of_built(HOSTILE);
+    let data = tempfile::tempdir().unwrap();
+    let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data.path()))).unwrap();
+    let load = || {
+        let trusted = TrustStore::in_memory()
+            .trust(PluginFiles::read(dir.path()).unwrap())
+            .unwrap();
+        Plugin::load(&engine, trusted, test_limits()).unwrap()
+    };
+    load();
+    load();
+    let stats = engine.cache_stats();
+    assert_eq!((stats.compiled, stats.hits, stats.rejected), (1, 1, 0));
+
+    // Flip one byte of the compiled code, as a build script with write access to the
+    // cache (but not to the key) could.
+    let cache = CodeCache::in_data_dir(data.path()).dir;
+    let entry = std::fs::read_dir(&cache)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&entry, bytes).unwrap();
+
+    load().info();
+    let stats = engine.cache_stats();
+    assert_eq!((stats.compiled, stats.hits, stats.rejected), (2, 1, 1));
+    load();
+    assert_eq!(engine.cache_stats().hits, 2, "the fresh entry verifies");
+}
+
+#[test]
+fn loading_all_plugins_skips_and_reports_the_untrusted_one_only() {
+    let roots = tempfile::tempdir().unwrap();
+    let trusted = roots.path().join("hostile");
+    let untrusted = roots.path().join("impostor");
+    for (dir, source) in [(&trusted, copy_of_built(HOSTILE)), (&untrusted, impostor())] {
+        std::fs::create_dir_all(dir).unwrap();
+        for entry in std::fs::read_dir(source.path()).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut trust = TrustStore::in_memory();
+    trust.trust(PluginFiles::read(&trusted).unwrap()).unwrap();
+    let engine = PluginEngine::new(None).unwrap();
+
+    let (plugins, errors) = cloudops_host::plugin::load_all(
+        &engine,
+        &[roots.path().to_owned()],
+        &test_limits(),
+        &trust,
+    );
+    let names: Vec<&str> = plugins.iter().map(|p| p.name()).collect();
+    assert_eq!(names, ["hostile"]);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        matches!(&errors[0], PluginError::NotTrusted { plugin, .. } if plugin == "impostor"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(
+        engine.cache_stats().compiled,
+        1,
+        "only the trusted one compiled"
     );
 }

@@ -1,13 +1,13 @@
 //! Plugins built for an older contract version keep working.
 
 use cloudops_host::demo::{seed_ec2, Ec2Estate};
-use cloudops_host::plugin::{Limits, Plugin};
-use cloudops_tests::{engine, repo_root, scan, start_emulator};
+use cloudops_host::plugin::Limits;
+use cloudops_tests::{load_trusted, repo_root, scan, start_emulator};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_built_for_wit_0_1_still_loads_and_scans() {
     let dir = repo_root().join("tests/fixtures/wit-0.1/ec2");
-    let plugin = Plugin::load(&engine(), &dir, Limits::default()).unwrap();
+    let plugin = load_trusted(&dir, Limits::default()).unwrap();
     assert_eq!(plugin.manifest().wit.to_string(), "0.1.0");
 
     let emulator = start_emulator().await;

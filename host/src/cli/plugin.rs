@@ -1,14 +1,19 @@
 //! `cloudops plugin ...`
 
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
-use cloudops_host::plugin::trust::TrustStore;
+use cloudops_host::plugin::gate::Grant;
+use cloudops_host::plugin::limits::clean_text;
+use cloudops_host::plugin::manifest::CapabilitySpec;
+use cloudops_host::plugin::trust::{TrustStatus, TrustStore};
 use cloudops_host::plugin::{
-    self, build, replay, template, Limits, Plugin, PluginEngine, MANIFEST_FILE,
+    self, build, replay, template, CodeCache, Limits, Plugin, PluginEngine, PluginFiles,
+    MANIFEST_FILE,
 };
 use cloudops_host::{aws, paths};
 use serde_json::json;
@@ -19,7 +24,10 @@ pub enum PluginCommand {
     ///
     /// DIR is a scanner crate (it has a plugin.toml), or a folder of them such as
     /// `plugins/`, whose every scanner crate is built. The results go to the plugin
-    /// directory (<data dir>/plugins), where `cloudops scan` finds them.
+    /// directory (<data dir>/plugins), where `cloudops scan` finds them, and are trusted:
+    /// building source you chose is accepting it. Cargo runs without your environment (no
+    /// AWS_* variables, a scratch HOME) and, where bubblewrap works, cannot see the data
+    /// dir or ~/.aws.
     Build {
         /// Scanner crates, or folders holding them.
         #[arg(default_value = ".")]
@@ -74,12 +82,17 @@ pub enum PluginCommand {
         #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_setting)]
         settings: Vec<(String, String)>,
     },
-    /// Accept an installed plugin as it is now, after you changed or reinstalled it.
+    /// Review an installed plugin (name, version, folder, component hash, services and
+    /// operations it may call) and accept it as it is now. No plugin runs until trusted.
     Trust {
         /// Plugin name.
         name: String,
+        /// Trust without asking (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
     },
     /// List installed plugins, verifying each (hash, WIT version, manifest, trust).
+    /// Untrusted plugins are shown from their manifest; none of their code runs.
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -142,11 +155,11 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
             let out = out.unwrap_or_else(|| data_dir.join("plugins"));
             let crates = scanner_crates(&dirs)?;
             let mut trust = TrustStore::open(&paths::trust_file(data_dir))?;
-            let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+            let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
             let mut failed = false;
             for dir in &crates {
                 eprintln!("building {} ...", dir.display());
-                match build::build_plugin(dir, &out) {
+                match build::build_plugin(dir, &out, data_dir) {
                     Ok(built) => {
                         eprintln!(
                             "built `{}` {} ({} KiB) -> {}",
@@ -155,10 +168,10 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
                             built.component_bytes.div_ceil(1024),
                             built.dir.display()
                         );
-                        // Installing what you just built is accepting it.
+                        // Installing what you just built from source you named is
+                        // accepting it; a build into --out installs nothing.
                         if installing {
-                            let plugin = Plugin::load(&engine, &built.dir, Limits::default())?;
-                            trust.trust(&plugin)?;
+                            trust_and_load(&mut trust, &engine, built.files)?;
                         }
                     }
                     Err(e) => {
@@ -173,36 +186,68 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
                 ExitCode::SUCCESS
             })
         }
-        PluginCommand::Trust { name } => {
+        PluginCommand::Trust { name, yes } => {
             let roots = paths::plugin_roots(data_dir);
             let dir = plugin::find(&roots, &name)
                 .with_context(|| format!("no plugin `{name}` is installed"))?;
-            let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
-            let plugin = Plugin::load(&engine, &dir, Limits::default())?;
-            TrustStore::open(&paths::trust_file(data_dir))?.trust(&plugin)?;
+            let files = PluginFiles::read(&dir)?;
+            let mut trust = TrustStore::open(&paths::trust_file(data_dir))?;
+            let mut err = std::io::stderr().lock();
+            describe_plugin(&mut err, &files, trust.status(&files))?;
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    anyhow::bail!(
+                        "not trusting `{name}`: there is no terminal to ask on; review the \
+                         above and pass --yes to trust it"
+                    );
+                }
+                write!(err, "Trust this plugin? [y/N] ")?;
+                err.flush()?;
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+                    eprintln!(
+                        "nothing changed: {} is as it was",
+                        paths::trust_file(data_dir).display()
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            trust.trust(files)?;
             eprintln!("trusting `{name}` from {} as it is now", dir.display());
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::List { json: json_out } => {
             let roots = paths::plugin_roots(data_dir);
-            let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
-            let mut trust = TrustStore::open(&paths::trust_file(data_dir))?;
+            let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
+            let trust = TrustStore::open(&paths::trust_file(data_dir))?;
             let mut rows = Vec::new();
             for dir in plugin::discover(&roots) {
-                let loaded = Plugin::load(&engine, &dir, Limits::default())
-                    .and_then(|p| trust.check(&p).map(|_| p));
-                let row = match loaded {
-                    Ok(p) => {
-                        let m = p.manifest();
-                        json!({
-                            "name": m.name, "version": m.version.to_string(), "wit": m.wit.to_string(),
-                            "services": m.capabilities.services,
-                            "actions": m.capabilities.actions.clone().unwrap_or_else(|| m.capabilities.services.iter().flat_map(|s| ["Describe*", "List*", "Get*"].map(|a| format!("{s}:{a}"))).collect()),
-                            "dir": dir, "ok": true, "error": null,
-                        })
+                let files = match PluginFiles::read(&dir) {
+                    Ok(files) => files,
+                    Err(e) => {
+                        rows.push(json!({ "dir": dir, "ok": false, "trusted": false, "error": e.to_string() }));
+                        continue;
                     }
-                    Err(e) => json!({ "dir": dir, "ok": false, "error": e.to_string() }),
                 };
+                let m = files.manifest().clone();
+                let status = trust.status(&files);
+                let mut row = json!({
+                    "name": m.name, "version": m.version.to_string(), "wit": m.wit.to_string(),
+                    "services": m.capabilities.services,
+                    "actions": m.capabilities.actions.clone().unwrap_or_else(|| m.capabilities.services.iter().flat_map(|s| ["Describe*", "List*", "Get*"].map(|a| format!("{s}:{a}"))).collect()),
+                    "component_sha256": files.component_sha256(),
+                    "dir": dir, "trusted": status == TrustStatus::Trusted, "ok": true, "error": null,
+                });
+                // Only a trusted plugin is compiled and asked to describe itself; an
+                // untrusted one is shown from its manifest alone.
+                let outcome = trust
+                    .check(files)
+                    .and_then(|t| Plugin::load(&engine, t, Limits::default()));
+                if let Err(e) = outcome {
+                    row["ok"] = json!(false);
+                    row["error"] = json!(e.to_string());
+                }
                 rows.push(row);
             }
             if json_out {
@@ -218,7 +263,18 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
                 );
             } else {
                 for row in &rows {
-                    if row["ok"] == true {
+                    if row["ok"] == false && row["trusted"] == false && row["name"].is_string() {
+                        println!(
+                            "UNTRUSTED {} {} (wit {}) services={} actions={} in {}: {}",
+                            row["name"].as_str().unwrap_or(""),
+                            row["version"].as_str().unwrap_or(""),
+                            row["wit"].as_str().unwrap_or(""),
+                            row["services"],
+                            row["actions"],
+                            row["dir"].as_str().unwrap_or(""),
+                            row["error"].as_str().unwrap_or("")
+                        );
+                    } else if row["ok"] == true {
                         println!(
                             "{} {} (wit {}) services={} actions={} [sha256 ok]",
                             row["name"].as_str().unwrap_or(""),
@@ -246,12 +302,91 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
 }
 
 /// Builds the crate in `dir` into a scratch folder of the data dir (not the plugin
-/// directory: a plugin under test is not installed) and loads it.
+/// directory: a plugin under test is not installed) and loads it, trusted for this run
+/// only: the user pointed at its source to run it.
 fn build_for_dev(dir: &Path, data_dir: &Path) -> anyhow::Result<Plugin> {
     let out = data_dir.join("dev-builds");
-    let built = build::build_plugin(dir, &out)?;
-    let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
-    Ok(Plugin::load(&engine, &built.dir, Limits::default())?)
+    let built = build::build_plugin(dir, &out, data_dir)?;
+    let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
+    trust_and_load(&mut TrustStore::in_memory(), &engine, built.files)
+}
+
+/// Trusts plugin files just built from source the user named, then loads them: the one
+/// path by which a build is accepted.
+fn trust_and_load(
+    trust: &mut TrustStore,
+    engine: &PluginEngine,
+    files: PluginFiles,
+) -> anyhow::Result<Plugin> {
+    let trusted = trust.trust(files)?;
+    Ok(Plugin::load(engine, trusted, Limits::default())?)
+}
+
+/// What `plugin trust` shows before asking: everything the decision rests on, all from the
+/// manifest and hashes (no plugin code runs to produce it).
+fn describe_plugin(
+    out: &mut impl Write,
+    files: &PluginFiles,
+    status: TrustStatus,
+) -> std::io::Result<()> {
+    let m = files.manifest();
+    writeln!(out, "plugin     {} {}", m.name, m.version)?;
+    if !m.description.is_empty() {
+        writeln!(out, "           {}", clean(&m.description))?;
+    }
+    writeln!(out, "folder     {}", files.dir().display())?;
+    let file = m.component.as_ref().map(|c| c.file.as_str()).unwrap_or("");
+    writeln!(
+        out,
+        "component  {file}, sha256 {}",
+        files.component_sha256()
+    )?;
+    writeln!(out, "wit        cloudops:scanner@{}", m.wit)?;
+    writeln!(
+        out,
+        "status     {}",
+        match status {
+            TrustStatus::Trusted => "already trusted as it is".to_owned(),
+            TrustStatus::Unknown => "never trusted".to_owned(),
+            TrustStatus::Changed(what) => format!("its {what} changed since it was trusted"),
+        }
+    )?;
+    writeln!(out, "services   {}", m.capabilities.services.join(", "))?;
+    writeln!(out, "it may call:")?;
+    describe_grant(out, &m.capabilities)
+}
+
+/// What the manifest grants, as the gate will apply it: the patterns as written, how many
+/// operations they come to, and every sensitive operation with why it is sensitive.
+fn describe_grant(out: &mut impl Write, caps: &CapabilitySpec) -> std::io::Result<()> {
+    let grant = match Grant::new(caps, Limits::default().request_caps()) {
+        Ok(grant) => grant,
+        Err(e) => return writeln!(out, "  cannot be granted: {}", clean(&e.to_string())),
+    };
+    match &caps.actions {
+        Some(actions) => {
+            for action in actions {
+                writeln!(out, "  {}", clean(action))?;
+            }
+        }
+        None => writeln!(
+            out,
+            "  the default: every non-sensitive Describe* and List* operation of its services"
+        )?,
+    }
+    let ops: Vec<_> = grant.operations().collect();
+    writeln!(out, "  = {} read operations; no writes", ops.len())?;
+    for (op, why) in ops {
+        if let Some(why) = why {
+            writeln!(out, "  SENSITIVE {op}: {why}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A manifest string with control characters replaced, safe to print on a terminal.
+fn clean(s: &str) -> String {
+    clean_text(s, 512)
 }
 
 async fn test_cases(dir: &Path, data_dir: &Path) -> anyhow::Result<ExitCode> {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use cloudops_host::aws::{self, AwsClient, Endpoints, HttpTransport, StoredKeys};
-use cloudops_host::plugin::trust::{TrustStore, Verdict};
-use cloudops_host::plugin::{self, Limits, Plugin, PluginEngine};
+use cloudops_host::plugin::trust::TrustStore;
+use cloudops_host::plugin::{self, CodeCache, Limits, Plugin, PluginEngine};
 use cloudops_host::{paths, scan};
 
 use super::output;
@@ -128,15 +128,9 @@ pub fn load_plugin(data_dir: &Path, name: &str) -> anyhow::Result<Plugin> {
                 .join(", ")
         )
     })?;
-    let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
-    let plugin = Plugin::load(&engine, &dir, Limits::default())?;
-    if TrustStore::open(&paths::trust_file(data_dir))?.check(&plugin)? == Verdict::FirstUse {
-        eprintln!(
-            "note: using plugin `{name}` from {} for the first time; its hashes are now recorded",
-            dir.display()
-        );
-    }
-    Ok(plugin)
+    let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
+    let trust = TrustStore::open(&paths::trust_file(data_dir))?;
+    Ok(trust.load(&engine, &dir, Limits::default())?)
 }
 
 pub(super) async fn default_region(profile: Option<&str>) -> anyhow::Result<String> {

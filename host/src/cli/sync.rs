@@ -11,7 +11,7 @@ use cloudops_host::aws::{self, iam, AwsClient, Endpoints, HttpTransport};
 use cloudops_host::config::{AccountConfig, Config};
 use cloudops_host::estate::Estate;
 use cloudops_host::paths;
-use cloudops_host::plugin::{self, Limits, Plugin, PluginEngine};
+use cloudops_host::plugin::{self, CodeCache, Limits, Plugin, PluginEngine};
 use cloudops_host::scan::status::{ScopeStatus, SyncStatus};
 use cloudops_host::scan::sync::{self, Event, SyncAccount, SyncOptions, SyncReport};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -248,29 +248,37 @@ fn select_services(cli: &[String], config: &Config) -> Vec<String> {
 /// Loads the installed plugins (all, or the named ones); a plugin that fails to load is
 /// reported and skipped.
 pub fn load_plugins(data_dir: &Path, only: Vec<String>) -> anyhow::Result<Vec<Plugin>> {
-    let engine = PluginEngine::new(Some(&paths::compiled_cache(data_dir)))?;
+    let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir)))?;
     let roots = paths::plugin_roots(data_dir);
-    let (mut plugins, errors) = plugin::load_all(&engine, &roots, &Limits::default());
-    for e in errors {
-        eprintln!("warning: {e}");
+    let trust = plugin::trust::TrustStore::open(&paths::trust_file(data_dir))?;
+    // Untrusted plugins are refused here, before any of their code runs; the others go on.
+    let (mut plugins, errors) = plugin::load_all(&engine, &roots, &Limits::default(), &trust);
+    for e in &errors {
+        eprintln!("warning: skipping a plugin: {e}");
     }
-    let mut trust = plugin::trust::TrustStore::open(&paths::trust_file(data_dir))?;
-    plugins.retain(|p| match trust.check(p) {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("warning: skipping plugin `{}`: {e}", p.name());
-            false
-        }
-    });
     if !only.is_empty() {
         for name in &only {
             if !plugins.iter().any(|p| p.name() == name) {
+                if !errors.is_empty() {
+                    anyhow::bail!(
+                        "the `{name}` plugin could not be loaded (see the warnings above): trust \
+                         it with `cloudops plugin trust {name}`, or build it with `cloudops \
+                         plugin build plugins/{name}`"
+                    );
+                }
                 anyhow::bail!(
                     "no `{name}` plugin installed: build it with `cloudops plugin build plugins/{name}`"
                 );
             }
         }
         plugins.retain(|p| only.iter().any(|n| n == p.name()));
+    }
+    if plugins.is_empty() && !errors.is_empty() {
+        anyhow::bail!(
+            "none of the installed plugins could be loaded (see the warnings above): trust the \
+             ones you accept with `cloudops plugin trust NAME` (`cloudops plugin list` shows \
+             them), or rebuild them with `cloudops plugin build plugins/`"
+        );
     }
     if plugins.is_empty() {
         anyhow::bail!(

@@ -1,12 +1,13 @@
 //! Scanner plugins: untrusted WebAssembly components run in a sandbox.
 //!
-//! - [`engine`]: the one wasmtime engine, epoch ticker and compiled-code cache;
+//! - [`engine`]: the one wasmtime engine, epoch ticker and authenticated compiled-code cache;
 //! - [`manifest`]: the `plugin.toml` format;
 //! - [`gate`]: the single gate every `aws.send` goes through: it derives the operation
 //!   the way AWS will and grants operations, deny by default;
 //! - [`limits`]: memory, fuel, time, request and size limits;
 //! - `wit`: bindings, one module per WIT version;
-//! - [`runtime`]: loading, verifying and calling a plugin;
+//! - [`trust`]: reading a plugin folder once and checking it against what the user trusts;
+//! - `runtime`: loading a trusted plugin and calling it;
 //! - [`build`]: turning a scanner crate into a plugin folder.
 
 pub mod build;
@@ -22,10 +23,11 @@ mod wit;
 
 use std::path::PathBuf;
 
-pub use engine::PluginEngine;
+pub use engine::{CacheStats, CodeCache, PluginEngine};
 pub use limits::Limits;
 pub use manifest::Manifest;
 pub use runtime::{Plugin, PluginError, ResourceSink, ScanReport, ScanTarget, MANIFEST_FILE};
+pub use trust::{PluginFiles, TrustStore, Trusted};
 
 /// Plugin folders found under `roots`: each root that holds a `plugin.toml` itself, and
 /// each direct subfolder of a root that does. Sorted by path; missing roots are skipped.
@@ -49,17 +51,18 @@ pub fn discover(roots: &[PathBuf]) -> Vec<PathBuf> {
     found
 }
 
-/// Loads every plugin under `roots`. A plugin that fails to load is reported and skipped:
-/// one bad plugin never keeps the others from working.
+/// Loads every plugin under `roots` that `trust` accepts. A plugin that is untrusted or
+/// fails to load is reported and skipped: one bad plugin never keeps the others from working.
 pub fn load_all(
     engine: &PluginEngine,
     roots: &[PathBuf],
     limits: &Limits,
+    trust: &TrustStore,
 ) -> (Vec<Plugin>, Vec<PluginError>) {
     let mut plugins: Vec<Plugin> = Vec::new();
     let mut errors = Vec::new();
     for dir in discover(roots) {
-        let plugin = match Plugin::load(engine, &dir, limits.clone()) {
+        let plugin = match trust.load(engine, &dir, limits.clone()) {
             Ok(plugin) => plugin,
             Err(e) => {
                 errors.push(e);

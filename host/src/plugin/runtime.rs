@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use wasmtime::{ResourceLimiter, Store, StoreLimits, Trap};
 
 use crate::aws::{AwsClient, AwsRequest};
@@ -15,6 +14,7 @@ use super::engine::PluginEngine;
 use super::gate::{self, Grant, Refusal};
 use super::limits::{clean_text, Limits, LineBudget};
 use super::manifest::{Manifest, ManifestError};
+use super::trust::Trusted;
 use super::wit::{self, latest, Bindings};
 
 /// The file every plugin folder holds.
@@ -59,11 +59,11 @@ pub enum PluginError {
         /// The hash of the file.
         actual: String,
     },
-    /// The plugin changed since the user first ran it.
+    /// The plugin changed since the user trusted it.
     #[error(
-        "plugin `{plugin}` in {dir} changed since it was first used: its {what} no longer \
+        "plugin `{plugin}` in {dir} changed since it was trusted: its {what} no longer \
          matches what {trust_file} recorded. Refusing to run it. If you rebuilt or \
-         reinstalled it on purpose, run `cloudops plugin trust {plugin}`"
+         reinstalled it on purpose, review it with `cloudops plugin trust {plugin}`"
     )]
     Untrusted {
         /// Plugin name.
@@ -72,6 +72,20 @@ pub enum PluginError {
         dir: PathBuf,
         /// `component` or `plugin.toml`.
         what: &'static str,
+        /// The trust file.
+        trust_file: PathBuf,
+    },
+    /// The user never trusted the plugin. None of its code has run.
+    #[error(
+        "plugin `{plugin}` in {dir} is not trusted ({trust_file} has no record of it), so \
+         none of its code was run. Review what it may do and trust it with `cloudops plugin \
+         trust {plugin}`"
+    )]
+    NotTrusted {
+        /// Plugin name.
+        plugin: String,
+        /// Its folder.
+        dir: PathBuf,
         /// The trust file.
         trust_file: PathBuf,
     },
@@ -203,33 +217,24 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
-    /// Loads the built plugin in `dir`: checks the manifest, the component's hash and WIT
-    /// version, compiles (or loads cached code), links only cloudops's own interfaces and
-    /// asks the plugin to describe itself.
-    pub fn load(engine: &PluginEngine, dir: &Path, limits: Limits) -> Result<Self, PluginError> {
-        let manifest = Manifest::load(&dir.join(MANIFEST_FILE))?;
+    /// Loads a plugin the user trusts: checks the WIT version, compiles the verified
+    /// component bytes (or loads cached code), links only cloudops's own interfaces and asks
+    /// the plugin to describe itself. Get `plugin` from [`TrustStore::check`] (or
+    /// [`TrustStore::load`]): nothing of an untrusted plugin is compiled or run.
+    ///
+    /// [`TrustStore::check`]: super::trust::TrustStore::check
+    /// [`TrustStore::load`]: super::trust::TrustStore::load
+    pub fn load(
+        engine: &PluginEngine,
+        plugin: Trusted,
+        limits: Limits,
+    ) -> Result<Self, PluginError> {
+        let files = plugin.into_files();
+        let dir = files.dir().to_owned();
+        let actual = files.component_sha256();
+        let manifest = files.manifest().clone();
+        let bytes = files.component();
         let name = manifest.name.clone();
-        let Some(spec) = &manifest.component else {
-            return Err(PluginError::NotBuilt {
-                plugin: name,
-                dir: dir.to_owned(),
-            });
-        };
-        let file = dir.join(&spec.file);
-        let bytes = std::fs::read(&file).map_err(|source| PluginError::Io {
-            plugin: name.clone(),
-            path: file.clone(),
-            source,
-        })?;
-        let actual = hex::encode(Sha256::digest(&bytes));
-        if !actual.eq_ignore_ascii_case(&spec.sha256) {
-            return Err(PluginError::Tampered {
-                plugin: name,
-                file,
-                expected: spec.sha256.clone(),
-                actual,
-            });
-        }
         check_wit_supported(&name, &manifest.wit)?;
 
         let invalid = |reason: String| PluginError::Invalid {
@@ -237,7 +242,7 @@ impl Plugin {
             reason,
         };
         let component = engine
-            .compile(&bytes, &actual)
+            .compile(bytes, &actual)
             .map_err(|e| invalid(format!("{e:#}")))?;
         let exported = wit::exported_version(engine.engine(), &component)
             .ok_or_else(|| invalid("it does not export `cloudops:scanner/scanner`".into()))?;
@@ -293,7 +298,7 @@ impl Plugin {
         Ok(Self {
             inner: Arc::new(Inner {
                 manifest,
-                dir: dir.to_owned(),
+                dir,
                 grant,
                 info,
                 declared_types,

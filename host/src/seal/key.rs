@@ -488,58 +488,76 @@ impl KeyStore {
     }
 
     fn read_file(&self) -> Result<Option<KeyBytes>, KeyError> {
-        let path = self.key_file();
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => Zeroizing::new(text),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(KeyError::Io { path, source }),
-        };
-        warn_if_readable_by_others(&path);
-        decode_key(&text, || format!("key file {}", path.display())).map(Some)
+        read_key_file(&self.key_file())
     }
 
     /// Creates the key file, or returns the key another process created first.
     fn create_file(&self) -> Result<KeyBytes, KeyError> {
-        let path = self.key_file();
-        let dir = path.parent().expect("key file has a parent").to_owned();
-        create_private_dir(&dir)?;
-        let key = Zeroizing::new(generate_key());
-        let tmp = dir.join(format!(
-            ".estate.key.{}.{}.tmp",
-            std::process::id(),
-            hex::encode(&generate_key()[..6])
-        ));
-        let written = (|| -> io::Result<()> {
-            let mut options = OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut f = options.open(&tmp)?;
-            let text = Zeroizing::new(format!("{}\n", hex::encode(&key[..])));
-            f.write_all(text.as_bytes())?;
-            f.sync_all()
-        })();
-        if let Err(source) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(KeyError::Io { path: tmp, source });
+        create_key_file(&self.key_file())
+    }
+}
+
+/// Reads a key file written by [`create_key_file`]; `None` when there is none.
+pub(crate) fn read_key_file(path: &Path) -> Result<Option<KeyBytes>, KeyError> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => Zeroizing::new(text),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(KeyError::Io {
+                path: path.to_owned(),
+                source,
+            })
         }
-        // A hard link never replaces an existing name: if another process created the key
-        // first, keep theirs.
-        let linked = fs::hard_link(&tmp, &path);
+    };
+    warn_if_readable_by_others(path);
+    decode_key(&text, || format!("key file {}", path.display())).map(Some)
+}
+
+/// Creates a key file holding 32 new random bytes (mode 0600 in a 0700 directory), or
+/// returns the key another process created there first: the file is never overwritten.
+pub(crate) fn create_key_file(path: &Path) -> Result<KeyBytes, KeyError> {
+    let dir = path.parent().expect("key file has a parent").to_owned();
+    create_private_dir(&dir)?;
+    let key = Zeroizing::new(generate_key());
+    let tmp = dir.join(format!(
+        ".{}.{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id(),
+        hex::encode(&generate_key()[..6])
+    ));
+    let written = (|| -> io::Result<()> {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
+        let text = Zeroizing::new(format!("{}\n", hex::encode(&key[..])));
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    })();
+    if let Err(source) = written {
         let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {
-                sync_dir(&dir);
-                Ok(key)
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                self.read_file()?.ok_or(KeyError::Io {
-                    path,
-                    source: io::Error::from(io::ErrorKind::NotFound),
-                })
-            }
-            Err(source) => Err(KeyError::Io { path, source }),
+        return Err(KeyError::Io { path: tmp, source });
+    }
+    // A hard link never replaces an existing name: if another process created the key
+    // first, keep theirs.
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            sync_dir(&dir);
+            Ok(key)
         }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            read_key_file(path)?.ok_or(KeyError::Io {
+                path: path.to_owned(),
+                source: io::Error::from(io::ErrorKind::NotFound),
+            })
+        }
+        Err(source) => Err(KeyError::Io {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -571,7 +589,7 @@ fn warn_if_readable_by_others(path: &Path) {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 tracing::warn!(
-                    "the estate key file {} can be read by other users (mode {mode:o}); \
+                    "the key file {} can be read by other users (mode {mode:o}); \
                      run `chmod 600 {}`",
                     path.display(),
                     path.display()

@@ -241,10 +241,7 @@ impl Route {
     }
 
     /// Matches `segments` of a request path; returns the labels' values.
-    pub(crate) fn match_path(
-        &self,
-        segments: &[&str],
-    ) -> Option<Vec<(&'static str, String)>> {
+    pub(crate) fn match_path(&self, segments: &[&str]) -> Option<Vec<(&'static str, String)>> {
         let mut labels = Vec::new();
         let mut i = 0;
         for (n, template) in self.segments.iter().enumerate() {
