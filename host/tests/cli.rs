@@ -298,7 +298,8 @@ fn an_edited_manifest_is_refused_until_trusted_again() {
         &manifest,
         text.replace(
             "\"ec2:Describe*\"",
-            "\"ec2:Describe*\", \"ec2:TerminateInstances\"",
+            // A sensitive read: grantable by name, so only trust stands in the way.
+            "\"ec2:Describe*\", \"ec2:GetPasswordData\"",
         ),
     )
     .unwrap();
@@ -327,7 +328,7 @@ fn an_edited_manifest_is_refused_until_trusted_again() {
     let trusted = cloudops(data.path(), &["plugin", "trust", "ec2", "--yes"], &[]);
     assert!(trusted.status.success(), "{}", stderr(&trusted));
     assert!(
-        stderr(&trusted).contains("ec2:TerminateInstances"),
+        stderr(&trusted).contains("SENSITIVE ec2:GetPasswordData"),
         "the review shows the widened grant: {}",
         stderr(&trusted)
     );
