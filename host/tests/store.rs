@@ -2,11 +2,13 @@
 //!
 //! Every test body takes a [`Backend`] that opens (and re-opens) one store. Each `contract!`
 //! line makes two tests: `<name>::embedded` (qdrant-edge in a temporary directory) and
-//! `<name>::server`, which runs when `QDRANT_URL` (and optionally `QDRANT_API_KEY`) is set
-//! and otherwise prints that it was skipped. Server tests use their own collections (prefix
-//! `cloudops_test_`), run one at a time, and start by emptying them.
+//! `<name>::server`, which runs against the Qdrant server at `QDRANT_URL` (and optionally
+//! `QDRANT_API_KEY`; scripts/test starts one) and otherwise prints a `SKIPPED:` line that
+//! scripts/test counts. Each server test has collections of its own (prefix
+//! `cloudops_test_<name>_`), deleted before and after it, so the tests run in parallel on one
+//! server and never touch a real estate.
 
-use std::sync::{Mutex, MutexGuard};
+use std::io::Write;
 
 use cloudops_host::embed::cosine;
 use cloudops_host::store::edge::EdgeStore;
@@ -17,11 +19,6 @@ use cloudops_host::store::{
 };
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
-
-const SKIP_SERVER: &str = "skipped: set QDRANT_URL=http://host:6334 to test the server backend";
-
-/// Server tests use their own collections (`cloudops_test_aws_estate`, ...), never a real estate.
-const TEST_PREFIX: &str = "cloudops_test_";
 
 /// Opens the same store again and again.
 trait Backend {
@@ -38,40 +35,64 @@ impl Backend for Embedded {
     }
 }
 
+/// The server at `QDRANT_URL`, or `None` after printing the line scripts/test counts as a
+/// skipped test.
+fn qdrant_url(test: &str) -> Option<String> {
+    let url = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty());
+    if url.is_none() {
+        // Written to stdout directly: libtest swallows a passing test's `println!`.
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "SKIPPED: {test}: QDRANT_URL is not set"
+        );
+    }
+    url
+}
+
 struct Server {
     url: String,
     api_key: Option<String>,
-    _serial: MutexGuard<'static, ()>,
+    prefix: String,
 }
 
-static SERVER_TESTS: Mutex<()> = Mutex::new(());
-
 impl Server {
-    /// The server from `QDRANT_URL`, emptied; `None` when the variable is unset.
-    fn from_env() -> Option<Self> {
-        let url = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty())?;
-        let serial = SERVER_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    /// The server from `QDRANT_URL` with empty collections for `test`; `None` when unset.
+    fn from_env(test: &str) -> Option<Self> {
+        let url = qdrant_url(&format!("store::{test}::server"))?;
         let server = Server {
             url,
             api_key: std::env::var("QDRANT_API_KEY").ok(),
-            _serial: serial,
+            prefix: format!("cloudops_test_{test}_"),
         };
-        let store = server.open();
-        for collection in Collection::ALL {
-            store
-                .delete_where(collection, &Filter::all())
-                .expect("empty the server's collection");
-        }
+        // Left over by an earlier run that was killed.
+        server
+            .delete_collections()
+            .expect("delete the test's collections");
         Some(server)
+    }
+
+    fn connect(&self) -> Result<ServerStore, StoreError> {
+        ServerStore::connect_with_prefix(&self.url, self.api_key.as_deref(), &self.prefix)
+    }
+
+    fn delete_collections(&self) -> Result<(), StoreError> {
+        self.connect()?.delete_collections()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Also when the test failed; a second panic while unwinding would abort, so only
+        // report a failure to clean up.
+        if let Err(e) = self.delete_collections() {
+            eprintln!("could not delete the collections of {}: {e}", self.prefix);
+        }
     }
 }
 
 impl Backend for Server {
     fn open(&self) -> Box<dyn EstateStore> {
-        Box::new(
-            ServerStore::connect_with_prefix(&self.url, self.api_key.as_deref(), TEST_PREFIX)
-                .expect("connect to the Qdrant server"),
-        )
+        Box::new(self.connect().expect("connect to the Qdrant server"))
     }
 }
 
@@ -88,9 +109,8 @@ macro_rules! contract {
 
             #[test]
             fn server() {
-                match super::Server::from_env() {
-                    Some(backend) => super::$name(&backend),
-                    None => println!("{}", super::SKIP_SERVER),
+                if let Some(backend) = super::Server::from_env(stringify!($name)) {
+                    super::$name(&backend);
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! start the AWS emulator, make clients, seed it, run a scan, and read what was found.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -12,6 +13,8 @@ use cloudops_host::plugin::{
     build, Limits, Plugin, PluginEngine, PluginError, PluginFiles, ScanReport, TrustStore,
 };
 use cloudops_host::resource::Resource;
+use cloudops_host::store::server::ServerStore;
+use cloudops_host::store::{EstateStore, StoreError};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -75,6 +78,74 @@ pub async fn start_emulator() -> Emulator {
     Emulator::start_program(&repo_root().join("tests/emulator/moto_server"))
         .await
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The Qdrant server tests run against (`QDRANT_URL`; scripts/test starts one), or `None` after
+/// printing the `SKIPPED: <test>: ...` line that scripts/test counts as a skipped test.
+pub fn qdrant_url_or_skip(test: &str) -> Option<String> {
+    let url = qdrant_url();
+    if url.is_none() {
+        // Written to stdout directly: libtest swallows a passing test's `println!`.
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "SKIPPED: {test}: QDRANT_URL is not set"
+        );
+    }
+    url
+}
+
+/// `QDRANT_URL`, if set.
+pub fn qdrant_url() -> Option<String> {
+    std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// Collections of one test or bench on a shared Qdrant server: named `<prefix>aws_estate`, ...,
+/// so tests can run in parallel on one server without touching each other or a real estate;
+/// deleted when created (an earlier run may have been killed) and when dropped (also after a
+/// failed test).
+pub struct ServerCollections {
+    url: String,
+    api_key: Option<String>,
+    prefix: String,
+}
+
+impl ServerCollections {
+    /// `prefix` must be unique among the tests that share the server.
+    pub fn new(url: &str, prefix: &str) -> Self {
+        let collections = Self {
+            url: url.to_owned(),
+            api_key: std::env::var("QDRANT_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
+            prefix: prefix.to_owned(),
+        };
+        collections
+            .delete()
+            .unwrap_or_else(|e| panic!("deleting the collections of {prefix}: {e}"));
+        collections
+    }
+
+    /// A connection to the collections, created if missing.
+    pub fn open(&self) -> Box<dyn EstateStore> {
+        Box::new(self.connect().unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn connect(&self) -> Result<ServerStore, StoreError> {
+        ServerStore::connect_with_prefix(&self.url, self.api_key.as_deref(), &self.prefix)
+    }
+
+    fn delete(&self) -> Result<(), StoreError> {
+        self.connect()?.delete_collections()
+    }
+}
+
+impl Drop for ServerCollections {
+    fn drop(&mut self) {
+        // Only reported: panicking while a failed test unwinds would abort the whole run.
+        if let Err(e) = self.delete() {
+            eprintln!("could not delete the collections of {}: {e}", self.prefix);
+        }
+    }
 }
 
 /// What a bare boto3 listing of an estate took (`tests/emulator/list_estate.py`).

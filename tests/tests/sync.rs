@@ -1,7 +1,9 @@
 //! Estate sync against the emulator: three accounts × two regions seeded from an estate file,
-//! synced through all six first-party plugins with IAM, embeddings and the sealed embedded
-//! store. Checks exact counts, a failing service, stale deletion, a no-change re-sync and
-//! IAM decisions per resource.
+//! synced through all six first-party plugins with IAM, embeddings and the sealed store.
+//! Checks exact counts, a failing service, stale deletion, a no-change re-sync and IAM
+//! decisions per resource, on the embedded store and again on the Qdrant server at
+//! `QDRANT_URL` (scripts/test starts one; without it those tests print a `SKIPPED:` line),
+//! and that both backends answer the same searches with the same results.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -14,9 +16,10 @@ use cloudops_host::embed::Embedder;
 use cloudops_host::estate::{Estate, Record};
 use cloudops_host::plugin::{Limits, Plugin};
 use cloudops_host::scan::sync::{self, SyncAccount, SyncOptions, SyncReport};
+use cloudops_host::search::{self, AccountName, SearchHit, SearchRequest};
 use cloudops_host::store::seal::Sealer;
-use cloudops_host::store::{self, Filter, Location};
-use cloudops_tests::{load_plugin, start_emulator};
+use cloudops_host::store::{self, EstateStore, Filter, Location};
+use cloudops_tests::{load_plugin, qdrant_url_or_skip, start_emulator, ServerCollections};
 
 const PLUGINS: [&str; 6] = ["ec2", "rds", "s3", "lambda", "vpc", "elb"];
 
@@ -104,14 +107,32 @@ fn tally(records: &[Record]) -> BTreeMap<(String, String, String), usize> {
     counts
 }
 
+fn embedded_store(dir: &tempfile::TempDir) -> Arc<dyn EstateStore> {
+    Arc::from(store::open(&Location::Embedded(dir.path().join("store"))).unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_accounts_sync_exactly_then_degrade_forget_and_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    sync_exactly_then_degrade_forget_and_skip(embedded_store(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_accounts_sync_exactly_then_degrade_forget_and_skip_on_the_qdrant_server() {
+    let test =
+        "sync::three_accounts_sync_exactly_then_degrade_forget_and_skip_on_the_qdrant_server";
+    let Some(url) = qdrant_url_or_skip(test) else {
+        return;
+    };
+    let server = ServerCollections::new(&url, "cloudops_test_sync_e2e_");
+    sync_exactly_then_degrade_forget_and_skip(Arc::from(server.open())).await;
+}
+
+async fn sync_exactly_then_degrade_forget_and_skip(store: Arc<dyn EstateStore>) {
     let emulator = start_emulator().await;
     let file = small_estate();
     let seeded = seed_estate(&emulator, &file, |_| {}).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = store::open(&Location::Embedded(dir.path().join("store"))).unwrap();
-    let estate = Estate::new(Arc::from(store), embedder(), Arc::new(Sealer::generate()));
+    let estate = Estate::new(store, embedder(), Arc::new(Sealer::generate()));
 
     // 1. A full sync stores exactly what the estate file implies.
     let report = run(accounts(&emulator, &file, &seeded), &estate).await;
@@ -222,6 +243,153 @@ async fn three_accounts_sync_exactly_then_degrade_forget_and_skip() {
         before,
         "a failed scan forgets nothing"
     );
+}
+
+/// The same estate synced into the embedded store and into the server answers every search
+/// alike: the same ids in the same order, scores equal but for float noise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_qdrant_server_answers_searches_as_the_embedded_store_does() {
+    let test = "sync::the_qdrant_server_answers_searches_as_the_embedded_store_does";
+    let Some(url) = qdrant_url_or_skip(test) else {
+        return;
+    };
+    let server = ServerCollections::new(&url, "cloudops_test_sync_compare_");
+    let emulator = start_emulator().await;
+    let file = small_estate();
+    let seeded = seed_estate(&emulator, &file, |_| {}).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = Estate::new(
+        embedded_store(&dir),
+        embedder(),
+        Arc::new(Sealer::generate()),
+    );
+    let on_server = Estate::new(
+        Arc::from(server.open()),
+        embedder(),
+        Arc::new(Sealer::generate()),
+    );
+    for estate in [&embedded, &on_server] {
+        let report = run(accounts(&emulator, &file, &seeded), estate).await;
+        assert!(report.is_clean(), "{:#?}", report.scopes);
+    }
+
+    let ids = |estate: &Estate| {
+        let mut ids: Vec<_> = estate
+            .list(&Filter::all())
+            .unwrap()
+            .iter()
+            .map(Record::id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let stored = ids(&embedded);
+    assert_eq!(
+        tally(&embedded.list(&Filter::all()).unwrap()),
+        file.expected_counts()
+    );
+    assert_eq!(ids(&on_server), stored, "the same resources stored");
+
+    let names: Vec<AccountName> = seeded
+        .accounts
+        .iter()
+        .map(|a| AccountName {
+            id: a.id.clone(),
+            name: a.name.clone(),
+        })
+        .collect();
+    // Meaning, names (exact, partial, mistyped), tags, and the query words that become filters.
+    let records = embedded.list(&Filter::all()).unwrap();
+    let mut queries: Vec<String> = [
+        "production database",
+        "web servers",
+        "serverless functions",
+        "load balancer for the api",
+        "buckets in staging account",
+        "rds in us-east-1",
+        "in development account",
+        "env=production",
+        "ec2",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for r in records.iter().step_by(records.len() / 8 + 1) {
+        let name = &r.resource.name;
+        queries.push(name.clone());
+        queries.push(name.replace('-', " "));
+        queries.push(name.chars().take(name.len() * 2 / 3).collect());
+    }
+    let mut compared = 0;
+    for query in &queries {
+        let request = SearchRequest {
+            query: query.clone(),
+            limit: FETCHED,
+            ..SearchRequest::default()
+        };
+        let want = search::search(&embedded, &names, &request).unwrap().hits;
+        let got = search::search(&on_server, &names, &request).unwrap().hits;
+        compared += assert_same_ranking(query, &want, &got);
+    }
+    println!(
+        "{compared} results of {} queries compared by id",
+        queries.len()
+    );
+    assert!(
+        compared > COMPARED * queries.len() / 2,
+        "only {compared} results compared by id"
+    );
+}
+
+/// Scores closer than this are the same score computed twice (the backends sum in different
+/// orders).
+const SCORE_NOISE: f32 = 1e-4;
+
+/// The top results compared per query.
+const COMPARED: usize = 10;
+
+/// Results asked for: more than compared, to see whether a tie goes on past the top ones.
+const FETCHED: usize = 2 * COMPARED;
+
+/// `got` ranks the top [`COMPARED`] results as `want` does; returns how many of them were
+/// compared by id (the rest by score only).
+/// Results whose scores tie (within noise) have no order of their own (the ranking breaks
+/// ties by name, and equal names by hash-map order), so within a tie any order goes; a tie
+/// that goes on past the fetched results may keep different members.
+fn assert_same_ranking(query: &str, want: &[SearchHit], got: &[SearchHit]) -> usize {
+    let show = |hits: &[SearchHit]| {
+        hits.iter()
+            .map(|h| format!("{} {:.5} {}", h.id, h.score, h.record.resource.name))
+            .collect::<Vec<_>>()
+    };
+    let context = || {
+        format!(
+            "{query:?}\nembedded: {:#?}\nserver: {:#?}",
+            show(want),
+            show(got)
+        )
+    };
+    assert_eq!(want.len(), got.len(), "{}", context());
+    for (w, g) in want.iter().zip(got) {
+        assert!((w.score - g.score).abs() < SCORE_NOISE, "{}", context());
+    }
+    let complete = want.len() < FETCHED;
+    let mut by_id = 0;
+    let mut start = 0;
+    while start < want.len().min(COMPARED) {
+        let end = (start + 1..want.len())
+            .find(|&i| (want[i].score - want[start].score).abs() >= SCORE_NOISE)
+            .unwrap_or(want.len());
+        if end < want.len() || complete {
+            let mut a: Vec<_> = want[start..end].iter().map(|h| h.id).collect();
+            let mut b: Vec<_> = got[start..end].iter().map(|h| h.id).collect();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{}", context());
+            by_id += end.min(COMPARED) - start;
+        }
+        start = end;
+    }
+    by_id
 }
 
 async fn delete_bucket(

@@ -146,6 +146,18 @@ impl ServerStore {
         format!("{}{}", self.prefix, collection.name())
     }
 
+    /// Deletes this store's collections from the server (those missing are skipped). The
+    /// store is unusable afterwards until connected again. For tests and benches, which share
+    /// one server and must not leave their collections behind.
+    pub fn delete_collections(&self) -> Result<(), StoreError> {
+        for collection in Collection::ALL {
+            let name = self.name(collection);
+            self.run(|client| async move { client.delete_collection(name).await })
+                .map_err(|e| self.error("delete collection", collection, e))?;
+        }
+        Ok(())
+    }
+
     /// Runs one client call on the store's runtime and waits for it.
     fn run<T, F, Fut>(&self, call: F) -> Result<T, QdrantError>
     where
