@@ -1981,7 +1981,7 @@ fn zip_package() -> String {
 pub fn deployment_package(name: &str, source: &str) -> String {
     use base64::Engine as _;
     let (name, data) = (name.as_bytes(), source.as_bytes());
-    let crc = crc32(data);
+    let crc = crc32fast::hash(data);
     let (n, d) = (name.len() as u16, data.len() as u32);
     let mut zip = Vec::new();
     zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
@@ -2012,17 +2012,3 @@ pub fn deployment_package(name: &str, source: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(&zip)
 }
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}

@@ -241,7 +241,10 @@ mod tests {
         assert!(manifest.contains(&format!("version = \"{}\"", info.version)));
         assert!(manifest.contains(&format!("wit = \"{}\"", cloudops_scanner_sdk::WIT_VERSION)));
         assert!(manifest.contains("services = [\"lambda\"]"));
-        assert!(manifest.contains("methods = [\"GET\"]"));
+        assert!(
+            manifest.contains("\"lambda:ListFunctions\""),
+            "ListFunctions is sensitive: it must be granted by name"
+        );
     }
 
     #[test]

@@ -376,7 +376,10 @@ mod tests {
         assert!(manifest.contains(&format!("version = \"{}\"", info.version)));
         assert!(manifest.contains(&format!("wit = \"{}\"", cloudops_scanner_sdk::WIT_VERSION)));
         assert!(manifest.contains("services = [\"s3\"]"));
-        assert!(manifest.contains("methods = [\"GET\", \"HEAD\"]"));
+        assert!(
+            manifest.contains("\"s3:GetBucketEncryption\""),
+            "the one sensitive read it needs"
+        );
     }
 
     #[test]

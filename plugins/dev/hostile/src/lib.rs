@@ -285,18 +285,7 @@ fn gzip_stored(data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&(!len).to_le_bytes());
     out.extend_from_slice(data);
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    out.extend_from_slice(&(!crc).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out
 }
