@@ -3,6 +3,9 @@
 //! queried. Prints indexing throughput, search p50/p99 including the query's embedding,
 //! on-disk size and peak RSS, and the dev set's recall at each size.
 //!
+//! With `QDRANT_URL` set (`eval "$(../shared/tools/qdrant/start.sh)"`), each size runs again
+//! with the store on that Qdrant server, and the embedded/server ratios are printed.
+//!
 //! `source scripts/env.sh && cargo bench -p cloudops-host --bench search [-- 10000 100000]`
 
 use std::path::Path;
@@ -14,7 +17,25 @@ use cloudops_host::embed::Embedder;
 use cloudops_host::estate::{offline_records, Estate};
 use cloudops_host::search::{self, eval, SearchRequest};
 use cloudops_host::store::seal::Sealer;
-use cloudops_host::store::{self, Location};
+use cloudops_host::store::server::ServerStore;
+use cloudops_host::store::{self, EstateStore, Location};
+
+/// Where a run keeps its store.
+enum Backend {
+    Embedded,
+    /// A Qdrant server's gRPC URL.
+    Server(String),
+}
+
+/// Collections of the bench on a server, apart from any real estate there.
+const SERVER_PREFIX: &str = "cloudops_bench_search_";
+
+/// What the ratios compare.
+struct Figures {
+    indexing: Duration,
+    p50: Duration,
+    p99: Duration,
+}
 
 fn main() {
     let sizes: Vec<usize> = std::env::args()
@@ -29,22 +50,65 @@ fn main() {
     let embedder =
         Arc::new(Embedder::from_env().expect("run scripts/setup and source scripts/env.sh"));
     let cases = eval::parse_cases(eval::DEV_SET).expect("dev set parses");
+    let server = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty());
+    if server.is_none() {
+        println!("(QDRANT_URL is not set: the embedded store only)");
+    }
     for size in sizes {
-        bench(size, embedder.clone(), &cases);
+        let embedded = bench(size, &Backend::Embedded, embedder.clone(), &cases);
+        if let Some(url) = &server {
+            let on_server = bench(
+                size,
+                &Backend::Server(url.clone()),
+                embedder.clone(),
+                &cases,
+            );
+            let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+            println!(
+                "embedded/server time ratio: indexing {:.2}, search p50 {:.2}, p99 {:.2} \
+                 (below 1: the embedded store is faster)",
+                ratio(embedded.indexing, on_server.indexing),
+                ratio(embedded.p50, on_server.p50),
+                ratio(embedded.p99, on_server.p99)
+            );
+        }
     }
 }
 
-fn bench(size: usize, embedder: Arc<Embedder>, cases: &[eval::Case]) {
+fn server_store(url: &str) -> ServerStore {
+    ServerStore::connect_with_prefix(
+        url,
+        std::env::var("QDRANT_API_KEY").ok().as_deref(),
+        SERVER_PREFIX,
+    )
+    .expect("connect to the Qdrant server")
+}
+
+fn bench(size: usize, backend: &Backend, embedder: Arc<Embedder>, cases: &[eval::Case]) -> Figures {
     let file = generate(&EstateSpec::with_resources(size));
     let (records, accounts) = offline_records(&file);
     let n = records.len();
     // SEARCH_BENCH_KEEP=DIR keeps each size's store in DIR and reuses it on the next run, to
     // time searches again without indexing again.
-    let kept = std::env::var_os("SEARCH_BENCH_KEEP").map(|d| Path::new(&d).join(size.to_string()));
+    let kept = match backend {
+        Backend::Embedded => {
+            std::env::var_os("SEARCH_BENCH_KEEP").map(|d| Path::new(&d).join(size.to_string()))
+        }
+        Backend::Server(_) => None,
+    };
     let temp = tempfile::tempdir().expect("tempdir");
     let dir = kept.clone().unwrap_or_else(|| temp.path().to_owned());
     let reuse = kept.is_some() && dir.join("indexed").exists();
-    let store = store::open(&Location::Embedded(dir.join("store"))).expect("store");
+    let store: Box<dyn EstateStore> = match backend {
+        Backend::Embedded => store::open(&Location::Embedded(dir.join("store"))).expect("store"),
+        Backend::Server(url) => {
+            // Starts empty, as the embedded store does in a fresh directory.
+            server_store(url)
+                .delete_collections()
+                .expect("delete the bench's collections");
+            Box::new(server_store(url))
+        }
+    };
     // A fixed key only so that a kept store can be read again.
     let sealer = Sealer::from_key(&[0x5e; 32]);
     let estate = Estate::new(Arc::from(store), embedder, Arc::new(sealer));
@@ -109,7 +173,14 @@ fn bench(size: usize, embedder: Arc<Embedder>, cases: &[eval::Case]) {
     let report = eval::evaluate(&estate, &accounts, cases).expect("eval");
     estate.store().flush().expect("flush");
 
-    println!("== {n} resources ({} accounts)", file.accounts().len());
+    let on = match backend {
+        Backend::Embedded => "embedded store".to_owned(),
+        Backend::Server(url) => format!("Qdrant server {url}"),
+    };
+    println!(
+        "== {n} resources ({} accounts), {on}",
+        file.accounts().len()
+    );
     if reuse {
         println!("index: reused {}", dir.display());
     } else {
@@ -132,11 +203,27 @@ fn bench(size: usize, embedder: Arc<Embedder>, cases: &[eval::Case]) {
         "dev set at this size: recall@1 {:.3} recall@5 {:.3} MRR {:.3}",
         report.recall_at_1, report.recall_at_5, report.mrr
     );
-    println!(
-        "disk: {:.1} MiB allocated; peak RSS so far {:.0} MiB",
-        allocated(&dir.join("store")) as f64 / (1 << 20) as f64,
-        peak_rss_kib() as f64 / 1024.0
-    );
+    match backend {
+        Backend::Embedded => println!(
+            "disk: {:.1} MiB allocated; peak RSS so far {:.0} MiB",
+            allocated(&dir.join("store")) as f64 / (1 << 20) as f64,
+            peak_rss_kib() as f64 / 1024.0
+        ),
+        Backend::Server(url) => {
+            println!(
+                "peak RSS so far {:.0} MiB (this process; the server's is its own)",
+                peak_rss_kib() as f64 / 1024.0
+            );
+            server_store(url)
+                .delete_collections()
+                .expect("delete the bench's collections");
+        }
+    }
+    Figures {
+        indexing,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
 }
 
 fn ms(d: Duration) -> String {

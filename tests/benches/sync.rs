@@ -6,20 +6,23 @@
 //!   Qdrant): wall time, peak RSS during the sync, and its ratio to the floor;
 //! - a re-sync with nothing changed (nothing embedded, nothing written).
 //!
+//! With `QDRANT_URL` set (`eval "$(../shared/tools/qdrant/start.sh)"`), both syncs run again
+//! with the store on that Qdrant server, and the embedded/server ratios are printed.
+//!
 //! Run: `source scripts/env.sh && cargo bench -p cloudops-tests --bench sync`
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use cloudops_host::demo::{seed_estate, EstateFile};
+use cloudops_host::demo::{seed_estate, Emulator, EstateFile};
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::Estate;
 use cloudops_host::plugin::Limits;
 use cloudops_host::scan::status::ScopeStatus;
 use cloudops_host::scan::sync::{self, SyncAccount, SyncOptions, SyncReport};
 use cloudops_host::store::seal::Sealer;
-use cloudops_host::store::{self, Location};
-use cloudops_tests::{boto3_listing, load_plugin, start_emulator};
+use cloudops_host::store::{self, EstateStore, Location};
+use cloudops_tests::{boto3_listing, load_plugin, qdrant_url, start_emulator, ServerCollections};
 
 const PLUGINS: [&str; 6] = ["ec2", "rds", "s3", "lambda", "vpc", "elb"];
 
@@ -47,11 +50,8 @@ async fn run() {
         floor.seconds, floor.requests
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = store::open(&Location::Embedded(dir.path().join("store"))).unwrap();
     let embedder =
         Arc::new(Embedder::from_env().expect("run scripts/setup and source scripts/env.sh"));
-    let estate = Estate::new(Arc::from(store), embedder, Arc::new(Sealer::generate()));
     let accounts = || -> Vec<SyncAccount> {
         seeded
             .accounts
@@ -63,6 +63,55 @@ async fn run() {
             })
             .collect()
     };
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(&Location::Embedded(dir.path().join("store"))).unwrap();
+    println!("-- into the embedded store");
+    let embedded = measure(
+        Arc::from(store),
+        embedder.clone(),
+        &accounts,
+        &emulator,
+        floor.seconds,
+    )
+    .await;
+    println!(
+        "store on disk:           {:>7.1} MiB",
+        dir_size(dir.path()) as f64 / (1024.0 * 1024.0)
+    );
+
+    let Some(url) = qdrant_url() else {
+        println!("(QDRANT_URL is not set: the embedded store only)");
+        return;
+    };
+    let server = ServerCollections::new(&url, "cloudops_bench_sync_");
+    println!("-- into the Qdrant server at {url}");
+    let on_server = measure(
+        Arc::from(server.open()),
+        embedder,
+        &accounts,
+        &emulator,
+        floor.seconds,
+    )
+    .await;
+    println!(
+        "embedded/server time ratio: full sync {:.2}, no-change re-sync {:.2} \
+         (below 1: the embedded store is faster)",
+        embedded.0 / on_server.0,
+        embedded.1 / on_server.1
+    );
+}
+
+/// A full sync into `store` (empty), then a no-change re-sync; prints their figures and
+/// returns their wall times in seconds.
+async fn measure(
+    store: Arc<dyn EstateStore>,
+    embedder: Arc<Embedder>,
+    accounts: &dyn Fn() -> Vec<SyncAccount>,
+    emulator: &Emulator,
+    floor_seconds: f64,
+) -> (f64, f64) {
+    let estate = Estate::new(store, embedder, Arc::new(Sealer::generate()));
     let sync_once = || async {
         let plugins = PLUGINS
             .iter()
@@ -92,21 +141,21 @@ async fn run() {
         cpu_seconds("self"),
         cpu_seconds(&emulator.pid().to_string()),
     );
-    let (full, seconds) = sync_once().await;
+    let (full, full_seconds) = sync_once().await;
     let peak = peak_rss_mib();
     let cpu = (
         cpu_seconds("self") - cpu_before.0,
         cpu_seconds(&emulator.pid().to_string()) - cpu_before.1,
     );
     println!(
-        "full sync:               {seconds:>7.1} s   {} resources, {} embedded, {} scopes",
+        "full sync:               {full_seconds:>7.1} s   {} resources, {} embedded, {} scopes",
         total(&full, |s| s.found),
         total(&full, |s| s.embedded),
         full.scopes.len()
     );
     println!(
         "full sync / floor:       {:>7.2}     (target ≤ 1.3)",
-        seconds / floor.seconds
+        full_seconds / floor_seconds
     );
     println!("peak RSS during sync:    {peak:>7.0} MiB (model, plugins, store)");
     println!(
@@ -116,18 +165,15 @@ async fn run() {
     );
     print_slowest(&full);
 
-    let (again, seconds) = sync_once().await;
+    let (again, again_seconds) = sync_once().await;
     println!(
-        "no-change re-sync:       {seconds:>7.1} s   {} embedded, {} added, {} updated, {} unchanged",
+        "no-change re-sync:       {again_seconds:>7.1} s   {} embedded, {} added, {} updated, {} unchanged",
         total(&again, |s| s.embedded),
         total(&again, |s| s.added),
         total(&again, |s| s.updated),
         total(&again, |s| s.unchanged)
     );
-    println!(
-        "store on disk:           {:>7.1} MiB",
-        dir_size(dir.path()) as f64 / (1024.0 * 1024.0)
-    );
+    (full_seconds, again_seconds)
 }
 
 fn total(report: &SyncReport, field: fn(&ScopeStatus) -> usize) -> usize {
