@@ -367,7 +367,41 @@ mod tests {
             ]
         );
         let meta: serde_json::Value = serde_json::from_str(&all[0].metadata).unwrap();
-        assert_eq!(meta["unreadable"], serde_json::json!(["tags"]));
+        assert_eq!(meta["_unread"], serde_json::json!(["tags"]));
+    }
+
+    #[test]
+    fn an_unreadable_function_makes_functions_incomplete_and_nothing_else() {
+        let send = |req: &RestRequest| match req.path() {
+            // The second function's name is a number: the item cannot be read.
+            "/2015-03-31/functions" => Ok(br#"{"Functions": [
+                {"FunctionName": "api", "FunctionArn": "arn:aws:lambda:us-west-2:123456789012:function:api"},
+                {"FunctionName": 7}
+            ]}"#
+            .to_vec()),
+            _ => moto(req),
+        };
+        let (result, all) = testing::run(&context("us-west-2", &[]), send, scan_with);
+        let summary = result.unwrap();
+        assert_eq!(summary.incomplete_types, ["lambda_function"]);
+        assert!(ids(&all).contains(&("lambda_function", "api")));
+    }
+
+    #[test]
+    fn a_tags_answer_without_tags_is_unread_not_empty() {
+        let send = |req: &RestRequest| match req.path() {
+            p if p.ends_with("function:worker") => Ok(br#"{"Message": "ok"}"#.to_vec()),
+            _ => moto(req),
+        };
+        let (result, all) = run(&[], send);
+        let warnings = result.unwrap();
+        assert!(
+            warnings[0].starts_with("function worker: ListTags failed: cannot parse"),
+            "{warnings:?}"
+        );
+        let worker = all.iter().find(|r| r.identifier == "worker").unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&worker.metadata).unwrap();
+        assert_eq!(meta["_unread"], serde_json::json!(["tags"]));
     }
 
     #[test]
