@@ -119,18 +119,22 @@ struct Snapshot {
 /// A page of DescribeInstances: instances sit two levels down, inside reservations.
 pub fn instances_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     let items = ["reservationSet", "item", "instancesSet", "item"];
-    Listing::item_set("DescribeInstances", &items).parse(body, |i, w| instance(i, scope, w))
+    Listing::item_set("DescribeInstances", &items)
+        .of_type("ec2_instance")
+        .parse(body, |i, w| instance(i, scope, w))
 }
 
 /// A page of DescribeVolumes.
 pub fn volumes_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::item_set("DescribeVolumes", &["volumeSet", "item"])
+        .of_type("ec2_volume")
         .parse(body, |v, w| volume(v, scope, w))
 }
 
 /// A page of DescribeSnapshots.
 pub fn snapshots_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::item_set("DescribeSnapshots", &["snapshotSet", "item"])
+        .of_type("ec2_snapshot")
         .parse(body, |s, w| snapshot(s, scope, w))
 }
 

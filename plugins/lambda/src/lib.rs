@@ -372,7 +372,8 @@ mod tests {
 
     #[test]
     fn an_unreadable_function_makes_functions_incomplete_and_nothing_else() {
-        let send = |req: &RestRequest| match req.path() {
+        let send = |req: &RestRequest| {
+            match req.path() {
             // The second function's name is a number: the item cannot be read.
             "/2015-03-31/functions" => Ok(br#"{"Functions": [
                 {"FunctionName": "api", "FunctionArn": "arn:aws:lambda:us-west-2:123456789012:function:api"},
@@ -380,6 +381,7 @@ mod tests {
             ]}"#
             .to_vec()),
             _ => moto(req),
+        }
         };
         let (result, all) = testing::run(&context("us-west-2", &[]), send, scan_with);
         let summary = result.unwrap();

@@ -7,8 +7,7 @@
 use std::collections::BTreeMap;
 
 use cloudops_scanner_sdk::{
-    UNREAD,
-    json, normalize_tags, relation, tag, Error, Page, Resource, Scope, Tag,
+    json, normalize_tags, relation, tag, Error, Page, Resource, Scope, Tag, UNREAD,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -469,11 +468,7 @@ mod tests {
         );
         let m = meta(&worker);
         assert_eq!(m["subnet_ids"], json!([]));
-        assert_eq!(
-            m["_unread"],
-            json!(["tags"]),
-            "null VpcConfig, unread tags"
-        );
+        assert_eq!(m["_unread"], json!(["tags"]), "null VpcConfig, unread tags");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::present;
 /// The reserved metadata key under which a resource lists the parts of it that could not be
 /// read this time: `"_unread": ["tags", "versioning"]`.
 ///
-/// A part is `tags`, `relations`, `state`, or a top-level key of the metadata object. The
+/// A part is `tags`, `name`, `relations`, `state`, or a top-level key of the metadata object. The
 /// host keeps, for each part named here, the value it stored from the last read that
 /// succeeded and marks it stale with that time (`cloudops search` shows it), instead of
 /// overwriting a good value with an empty one because one call was throttled. Only a
@@ -101,7 +101,7 @@ impl<'w> Metadata<'w> {
         }
     }
 
-    /// Names `part` (`tags`, `relations`, `state` or a metadata key) in the [`UNREAD`] list:
+    /// Names `part` (`tags`, `name`, `relations`, `state` or a metadata key) in the [`UNREAD`] list:
     /// it could not be read this time, so the host keeps its last known value.
     pub fn unread(&mut self, part: &str) {
         if !self.unread.iter().any(|p| p == part) {

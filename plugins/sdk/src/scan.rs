@@ -223,7 +223,9 @@ mod tests {
     ) -> impl FnOnce(&ScanContext, (), &mut Emitter, &mut Vec<String>) -> Result<(), String> {
         move |_, (), out, warnings| {
             let page = listing
-                .parse(PAGE.as_bytes(), |v: Volume, _| Ok(Some(resource(&v.volume_id))))
+                .parse(PAGE.as_bytes(), |v: Volume, _| {
+                    Ok(Some(resource(&v.volume_id)))
+                })
                 .map_err(|e| e.to_string())?;
             out.extend(page.split(warnings).0);
             Ok(())
@@ -248,7 +250,10 @@ mod tests {
         let (result, found) =
             crate::testing::run(&context("us-west-2", &[]), (), list_volumes(listing));
         let err = result.unwrap_err();
-        assert!(err.starts_with("1 item(s) of a listing that names no resource type"), "{err}");
+        assert!(
+            err.starts_with("1 item(s) of a listing that names no resource type"),
+            "{err}"
+        );
         assert!(err.contains("Listing::of_type"), "{err}");
         assert_eq!(found.len(), 1);
     }
@@ -256,7 +261,8 @@ mod tests {
     #[test]
     fn a_clean_scan_is_complete_and_a_previous_scans_record_is_forgotten() {
         incomplete("leftover", "from a scan that never drained");
-        let (summary, _) = crate::testing::run(&context("us-west-2", &[]), (), |_, (), _, _| Ok(()));
+        let (summary, _) =
+            crate::testing::run(&context("us-west-2", &[]), (), |_, (), _, _| Ok(()));
         assert!(summary.unwrap().incomplete_types.is_empty());
     }
 }

@@ -60,7 +60,11 @@ where
 
 /// Runs `scan` as [`crate::run_scan`] does and returns its whole [`ScanSummary`] (with
 /// `incomplete_types`) or error, and every resource emitted.
-pub fn run<S, F>(ctx: &ScanContext, send: S, scan: F) -> (Result<ScanSummary, String>, Vec<Resource>)
+pub fn run<S, F>(
+    ctx: &ScanContext,
+    send: S,
+    scan: F,
+) -> (Result<ScanSummary, String>, Vec<Resource>)
 where
     F: FnOnce(&ScanContext, S, &mut Emitter, &mut Vec<String>) -> Result<(), String>,
 {
