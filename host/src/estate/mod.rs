@@ -644,7 +644,13 @@ mod tests {
         let mut new = record(&[], json!({"_unread": ["tags", 7], "_stale": {"state": 1}}));
         keep_unread(&mut new, None, 2_000);
         assert!(new.resource.tags.is_empty());
-        assert_eq!(new.stale(), [Stale { part: "tags".into(), since: None }]);
+        assert_eq!(
+            new.stale(),
+            [Stale {
+                part: "tags".into(),
+                since: None
+            }]
+        );
         assert_eq!(new.stale()[0].to_string(), "tags never read");
 
         let mut forged = record(&[], json!({"_stale": {"tags": 1}}));
