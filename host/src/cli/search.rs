@@ -115,6 +115,19 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             ]);
         }
         println!("{table}");
+        // Kept values look like fresh ones in the table: say which are not.
+        for hit in &results.hits {
+            let stale = hit.record.stale();
+            if !stale.is_empty() {
+                let parts: Vec<String> = stale.iter().map(ToString::to_string).collect();
+                eprintln!(
+                    "{}: stale: {} (the last read failed; the value shown is the last one read, \
+                     `cloudops sync` reads it again)",
+                    hit.record.resource.identifier,
+                    parts.join(", ")
+                );
+            }
+        }
         eprintln!(
             "{} results in {:.1} ms",
             results.hits.len(),
@@ -125,7 +138,9 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// The JSON of one hit (DESIGN § 7): id, type, account, region, name, tags, state, score,
-/// and the allowed and denied actions once synced with IAM.
+/// the allowed and denied actions once synced with IAM, and `stale`: each part kept from an
+/// earlier read because the last read failed, with since when (unix seconds, or null when
+/// it was never read).
 fn hit_json(hit: &search::SearchHit) -> serde_json::Value {
     let record = &hit.record;
     let r = &record.resource;
@@ -146,6 +161,7 @@ fn hit_json(hit: &search::SearchHit) -> serde_json::Value {
         "allowed": record.permissions.as_ref().map(|p| &p.allowed),
         "denied": record.permissions.as_ref().map(|p| &p.denied),
         "constraints": record.constraints,
+        "stale": record.stale().into_iter().map(|s| (s.part, s.since)).collect::<std::collections::BTreeMap<_, _>>(),
     })
 }
 
