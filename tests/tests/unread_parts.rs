@@ -220,3 +220,45 @@ async fn a_resource_the_host_rejects_is_never_deleted_as_unseen() {
     let kept = bucket(&estate, "big-eu").expect("a dropped resource is not a deleted one");
     assert_eq!(kept.resource.tags.len(), 50);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_whose_region_cannot_be_read_is_never_deleted() {
+    let emulator = start_emulator().await;
+    let admin = emulator.demo_client();
+    create_bucket(&admin, "ledger-eu").await;
+    create_bucket(&admin, "vault-eu").await;
+    let reader = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["s3:List*","s3:Get*"],"Resource":"*"}]}"#;
+    let (key, secret) = create_iam_user(&admin, "reader", reader).await.unwrap();
+    let reader = emulator.client(&key, &secret);
+    let no_location = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["s3:List*","s3:Get*"],"Resource":"*"},
+        {"Effect":"Deny","Action":"s3:GetBucketLocation","Resource":"arn:aws:s3:::vault-eu"}]}"#;
+    let (key, secret) = create_iam_user(&admin, "no-location", no_location)
+        .await
+        .unwrap();
+    let no_location = emulator.client(&key, &secret);
+    emulator.enable_auth().await.unwrap();
+    let plugin = load_plugin("s3", Limits::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let estate = estate(&dir);
+
+    let report = sync_s3(reader, plugin.clone(), &estate).await;
+    assert_complete(&report);
+    assert!(bucket(&estate, "vault-eu").is_some());
+
+    // vault-eu's region cannot be read: it may be this region's, so it stays.
+    let report = sync_s3(no_location, plugin, &estate).await;
+    let scope = &report.scopes[0];
+    assert!(!scope.complete, "{scope:?}");
+    assert_eq!(scope.removed, 0, "{scope:?}");
+    assert!(
+        scope
+            .errors
+            .iter()
+            .any(|e| e.contains("incomplete listing of s3_bucket")),
+        "{scope:?}"
+    );
+    assert!(bucket(&estate, "vault-eu").is_some(), "not deleted");
+    assert!(bucket(&estate, "ledger-eu").is_some());
+}
