@@ -184,11 +184,15 @@ impl Estate {
         let now = unix_now();
         let mut pending = Vec::new();
         for (id, mut record) in by_id {
-            let previous = existing.get(&id).and_then(|old| {
-                // A stored record that cannot be read has no value worth keeping.
-                let synced_at = old.payload.get("synced_at").and_then(Value::as_i64);
-                Some((self.decode(id, &old.payload).ok()?, synced_at))
-            });
+            // Unsealing costs: only a record with unread parts needs its stored values.
+            let previous = existing
+                .get(&id)
+                .filter(|_| record.resource.metadata.contains_key(UNREAD))
+                .and_then(|old| {
+                    // A stored record that cannot be read has no value worth keeping.
+                    let synced_at = old.payload.get("synced_at").and_then(Value::as_i64);
+                    Some((self.decode(id, &old.payload).ok()?, synced_at))
+                });
             keep_unread(&mut record, previous.as_ref().map(|(r, t)| (r, *t)), now);
             if record.resource.metadata.contains_key(STALE) {
                 stats.stale += 1;
