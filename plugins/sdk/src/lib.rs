@@ -33,7 +33,8 @@
 //!     out: &mut Emitter,
 //!     warnings: &mut Vec<String>,
 //! ) -> Result<(), String> {
-//!     let listing = Listing::item_set("DescribeWidgets", &["widgetSet", "item"]);
+//!     // Naming the type makes a skipped item mark it incomplete, so the host deletes none.
+//!     let listing = Listing::item_set("DescribeWidgets", &["widgetSet", "item"]).of_type("widget");
 //!     let request = |token: Option<&str>| {
 //!         QueryRequest::new("widgets", "DescribeWidgets", "2020-01-01").param_opt("NextToken", token)
 //!     };
@@ -42,6 +43,10 @@
 //!
 //! cloudops_scanner_sdk::export!(Widgets);
 //! ```
+//!
+//! A scan says what it could not see: a skipped item or [`incomplete`] makes a resource type
+//! incomplete (the host then deletes nothing of it), and a part of a resource that could not
+//! be read is named in its metadata under [`UNREAD`] (the host keeps the last value read).
 //!
 //! Everything that does not call the host (XML parsing, request encoding, ARNs, tags,
 //! [`testing`]) is plain Rust and can be unit-tested natively with `cargo test`; the host
