@@ -153,7 +153,6 @@ async fn each_bucket_is_reported_by_its_own_region_with_its_settings() {
                 "block_public_policy": true,
                 "restrict_public_buckets": false,
             },
-            "unreadable": [],
         })
     );
     let c = plugin.analyze(data).unwrap();
@@ -222,7 +221,10 @@ async fn a_denied_setting_is_a_gap_and_the_bucket_is_still_reported() {
     let report = result.unwrap();
     assert_eq!(identifiers(&resources), ["data-eu"]);
     let data = &resources[0];
-    assert_eq!(data.metadata["unreadable"], json!(["lifecycle"]));
+    assert_eq!(
+        data.metadata["_unread"],
+        json!(["lifecycle_rules", "lifecycle_rule_ids"])
+    );
     assert!(
         data.metadata.get("lifecycle_rules").is_none(),
         "{:?}",

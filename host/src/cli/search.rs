@@ -115,6 +115,10 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             ]);
         }
         println!("{table}");
+        // Kept values look like fresh ones in the table: say which are not.
+        for line in results.hits.iter().filter_map(|h| stale_line(&h.record)) {
+            eprintln!("{line}");
+        }
         eprintln!(
             "{} results in {:.1} ms",
             results.hits.len(),
@@ -125,7 +129,9 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// The JSON of one hit (DESIGN § 7): id, type, account, region, name, tags, state, score,
-/// and the allowed and denied actions once synced with IAM.
+/// the allowed and denied actions once synced with IAM, and `stale`: each part kept from an
+/// earlier read because the last read failed, with since when (unix seconds, or null when
+/// it was never read).
 fn hit_json(hit: &search::SearchHit) -> serde_json::Value {
     let record = &hit.record;
     let r = &record.resource;
@@ -146,7 +152,23 @@ fn hit_json(hit: &search::SearchHit) -> serde_json::Value {
         "allowed": record.permissions.as_ref().map(|p| &p.allowed),
         "denied": record.permissions.as_ref().map(|p| &p.denied),
         "constraints": record.constraints,
+        "stale": record.stale().into_iter().map(|s| (s.part, s.since)).collect::<std::collections::BTreeMap<_, _>>(),
     })
+}
+
+/// `ID: stale: tags since …` for a record with parts kept from an earlier read.
+fn stale_line(record: &Record) -> Option<String> {
+    let stale = record.stale();
+    if stale.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = stale.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "{}: stale: {} (the last read failed; the value shown is the last one read, and \
+         `cloudops sync` reads it again)",
+        record.resource.identifier,
+        parts.join(", ")
+    ))
 }
 
 /// What the constraints allow, in a few words.
@@ -256,4 +278,63 @@ fn index_estate_file(file: &EstateFile, dir: &Path) -> anyhow::Result<(Estate, V
     estate.put(records)?;
     estate.store().optimize()?;
     Ok((estate, accounts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudops_host::resource::{Constraints, Resource};
+
+    fn hit(metadata: serde_json::Value) -> search::SearchHit {
+        let serde_json::Value::Object(metadata) = metadata else {
+            panic!("an object")
+        };
+        let record = Record {
+            resource: Resource {
+                resource_type: "s3_bucket".into(),
+                identifier: "ledger-eu".into(),
+                arn: "arn:aws:s3:::ledger-eu".into(),
+                name: "ledger-eu".into(),
+                account_id: "123456789012".into(),
+                region: "eu-west-1".into(),
+                state: None,
+                tags: Vec::new(),
+                relations: Vec::new(),
+                metadata,
+            },
+            service: "s3".into(),
+            account_name: "production".into(),
+            permissions: None,
+            constraints: Constraints::default(),
+            principal: None,
+        };
+        let id = record.id();
+        search::SearchHit {
+            id,
+            score: 1.0,
+            semantic: 1.0,
+            lexical: 1.0,
+            record,
+        }
+    }
+
+    #[test]
+    fn stale_parts_show_in_the_table_note_and_the_json() {
+        let stale = hit(json!({"_stale": {"tags": 1_796_520_600, "versioning": null}}));
+        assert_eq!(
+            hit_json(&stale)["stale"],
+            json!({"tags": 1_796_520_600, "versioning": null})
+        );
+        let line = stale_line(&stale.record).unwrap();
+        assert!(
+            line.starts_with(
+                "ledger-eu: stale: tags since 2026-12-06 01:30 UTC, versioning never read"
+            ),
+            "{line}"
+        );
+
+        let fresh = hit(json!({"versioning": "Enabled"}));
+        assert_eq!(hit_json(&fresh)["stale"], json!({}));
+        assert_eq!(stale_line(&fresh.record), None);
+    }
 }

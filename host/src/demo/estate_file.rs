@@ -3806,7 +3806,6 @@ mod offline {
                         "lifecycle_rule_ids": b.lifecycle_rules,
                         "lifecycle_rules": b.lifecycle_rules.len(),
                         "public_access_block": block,
-                        "unreadable": [],
                         "versioning": b.versioning,
                     });
                     out.push(r.resource(
@@ -3856,7 +3855,6 @@ mod offline {
                         "security_group_ids": groups,
                         "subnet_ids": subnets,
                         "timeout": f.timeout,
-                        "unreadable": [],
                         "version": "$LATEST",
                     });
                     if let Some(desc) = &f.description {

@@ -5,6 +5,11 @@
 //! filterable fields stay plain, everything sensitive (ARN, relations, metadata, IAM data)
 //! is sealed with the point id as associated data, and a record whose content did not
 //! change is neither re-embedded nor rewritten.
+//!
+//! A scanner that could not read a part of a resource (its tags, one setting) names it in
+//! the reserved metadata key [`UNREAD`]. [`Estate::put`] then keeps the stored value of that
+//! part and records in [`STALE`] since when it is stale, instead of overwriting a good value
+//! with an empty one because one call was throttled: only a successful read changes a part.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -37,7 +42,47 @@ pub struct Record {
     pub principal: Option<String>,
 }
 
+/// The metadata key a scanner lists the parts it could not read under (the SDK's
+/// `UNREAD`): `tags`, `name`, `relations`, `state` or a metadata key. Never stored.
+pub const UNREAD: &str = "_unread";
+
+/// The metadata key under which a stored record lists its stale parts: part → the unix time
+/// the kept value was stored (it was read then), or `null` if it was never read.
+pub const STALE: &str = "_stale";
+
+/// A part of a record kept from an earlier read because the last read of it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stale {
+    /// `tags`, `name`, `relations`, `state` or a metadata key.
+    pub part: String,
+    /// When the kept value was stored (unix seconds); `None` when it was never read.
+    pub since: Option<i64>,
+}
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.since {
+            Some(t) => write!(f, "{} since {}", self.part, utc(t)),
+            None => write!(f, "{} never read", self.part),
+        }
+    }
+}
+
 impl Record {
+    /// The parts kept from an earlier read because the last read failed, by name.
+    pub fn stale(&self) -> Vec<Stale> {
+        match self.resource.metadata.get(STALE) {
+            Some(Value::Object(parts)) => parts
+                .iter()
+                .map(|(part, since)| Stale {
+                    part: part.clone(),
+                    since: since.as_i64(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The record's point id.
     pub fn id(&self) -> Uuid {
         let r = &self.resource;
@@ -54,6 +99,8 @@ pub struct PutStats {
     pub updated: usize,
     /// Records left as they were.
     pub unchanged: usize,
+    /// Records written with at least one part kept from an earlier read (see [`STALE`]).
+    pub stale: usize,
     /// Texts sent to the embedding model.
     pub embedded: usize,
 }
@@ -117,7 +164,8 @@ impl Estate {
     }
 
     /// Writes `records`: new and changed ones are upserted; unchanged ones are skipped; a
-    /// text already embedded (same text hash) reuses its stored vector.
+    /// text already embedded (same text hash) reuses its stored vector. A part a record
+    /// names in [`UNREAD`] keeps its stored value, marked [`STALE`].
     pub fn put(&self, records: Vec<Record>) -> Result<PutStats, EstateError> {
         let mut stats = PutStats::default();
         // The last record wins if a scan reported one twice.
@@ -133,8 +181,22 @@ impl Estate {
             }
         }
 
+        let now = unix_now();
         let mut pending = Vec::new();
-        for (id, record) in by_id {
+        for (id, mut record) in by_id {
+            // Unsealing costs: only a record with unread parts needs its stored values.
+            let previous = existing
+                .get(&id)
+                .filter(|_| record.resource.metadata.contains_key(UNREAD))
+                .and_then(|old| {
+                    // A stored record that cannot be read has no value worth keeping.
+                    let synced_at = old.payload.get("synced_at").and_then(Value::as_i64);
+                    Some((self.decode(id, &old.payload).ok()?, synced_at))
+                });
+            keep_unread(&mut record, previous.as_ref().map(|(r, t)| (r, *t)), now);
+            if record.resource.metadata.contains_key(STALE) {
+                stats.stale += 1;
+            }
             let text = embed::resource_text(&record.resource);
             let text_hash = embed::text_hash(&text);
             let content_hash = self.content_hash(&record, &text_hash);
@@ -174,7 +236,6 @@ impl Estate {
             to_embed.into_iter().zip(embedded).collect()
         };
 
-        let now = unix_now();
         let mut points = Vec::with_capacity(pending.len());
         for (id, record, text, text_hash, content_hash, reuse) in pending {
             let dense = match reuse {
@@ -325,6 +386,8 @@ impl Estate {
             "tag_keys": r.tags.iter().map(|t| t.key.to_lowercase()).collect::<Vec<_>>(),
             "tag_pairs": r.tags.iter().map(|t| tag_pair(&t.key, &t.value)).collect::<Vec<_>>(),
             "iam": if record.permissions.is_some() { "known" } else { "unknown" },
+            // Plain, so status can count stale records without unsealing them.
+            "stale": record.stale().iter().map(|s| s.part.clone()).collect::<Vec<_>>(),
             "text_hash": text_hash,
             "content_hash": content_hash,
             "synced_at": now,
@@ -429,9 +492,180 @@ fn required_field<'p>(
     })
 }
 
+/// Applies the scanner's [`UNREAD`] list: each part named there takes the value of
+/// `previous` (the stored record and when it was stored) and is marked [`STALE`] since the
+/// time that value was stored, or since a still earlier one if it was stale already. A part
+/// never read before stays missing, marked `null`. Any [`STALE`] a scanner sent is dropped:
+/// only the host says what is stale.
+fn keep_unread(record: &mut Record, previous: Option<(&Record, Option<i64>)>, now: i64) {
+    let meta = &mut record.resource.metadata;
+    meta.remove(STALE);
+    let unread: Vec<String> = match meta.remove(UNREAD) {
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.as_str().map(str::to_owned))
+            .filter(|p| p != UNREAD && p != STALE)
+            .collect(),
+        _ => return,
+    };
+    if unread.is_empty() {
+        return;
+    }
+    let old_stale: HashMap<String, Option<i64>> = previous
+        .map(|(old, _)| old.stale().into_iter().map(|s| (s.part, s.since)).collect())
+        .unwrap_or_default();
+    let mut stale = Map::new();
+    for part in unread {
+        let since = match previous {
+            None => None,
+            Some((old, stored_at)) => {
+                let r = &mut record.resource;
+                let o = &old.resource;
+                match part.as_str() {
+                    "tags" => r.tags = o.tags.clone(),
+                    "name" => r.name = o.name.clone(),
+                    "relations" => r.relations = o.relations.clone(),
+                    "state" => r.state = o.state.clone(),
+                    key => match o.metadata.get(key) {
+                        Some(v) => {
+                            r.metadata.insert(key.to_owned(), v.clone());
+                        }
+                        None => {
+                            r.metadata.remove(key);
+                        }
+                    },
+                }
+                match old_stale.get(&part) {
+                    Some(since) => *since,
+                    None => Some(stored_at.unwrap_or(now)),
+                }
+            }
+        };
+        stale.insert(part, since.map_or(Value::Null, Value::from));
+    }
+    record
+        .resource
+        .metadata
+        .insert(STALE.to_owned(), Value::Object(stale));
+}
+
+/// A unix time as `2026-12-06 01:30 UTC`.
+pub fn utc(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(tags: &[(&str, &str)], meta: Value) -> Record {
+        let Value::Object(metadata) = meta else {
+            panic!("metadata must be an object")
+        };
+        Record {
+            resource: Resource {
+                resource_type: "s3_bucket".into(),
+                identifier: "data".into(),
+                arn: "arn:aws:s3:::data".into(),
+                name: "data".into(),
+                account_id: "123456789012".into(),
+                region: "eu-west-1".into(),
+                state: None,
+                tags: tags
+                    .iter()
+                    .map(|(k, v)| Tag {
+                        key: (*k).into(),
+                        value: (*v).into(),
+                    })
+                    .collect(),
+                relations: Vec::new(),
+                metadata,
+            },
+            service: "s3".into(),
+            account_name: "prod".into(),
+            permissions: None,
+            constraints: Constraints::default(),
+            principal: None,
+        }
+    }
+
+    #[test]
+    fn an_unread_part_keeps_its_stored_value_marked_stale_since_it_was_stored() {
+        let old = record(&[("env", "production")], json!({"versioning": "Enabled"}));
+        let mut new = record(
+            &[],
+            json!({"_unread": ["tags", "versioning"], "encryption": null}),
+        );
+        keep_unread(&mut new, Some((&old, Some(1_000))), 2_000);
+        assert_eq!(new.resource.tags, old.resource.tags);
+        assert_eq!(new.resource.metadata["versioning"], "Enabled");
+        assert_eq!(new.resource.metadata["encryption"], Value::Null);
+        assert!(!new.resource.metadata.contains_key(UNREAD));
+        let stale: Vec<String> = new.stale().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            stale,
+            [
+                "tags since 1970-01-01 00:16 UTC",
+                "versioning since 1970-01-01 00:16 UTC"
+            ]
+        );
+
+        // Failing again keeps the first time; a read that works clears it.
+        let mut again = record(&[], json!({"_unread": ["tags"]}));
+        keep_unread(&mut again, Some((&new, Some(2_000))), 3_000);
+        assert_eq!(again.stale()[0].since, Some(1_000));
+        assert_eq!(again.resource.tags, old.resource.tags);
+        let mut read = record(&[("env", "staging")], json!({}));
+        keep_unread(&mut read, Some((&again, Some(3_000))), 4_000);
+        assert!(read.stale().is_empty());
+        assert_eq!(read.resource.tags[0].value, "staging");
+    }
+
+    #[test]
+    fn a_part_never_read_stays_missing_and_scanners_cannot_claim_staleness() {
+        let mut new = record(&[], json!({"_unread": ["tags", 7], "_stale": {"state": 1}}));
+        keep_unread(&mut new, None, 2_000);
+        assert!(new.resource.tags.is_empty());
+        assert_eq!(
+            new.stale(),
+            [Stale {
+                part: "tags".into(),
+                since: None
+            }]
+        );
+        assert_eq!(new.stale()[0].to_string(), "tags never read");
+
+        let mut forged = record(&[], json!({"_stale": {"tags": 1}}));
+        keep_unread(&mut forged, None, 2_000);
+        assert!(forged.stale().is_empty());
+    }
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_796_520_600), "2026-12-06 01:30 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+    }
 }

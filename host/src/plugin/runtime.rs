@@ -356,6 +356,7 @@ impl Plugin {
             sink,
             warnings: LineBudget::new(limits.max_warnings, limits.max_log_line_bytes),
             warning_lines: Vec::new(),
+            rejected_types: BTreeSet::new(),
             owned_buckets: None,
         };
         let mut store = new_store(&inner.engine, self.name(), limits, Some(call));
@@ -392,11 +393,13 @@ impl Plugin {
                 call.warnings.dropped, limits.max_warnings
             ));
         }
-        let incomplete_types = summary
+        let mut incomplete_types: BTreeSet<String> = summary
             .incomplete_types
             .into_iter()
             .filter(|t| inner.declared_types.contains(t))
             .collect();
+        incomplete_types.extend(call.rejected_types);
+        let incomplete_types = incomplete_types.into_iter().collect();
         Ok(ScanReport {
             resources: call.emitted,
             warnings,
@@ -470,6 +473,9 @@ struct ScanCall {
     sink: ResourceSink,
     warnings: LineBudget,
     warning_lines: Vec<String>,
+    /// Declared types of which the host dropped an emitted resource: what is stored of them
+    /// must not be deleted as unseen, since the resource was seen.
+    rejected_types: BTreeSet<String>,
     /// The account's own buckets, read by the host on the first S3 bucket request.
     owned_buckets: Option<Result<BTreeSet<String>, String>>,
 }
@@ -886,31 +892,51 @@ impl latest::cloudops::scanner::host::Host for PluginState {
             return 0;
         };
         let mut accepted = Vec::with_capacity(batch.len());
+        let mut over = false;
         for r in batch {
-            if call.emitted >= call.limits.max_resources_per_scan
+            // A dropped resource still exists: its type must not count as completely seen.
+            // Only declared types are kept; nothing of an undeclared one is stored anyway.
+            let reject = |call: &mut ScanCall, resource_type: String| {
+                if call.declared_types.contains(&resource_type) {
+                    call.rejected_types.insert(resource_type);
+                }
+            };
+            if over
+                || call.emitted >= call.limits.max_resources_per_scan
                 || call.emitted_bytes >= call.limits.max_scan_bytes
             {
-                call.warn(
-                    &plugin,
-                    format!(
-                        "plugin `{plugin}` emitted more than {} resources or {} bytes; the rest were dropped",
-                        call.limits.max_resources_per_scan, call.limits.max_scan_bytes
-                    ),
-                );
-                break;
+                if !over {
+                    call.warn(
+                        &plugin,
+                        format!(
+                            "plugin `{plugin}` emitted more than {} resources or {} bytes; the rest were dropped",
+                            call.limits.max_resources_per_scan, call.limits.max_scan_bytes
+                        ),
+                    );
+                    over = true;
+                }
+                reject(call, r.resource_type);
+                continue;
             }
             let id = gate::shown(&r.identifier);
             let bytes = resource_bytes(&r);
+            let resource_type = r.resource_type.clone();
             match call.accept(r) {
                 Ok(resource) => {
                     call.emitted += 1;
                     call.emitted_bytes += bytes;
                     accepted.push(resource);
                 }
-                Err(why) => call.warn(
-                    &plugin,
-                    format!("plugin `{plugin}` emitted an invalid resource {id}: {why}; skipped"),
-                ),
+                Err(why) => {
+                    call.warn(
+                        &plugin,
+                        format!(
+                            "plugin `{plugin}` emitted an invalid resource {id}: {why}; skipped, \
+                             so nothing of its type is removed this sync"
+                        ),
+                    );
+                    reject(call, resource_type);
+                }
             }
         }
         let count = accepted.len() as u32;

@@ -153,6 +153,44 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_volume_makes_volumes_incomplete_and_an_odd_size_is_unread() {
+        let send = |req: &QueryRequest| {
+            if req.action() != "DescribeVolumes" {
+                return moto(req);
+            }
+            let body = String::from_utf8(fixture("moto_describe_volumes.xml")).unwrap();
+            // The first volume loses its id; the second one's size does not read.
+            let body = body
+                .replacen(
+                    "<volumeId>vol-28ea6127d01ba1b0f</volumeId><size>",
+                    "<size>",
+                    1,
+                )
+                .replacen(
+                    "<volumeId>vol-da19d1cbfa657b159</volumeId><size>8</size>",
+                    "<volumeId>vol-da19d1cbfa657b159</volumeId><size>eight</size>",
+                    1,
+                );
+            Ok(body.into_bytes())
+        };
+        let (result, all) = testing::run(&context("eu-west-1", &[]), send, scan_with);
+        let summary = result.unwrap();
+        assert_eq!(summary.incomplete_types, ["ec2_volume"]);
+        let volumes: Vec<_> = all
+            .iter()
+            .filter(|r| r.resource_type == "ec2_volume")
+            .collect();
+        assert_eq!(volumes.len(), 5, "the other volumes are still reported");
+        let odd = volumes
+            .iter()
+            .find(|r| r.identifier == "vol-da19d1cbfa657b159")
+            .unwrap();
+        let meta = testing::metadata(odd);
+        assert_eq!(meta["_unread"], serde_json::json!(["size_gib"]), "{meta}");
+        assert!(meta.get("size_gib").is_none(), "never a default: {meta}");
+    }
+
+    #[test]
     fn a_scan_of_the_emulator_follows_paging_and_reports_everything() {
         let (result, all) = run(&[], moto);
         assert_eq!(result.unwrap(), Vec::<String>::new());

@@ -119,18 +119,22 @@ struct Snapshot {
 /// A page of DescribeInstances: instances sit two levels down, inside reservations.
 pub fn instances_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     let items = ["reservationSet", "item", "instancesSet", "item"];
-    Listing::item_set("DescribeInstances", &items).parse(body, |i, w| instance(i, scope, w))
+    Listing::item_set("DescribeInstances", &items)
+        .of_type("ec2_instance")
+        .parse(body, |i, w| instance(i, scope, w))
 }
 
 /// A page of DescribeVolumes.
 pub fn volumes_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::item_set("DescribeVolumes", &["volumeSet", "item"])
+        .of_type("ec2_volume")
         .parse(body, |v, w| volume(v, scope, w))
 }
 
 /// A page of DescribeSnapshots.
 pub fn snapshots_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::item_set("DescribeSnapshots", &["snapshotSet", "item"])
+        .of_type("ec2_snapshot")
         .parse(body, |s, w| snapshot(s, scope, w))
 }
 
@@ -178,6 +182,11 @@ fn instance(
     meta.text("key_name", i.key_name);
     meta.boolean("ebs_optimized", i.ebs_optimized);
     meta.text("root_device_type", i.root_device_type);
+    let state = i.instance_state.and_then(|s| present(s.name));
+    // EC2 always reports a state: without one it is unread, not "none".
+    if state.is_none() {
+        meta.unread("state");
+    }
     let metadata = meta.finish();
 
     let tags = i.tag_set.into_tags();
@@ -186,7 +195,7 @@ fn instance(
         arn: scope.ec2("instance", &id),
         name: name_from_tags(&tags, &id),
         region: scope.region.to_owned(),
-        state: i.instance_state.and_then(|s| present(s.name)),
+        state,
         tags,
         relations,
         metadata,
@@ -223,6 +232,10 @@ fn volume(
     meta.text("create_time", v.create_time);
     meta.boolean("multi_attach", v.multi_attach_enabled);
     meta.text("snapshot_id", v.snapshot_id);
+    let state = present(v.status);
+    if state.is_none() {
+        meta.unread("state");
+    }
     let metadata = meta.finish();
 
     let tags = v.tag_set.into_tags();
@@ -231,7 +244,7 @@ fn volume(
         arn: scope.ec2("volume", &id),
         name: name_from_tags(&tags, &id),
         region: scope.region.to_owned(),
-        state: present(v.status),
+        state,
         tags,
         relations,
         metadata,
@@ -262,6 +275,10 @@ fn snapshot(
     meta.boolean("encrypted", s.encrypted);
     meta.text("description", s.description);
     meta.text("progress", s.progress);
+    let state = present(s.status);
+    if state.is_none() {
+        meta.unread("state");
+    }
     let metadata = meta.finish();
 
     let tags = s.tag_set.into_tags();
@@ -270,7 +287,7 @@ fn snapshot(
         arn: snapshot_arn(scope, &id),
         name: name_from_tags(&tags, &id),
         region: scope.region.to_owned(),
-        state: present(s.status),
+        state,
         tags,
         relations,
         metadata,
@@ -507,5 +524,18 @@ mod tests {
             page.items[0].relations[0].target_arn,
             "arn:aws-cn:ec2:cn-north-1:123456789012:volume/vol-1234567890abcdef0"
         );
+    }
+
+    #[test]
+    fn an_instance_without_a_state_has_its_state_unread_not_none() {
+        let body = br#"<DescribeInstancesResponse><reservationSet><item><instancesSet><item>
+            <instanceId>i-1</instanceId><instanceType>t3.micro</instanceType>
+            </item></instancesSet></item></reservationSet></DescribeInstancesResponse>"#;
+        let page = instances_page(body, &SCOPE).unwrap();
+        let [i] = &page.items[..] else {
+            panic!("{page:?}")
+        };
+        assert_eq!(i.state, None);
+        assert_eq!(metadata(i)["_unread"], serde_json::json!(["state"]));
     }
 }

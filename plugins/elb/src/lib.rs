@@ -6,7 +6,7 @@ use cloudops_scanner_sdk::query::{self, QueryRequest};
 use cloudops_scanner_sdk::xml::{first_text, fragments, Listing};
 use cloudops_scanner_sdk::{constraints, name_from_tags, normalize_tags, relation, run_scan, tag};
 use cloudops_scanner_sdk::{resource_type, ScanContext, ScanSummary, Scanner, Scope, Tag};
-use cloudops_scanner_sdk::{Constraints, Emitter, Error, PluginInfo, Relation, Resource};
+use cloudops_scanner_sdk::{Constraints, Emitter, Error, PluginInfo, Relation, Resource, UNREAD};
 
 const SERVICE: &str = "elasticloadbalancing";
 const VERSION: &str = "2015-12-01";
@@ -57,7 +57,7 @@ fn scan_with(
         QueryRequest::new(SERVICE, "DescribeLoadBalancers", VERSION).param_opt("Marker", marker)
     };
     let listing = Listing::members("DescribeLoadBalancers", "LoadBalancers", "member");
-    let listing = listing.token("NextMarker");
+    let listing = listing.token("NextMarker").of_type("elb_load_balancer");
     let parse = |body: &[u8]| {
         listing.parse_fragments(body, |item, _| match text(item, "LoadBalancerArn") {
             Some(arn) => Ok(Some((arn, item.to_owned()))),
@@ -72,30 +72,48 @@ fn scan_with(
         let arns = chunk.iter().map(|(arn, _)| arn.clone());
         let req = QueryRequest::new(SERVICE, "DescribeTags", VERSION);
         let req = req.param_list("ResourceArns.member", arns);
-        let tags = send(&req).and_then(|body| tags_of(&body));
-        let mut tags = tags.map_err(|e| format!("DescribeTags failed: {e}"))?;
+        // Tags that failed to read are `None`, so the host keeps the ones it knew.
+        let mut tags = match send(&req).and_then(|body| tags_of(&body, warnings)) {
+            Ok(tags) => tags,
+            Err(e) => {
+                warnings.push(format!("DescribeTags failed: {e}"));
+                HashMap::new()
+            }
+        };
         for (arn, item) in chunk {
-            let tags = tags.remove(arn).unwrap_or_default();
-            out.push(load_balancer(ctx, arn, item, tags));
+            out.push(load_balancer(ctx, arn, item, tags.remove(arn)));
         }
     }
     Ok(())
 }
 
-/// The tags of each load balancer in a DescribeTags response, by ARN.
-fn tags_of(body: &[u8]) -> Result<HashMap<String, Vec<Tag>>, Error> {
-    let field = |xml: &str, name: &str| first_text(xml, name).unwrap_or_default();
+/// The tags of each load balancer in a DescribeTags response, by ARN. A load balancer
+/// missing from the answer, or with a tag that does not read, is left out: its tags are
+/// unread, not none.
+fn tags_of(body: &[u8], warnings: &mut Vec<String>) -> Result<HashMap<String, Vec<Tag>>, Error> {
     let listing = Listing::members("DescribeTags", "TagDescriptions", "member");
-    let page = listing.parse_fragments(body, |item, _| {
-        let pairs = fragments(item, &["member", "Tags", "member"]).unwrap_or_default();
-        let pairs = pairs.iter().map(|t| tag(field(t, "Key"), field(t, "Value")));
-        Ok(Some((field(item, "ResourceArn"), normalize_tags(pairs))))
+    // An odd description is no lost resource: its load balancer's tags are just unread.
+    let page = listing.parse_fragments(body, |item, warnings| {
+        let Some(arn) = text(item, "ResourceArn") else {
+            warnings.push("DescribeTags: a tag description without ResourceArn".into());
+            return Ok(None);
+        };
+        let mut tags = Vec::new();
+        for pair in fragments(item, &["member", "Tags", "member"]).map_err(|e| e.to_string())? {
+            let Some(key) = text(pair, "Key") else {
+                warnings.push(format!("DescribeTags: a tag of {arn} without a key"));
+                return Ok(None);
+            };
+            tags.push(tag(key, first_text(pair, "Value").unwrap_or_default()));
+        }
+        Ok(Some((arn, normalize_tags(tags))))
     })?;
-    Ok(page.items.into_iter().collect())
+    Ok(page.split(warnings).0.into_iter().collect())
 }
 
-/// One `<member>` of DescribeLoadBalancers as a resource.
-fn load_balancer(ctx: &ScanContext, lb_arn: &str, item: &str, tags: Vec<Tag>) -> Resource {
+/// One `<member>` of DescribeLoadBalancers as a resource; `tags` is `None` when they could
+/// not be read.
+fn load_balancer(ctx: &ScanContext, lb_arn: &str, item: &str, tags: Option<Vec<Tag>>) -> Resource {
     let scope = Scope::of(ctx);
     let link = |kind: &str, ec2_kind: &str, id: &String| relation(kind, scope.ec2(ec2_kind, id));
     let vpc = text(item, "VpcId");
@@ -104,7 +122,7 @@ fn load_balancer(ctx: &ScanContext, lb_arn: &str, item: &str, tags: Vec<Tag>) ->
     relations.extend(subnets.iter().map(|s| link("subnet", "subnet", s)));
     let groups = texts(item, &["member", "SecurityGroups", "member"]);
     relations.extend(groups.iter().map(|g| link("security_group", "security-group", g)));
-    let metadata = serde_json::json!({
+    let mut metadata = serde_json::json!({
         "type": text(item, "Type"),
         "scheme": text(item, "Scheme"),
         "dns_name": text(item, "DNSName"),
@@ -113,6 +131,11 @@ fn load_balancer(ctx: &ScanContext, lb_arn: &str, item: &str, tags: Vec<Tag>) ->
         "created_time": text(item, "CreatedTime"),
     });
     let lb_name = text(item, "LoadBalancerName").unwrap_or_else(|| lb_arn.to_owned());
+    // The name may come from the `Name` tag, so it is as unread as the tags.
+    if tags.is_none() {
+        metadata[UNREAD] = serde_json::json!(["tags", "name"]);
+    }
+    let tags = tags.unwrap_or_default();
     Resource {
         resource_type: "elb_load_balancer".into(),
         identifier: lb_arn.to_owned(),

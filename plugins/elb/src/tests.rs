@@ -124,7 +124,10 @@ fn tags_are_asked_for_twenty_load_balancers_at_a_time() {
     assert_eq!(asked, [20, 20, 5]);
     assert_eq!(all.len(), 45);
     assert_eq!(all[44].tags, [tag("team", "edge")]);
-    assert!(all[..44].iter().all(|r| r.tags.is_empty()));
+    for lb in &all[..44] {
+        let meta: serde_json::Value = serde_json::from_str(&lb.metadata).unwrap();
+        assert_eq!(meta["_unread"], serde_json::json!(["tags", "name"]), "missing is not none");
+    }
 }
 
 #[test]
@@ -156,8 +159,12 @@ fn failed_calls_fail_the_scan_and_name_the_call() {
     };
     let (result, all) =
         run(|req| if req.action() == "DescribeTags" { denied() } else { moto(req) });
-    assert_eq!(result.unwrap_err(), "DescribeTags failed: AccessDenied: no (HTTP 403)");
-    assert!(all.is_empty(), "untagged load balancers would overwrite tagged ones");
+    assert_eq!(result.unwrap(), ["DescribeTags failed: AccessDenied: no (HTTP 403)"]);
+    assert!(!all.is_empty());
+    for lb in &all {
+        let meta: serde_json::Value = serde_json::from_str(&lb.metadata).unwrap();
+        assert_eq!(meta["_unread"], serde_json::json!(["tags", "name"]), "kept, not emptied");
+    }
 
     let (result, _) = run(|_| Ok(b"<html><body>502 Bad Gateway</body></html>".to_vec()));
     let err = result.unwrap_err();

@@ -48,8 +48,9 @@ impl Scanner for Lambda {
 
 /// The whole scan over any `send`, so tests can replay recorded responses; problems that do
 /// not stop it go to `warnings`. A failed ListFunctions or ListLayers fails the scan at
-/// once. A failed per-function or per-layer listing fails it at the end, after everything
-/// else was emitted: the host must not forget the aliases or versions it could not list.
+/// once. A failed per-function or per-layer listing makes aliases or layers incomplete: the
+/// host must not forget the aliases or versions it could not list, and still keeps the
+/// other types current.
 fn scan_with(
     ctx: &ScanContext,
     mut send: impl FnMut(&RestRequest) -> Result<Vec<u8>, Error>,
@@ -59,7 +60,6 @@ fn scan_with(
     let scope = Scope::of(ctx);
     // For users behind slow links or strict throttling.
     let page = settings::page_size(ctx, MIN_PAGE, MAX_PAGE, MAX_PAGE, warnings);
-    let mut incomplete = Vec::new();
 
     let mut functions = Vec::new();
     rest::list(
@@ -103,9 +103,10 @@ fn scan_with(
             }
             Err(e) => listing_failed(
                 &format!("ListAliases of {name}"),
+                "lambda_alias",
                 e,
+                out,
                 warnings,
-                &mut incomplete,
             ),
         }
     }
@@ -138,30 +139,30 @@ fn scan_with(
             }
             Err(e) => listing_failed(
                 &format!("ListLayerVersions of {name}"),
+                "lambda_layer",
                 e,
+                out,
                 warnings,
-                &mut incomplete,
             ),
         }
     }
 
-    if incomplete.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}; everything else was reported",
-            incomplete.join("; ")
-        ))
-    }
+    Ok(())
 }
 
 /// A function or layer that vanished between two calls has nothing left to list; any other
-/// failure leaves the scan incomplete.
-fn listing_failed(call: &str, e: Error, warnings: &mut Vec<String>, incomplete: &mut Vec<String>) {
+/// failure leaves `resource_type` incomplete.
+fn listing_failed(
+    call: &str,
+    resource_type: &str,
+    e: Error,
+    out: &mut Emitter,
+    warnings: &mut Vec<String>,
+) {
     if e.aws_code() == Some("ResourceNotFoundException") {
         warnings.push(format!("{call}: it was deleted during the scan"));
     } else {
-        incomplete.push(format!("{call} failed: {e}"));
+        out.incomplete(resource_type, format!("{call} failed: {e}"));
     }
 }
 
@@ -341,8 +342,8 @@ mod tests {
     }
 
     #[test]
-    fn denied_tags_are_a_gap_and_a_failed_alias_listing_fails_the_scan_at_the_end() {
-        let (result, all) = run(&[], |req| match req.path() {
+    fn denied_tags_are_a_gap_and_a_failed_alias_listing_makes_aliases_incomplete() {
+        let send = |req: &RestRequest| match req.path() {
             p if p.starts_with("/2017-03-31/tags/") => Err(Error::from_response(
                 403,
                 br#"{"__type":"AccessDeniedException","Message":"no"}"#,
@@ -355,10 +356,16 @@ mod tests {
                 &fixture("moto_aliases_missing.json"),
             )),
             _ => moto(req),
-        });
-        assert_eq!(
-            result.unwrap_err(),
-            "ListAliases of worker failed: request budget spent; everything else was reported"
+        };
+        let (result, all) = testing::run(&context("us-west-2", &[]), send, scan_with);
+        let summary = result.unwrap();
+        assert_eq!(summary.incomplete_types, ["lambda_alias"]);
+        assert!(
+            summary.warnings.iter().any(|w| w
+                == "lambda_alias is incomplete, nothing of it will be removed: \
+                    ListAliases of worker failed: request budget spent"),
+            "{:?}",
+            summary.warnings
         );
         assert_eq!(
             ids(&all),
@@ -370,7 +377,43 @@ mod tests {
             ]
         );
         let meta: serde_json::Value = serde_json::from_str(&all[0].metadata).unwrap();
-        assert_eq!(meta["unreadable"], serde_json::json!(["tags"]));
+        assert_eq!(meta["_unread"], serde_json::json!(["tags"]));
+    }
+
+    #[test]
+    fn an_unreadable_function_makes_functions_incomplete_and_nothing_else() {
+        let send = |req: &RestRequest| {
+            match req.path() {
+            // The second function's name is a number: the item cannot be read.
+            "/2015-03-31/functions" => Ok(br#"{"Functions": [
+                {"FunctionName": "api", "FunctionArn": "arn:aws:lambda:us-west-2:123456789012:function:api"},
+                {"FunctionName": 7}
+            ]}"#
+            .to_vec()),
+            _ => moto(req),
+        }
+        };
+        let (result, all) = testing::run(&context("us-west-2", &[]), send, scan_with);
+        let summary = result.unwrap();
+        assert_eq!(summary.incomplete_types, ["lambda_function"]);
+        assert!(ids(&all).contains(&("lambda_function", "api")));
+    }
+
+    #[test]
+    fn a_tags_answer_without_tags_is_unread_not_empty() {
+        let send = |req: &RestRequest| match req.path() {
+            p if p.ends_with("function:worker") => Ok(br#"{"Message": "ok"}"#.to_vec()),
+            _ => moto(req),
+        };
+        let (result, all) = run(&[], send);
+        let warnings = result.unwrap();
+        assert!(
+            warnings[0].starts_with("function worker: ListTags failed: cannot parse"),
+            "{warnings:?}"
+        );
+        let worker = all.iter().find(|r| r.identifier == "worker").unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&worker.metadata).unwrap();
+        assert_eq!(meta["_unread"], serde_json::json!(["tags"]));
     }
 
     #[test]

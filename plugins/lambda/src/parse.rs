@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use cloudops_scanner_sdk::{
-    json, normalize_tags, relation, tag, Error, Page, Resource, Scope, Tag,
+    json, normalize_tags, relation, tag, Error, Page, Resource, Scope, Tag, UNREAD,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -15,10 +15,13 @@ use serde_json::{json, Map, Value};
 /// Cuts a listing page into its items and parses each on its own, so one odd item costs a
 /// warning, not the listing. The list must be there: an unrelated JSON document must not
 /// read as an empty account, which would make the host forget everything it knew.
+///
+/// `resource_type` is the type the items become: a skipped item makes it incomplete.
 fn page<T: serde::de::DeserializeOwned>(
     body: &[u8],
     operation: &str,
     list: &str,
+    resource_type: &str,
 ) -> Result<Page<T>, Error> {
     #[derive(Deserialize)]
     struct Raw {
@@ -54,9 +57,7 @@ fn page<T: serde::de::DeserializeOwned>(
     for item in items {
         match json::from_value::<T>(item) {
             Ok(v) => out.items.push(v),
-            Err(e) => out
-                .warnings
-                .push(format!("{operation}: skipped an item: {e}")),
+            Err(e) => out.skip(resource_type, format!("{operation}: skipped an item: {e}")),
         }
     }
     Ok(out)
@@ -110,12 +111,14 @@ struct EphemeralStorage {
 
 /// A page of ListFunctions. A function without a name is dropped with a warning.
 pub fn functions_page(body: &[u8]) -> Result<Page<Function>, Error> {
-    let mut p = page::<Function>(body, "ListFunctions", "Functions")?;
+    let mut p = page::<Function>(body, "ListFunctions", "Functions", "lambda_function")?;
     let before = p.items.len();
     p.items.retain(|f| !f.function_name.trim().is_empty());
     for _ in p.items.len()..before {
-        p.warnings
-            .push("ListFunctions: skipped a function without a name".into());
+        p.skip(
+            "lambda_function",
+            "ListFunctions: skipped a function without a name".into(),
+        );
     }
     Ok(p)
 }
@@ -130,7 +133,8 @@ impl Function {
 }
 
 /// A function as a resource. `tags` is `None` when they could not be read; metadata then
-/// says so in `unreadable` rather than claiming the function has none.
+/// names them in `_unread` rather than claiming the function has none, so the host keeps
+/// the tags it last read.
 pub fn function_resource(f: Function, tags: Option<Vec<Tag>>, scope: &Scope) -> Resource {
     let arn = f.arn(scope);
     let mut relations = Vec::new();
@@ -184,8 +188,9 @@ pub fn function_resource(f: Function, tags: Option<Vec<Tag>>, scope: &Scope) -> 
     meta.insert("subnet_ids".into(), Value::from(subnets));
     meta.insert("security_group_ids".into(), Value::from(groups));
     meta.insert("layers".into(), Value::from(layers));
-    let unreadable: Vec<&str> = if tags.is_some() { vec![] } else { vec!["tags"] };
-    meta.insert("unreadable".into(), Value::from(unreadable));
+    if tags.is_none() {
+        meta.insert(UNREAD.into(), json!(["tags"]));
+    }
 
     Resource {
         resource_type: "lambda_function".into(),
@@ -206,16 +211,12 @@ pub fn tags(body: &[u8]) -> Result<Vec<Tag>, Error> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Tags {
-        #[serde(default)]
-        tags: Option<BTreeMap<String, String>>,
+        // Required: an answer without `Tags` is not a tag list, and reading it as "no
+        // tags" would erase the function's tags.
+        tags: BTreeMap<String, String>,
     }
     let t: Tags = json::from_slice(body)?;
-    Ok(normalize_tags(
-        t.tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| tag(k, v)),
-    ))
+    Ok(normalize_tags(t.tags.into_iter().map(|(k, v)| tag(k, v))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,7 +239,7 @@ struct RoutingConfig {
 
 /// A page of ListAliases.
 pub fn aliases_page(body: &[u8]) -> Result<Page<Alias>, Error> {
-    page(body, "ListAliases", "Aliases")
+    page(body, "ListAliases", "Aliases", "lambda_alias")
 }
 
 /// An alias as a resource, named `function:alias` since alias names repeat across
@@ -289,7 +290,7 @@ pub struct Layer {
 
 /// A page of ListLayers: the layer names; their versions come from ListLayerVersions.
 pub fn layers_page(body: &[u8]) -> Result<Page<Layer>, Error> {
-    page(body, "ListLayers", "Layers")
+    page(body, "ListLayers", "Layers", "lambda_layer")
 }
 
 #[derive(Debug, Deserialize)]
@@ -315,7 +316,7 @@ struct LayerContent {
 
 /// A page of ListLayerVersions.
 pub fn layer_versions_page(body: &[u8]) -> Result<Page<LayerVersion>, Error> {
-    page(body, "ListLayerVersions", "LayerVersions")
+    page(body, "ListLayerVersions", "LayerVersions", "lambda_layer")
 }
 
 /// One layer version as a resource (`name:version`). Versions, not layers, are what
@@ -457,7 +458,6 @@ mod tests {
                 "subnet_ids": ["subnet-63976bf47eb390f42"],
                 "security_group_ids": ["sg-8f04a23d99ebf034d"],
                 "layers": ["arn:aws:lambda:us-west-2:123456789012:layer:shared-libs:2"],
-                "unreadable": [],
             })
         );
 
@@ -468,11 +468,7 @@ mod tests {
         );
         let m = meta(&worker);
         assert_eq!(m["subnet_ids"], json!([]));
-        assert_eq!(
-            m["unreadable"],
-            json!(["tags"]),
-            "null VpcConfig, unread tags"
-        );
+        assert_eq!(m["_unread"], json!(["tags"]), "null VpcConfig, unread tags");
     }
 
     #[test]
@@ -594,6 +590,7 @@ mod tests {
         );
         assert!(layers_page(b"").is_err());
         assert!(tags(b"<html/>").is_err());
-        assert!(tags(br#"{}"#).unwrap().is_empty());
+        assert!(tags(br#"{}"#).is_err(), "no `Tags` is not \"no tags\"");
+        assert!(tags(br#"{"Tags": {}}"#).unwrap().is_empty());
     }
 }

@@ -158,18 +158,21 @@ struct Snapshot {
 /// A page of DescribeDBInstances.
 pub fn instances_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::members("DescribeDBInstances", "DBInstances", "DBInstance")
+        .of_type("rds_instance")
         .parse(body, |i, w| instance(i, scope, w).map(Some))
 }
 
 /// A page of DescribeDBClusters.
 pub fn clusters_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::members("DescribeDBClusters", "DBClusters", "DBCluster")
+        .of_type("rds_cluster")
         .parse(body, |c, w| cluster(c, scope, w).map(Some))
 }
 
 /// A page of DescribeDBSnapshots.
 pub fn snapshots_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::members("DescribeDBSnapshots", "DBSnapshots", "DBSnapshot")
+        .of_type("rds_snapshot")
         .parse(body, |s, w| snapshot(s, scope, w).map(Some))
 }
 
@@ -179,7 +182,8 @@ pub fn cluster_snapshots_page(body: &[u8], scope: &Scope) -> Result<Page<Resourc
         "DescribeDBClusterSnapshots",
         "DBClusterSnapshots",
         "DBClusterSnapshot",
-    );
+    )
+    .of_type("rds_snapshot");
     listing.parse(body, |s, w| cluster_snapshot(s, scope, w).map(Some))
 }
 

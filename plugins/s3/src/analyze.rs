@@ -1,7 +1,7 @@
 //! What a bucket allows. Works on the record alone: `analyze` may not call AWS.
 
 use cloudops_scanner_sdk::constraints::none;
-use cloudops_scanner_sdk::{Constraints, Resource};
+use cloudops_scanner_sdk::{Constraints, Resource, UNREAD};
 use serde_json::Value;
 
 pub fn constraints(r: &Resource) -> Constraints {
@@ -37,11 +37,13 @@ pub fn constraints(r: &Resource) -> Constraints {
             .notes
             .push("versioning could not be read, so backups are unknown".into()),
     }
-    let unreadable: Vec<&str> = meta
-        .get("unreadable")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    // `_unread` as the scan emitted it; a stored record has `_stale` instead, whose values
+    // were kept from an earlier read.
+    let unreadable: Vec<&str> = match (meta.get(UNREAD), meta.get("_stale")) {
+        (Some(Value::Array(parts)), _) => parts.iter().filter_map(Value::as_str).collect(),
+        (_, Some(Value::Object(parts))) => parts.keys().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
     if !unreadable.is_empty() {
         c.notes.push(format!(
             "the scan could not read this bucket's {}",
@@ -71,7 +73,7 @@ mod tests {
 
     #[test]
     fn a_versioned_bucket_has_backups_and_can_be_deleted_once_empty() {
-        let c = constraints(&bucket(r#"{"versioning":"Enabled","unreadable":[]}"#));
+        let c = constraints(&bucket(r#"{"versioning":"Enabled"}"#));
         assert!(c.can_delete && c.has_backups);
         assert!(!c.can_stop && !c.can_start && !c.has_dependencies);
         assert!(
@@ -83,18 +85,24 @@ mod tests {
 
     #[test]
     fn unversioned_and_unreadable_buckets_say_so() {
-        let c = constraints(&bucket(r#"{"versioning":"Disabled","unreadable":[]}"#));
+        let c = constraints(&bucket(r#"{"versioning":"Disabled"}"#));
         assert!(c.can_delete && !c.has_backups);
         assert_eq!(c.notes.len(), 2, "{:?}", c.notes);
 
-        let c = constraints(&bucket(r#"{"unreadable":["versioning","lifecycle"]}"#));
+        let c = constraints(&bucket(r#"{"_unread":["versioning","lifecycle_rules"]}"#));
         assert!(!c.has_backups);
+        assert!(c.notes.contains(
+            &"the scan could not read this bucket's versioning, lifecycle_rules".to_owned()
+        ));
+        assert!(c.notes.iter().any(|n| n.contains("backups are unknown")));
+        let c = constraints(&bucket(
+            r#"{"versioning":"Enabled","_stale":{"tags":null}}"#,
+        ));
         assert!(c
             .notes
-            .contains(&"the scan could not read this bucket's versioning, lifecycle".to_owned()));
-        assert!(c.notes.iter().any(|n| n.contains("backups are unknown")));
+            .contains(&"the scan could not read this bucket's tags".to_owned()));
 
-        let c = constraints(&bucket(r#"{"versioning":"Suspended","unreadable":[]}"#));
+        let c = constraints(&bucket(r#"{"versioning":"Suspended"}"#));
         assert!(!c.has_backups && c.notes.iter().any(|n| n.contains("suspended")));
     }
 

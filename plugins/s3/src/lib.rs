@@ -11,7 +11,7 @@ mod parse;
 use cloudops_scanner_sdk::rest::{self, RestRequest};
 use cloudops_scanner_sdk::{
     arn, present, relation, resource_type, run_scan, Constraints, Emitter, Error, PluginInfo,
-    Resource, ScanContext, ScanSummary, Scanner,
+    Resource, ScanContext, ScanSummary, Scanner, UNREAD,
 };
 use serde_json::{Map, Value};
 
@@ -47,9 +47,9 @@ impl Scanner for S3 {
 }
 
 /// The whole scan over any `send`, so tests can replay recorded responses; problems that
-/// do not stop it go to `warnings`. A failed ListBuckets fails the scan; so does a bucket
-/// whose region cannot be read, after every other bucket was emitted: that bucket may
-/// belong to this region, and a scan that reported success would let the host forget it.
+/// do not stop it go to `warnings`. A failed ListBuckets fails the scan. A bucket whose
+/// region cannot be read makes `s3_bucket` incomplete: it may belong to this region, and a
+/// complete scan would let the host forget it.
 fn scan_with(
     ctx: &ScanContext,
     mut send: impl FnMut(&RestRequest) -> Result<Vec<u8>, Error>,
@@ -66,18 +66,19 @@ fn scan_with(
         warnings,
     )?;
 
-    let mut unlocated = Vec::new();
     for bucket in buckets {
         let region = match &bucket.bucket_region {
             Some(r) if !r.trim().is_empty() => parse::normalize_region(r),
             _ => match send(&location_request(&bucket.name)).and_then(|b| parse::location(&b)) {
                 Ok(r) => r,
                 Err(e) => {
-                    warnings.push(format!(
-                        "bucket {}: GetBucketLocation failed: {e}",
-                        bucket.name
-                    ));
-                    unlocated.push(bucket.name);
+                    out.incomplete(
+                        "s3_bucket",
+                        format!(
+                            "bucket {}: GetBucketLocation failed, so its region is unknown: {e}",
+                            bucket.name
+                        ),
+                    );
                     continue;
                 }
             },
@@ -86,14 +87,6 @@ fn scan_with(
             continue;
         }
         out.push(bucket_resource(ctx, bucket, region, &mut send, warnings));
-    }
-    if !unlocated.is_empty() {
-        return Err(format!(
-            "GetBucketLocation failed for {} bucket(s) ({}), so this region's buckets may be \
-             incomplete; the buckets whose region is known were reported",
-            unlocated.len(),
-            unlocated.join(", ")
-        ));
     }
     Ok(())
 }
@@ -117,8 +110,8 @@ fn sub_request(bucket: &str, sub: &str) -> RestRequest {
 
 /// A bucket setting read with one sub-resource call.
 struct Setting {
-    /// The name in `unreadable` and in metadata.
-    key: &'static str,
+    /// The parts of the resource it gives (see [`UNREAD`]): kept as last read when it fails.
+    parts: &'static [&'static str],
     /// The query sub-resource.
     sub: &'static str,
     /// The API operation, for warnings and IAM.
@@ -128,31 +121,32 @@ struct Setting {
 }
 
 const TAGGING: Setting = Setting {
-    key: "tagging",
+    parts: &["tags"],
     sub: "tagging",
     operation: "GetBucketTagging",
     absent: Some("NoSuchTagSet"),
 };
 const VERSIONING: Setting = Setting {
-    key: "versioning",
+    parts: &["versioning", "mfa_delete"],
     sub: "versioning",
     operation: "GetBucketVersioning",
     absent: None,
 };
 const ENCRYPTION: Setting = Setting {
-    key: "encryption",
+    // The KMS key relation comes from the encryption setting, and is S3's only relation.
+    parts: &["encryption", "relations"],
     sub: "encryption",
     operation: "GetBucketEncryption",
     absent: Some("ServerSideEncryptionConfigurationNotFoundError"),
 };
 const LIFECYCLE: Setting = Setting {
-    key: "lifecycle",
+    parts: &["lifecycle_rules", "lifecycle_rule_ids"],
     sub: "lifecycle",
     operation: "GetBucketLifecycleConfiguration",
     absent: Some("NoSuchLifecycleConfiguration"),
 };
 const PUBLIC_ACCESS_BLOCK: Setting = Setting {
-    key: "public_access_block",
+    parts: &["public_access_block"],
     sub: "publicAccessBlock",
     operation: "GetPublicAccessBlock",
     absent: Some("NoSuchPublicAccessBlockConfiguration"),
@@ -163,7 +157,7 @@ enum Read<T> {
     Value(T),
     /// The bucket has no such setting.
     Absent,
-    /// Denied, failed or not understood: recorded in `unreadable`, with a warning.
+    /// Denied, failed or not understood: its parts are named in [`UNREAD`], with a warning.
     Unreadable,
 }
 
@@ -172,7 +166,7 @@ struct Reader<'a, S> {
     bucket: &'a str,
     send: &'a mut S,
     warnings: &'a mut Vec<String>,
-    unreadable: Vec<&'static str>,
+    unread: Vec<&'static str>,
 }
 
 impl<S: FnMut(&RestRequest) -> Result<Vec<u8>, Error>> Reader<'_, S> {
@@ -194,14 +188,15 @@ impl<S: FnMut(&RestRequest) -> Result<Vec<u8>, Error>> Reader<'_, S> {
         };
         self.warnings
             .push(format!("bucket {}: {failure}", self.bucket));
-        self.unreadable.push(setting.key);
+        self.unread.extend(setting.parts);
         Read::Unreadable
     }
 }
 
 /// Reads the bucket's settings one by one. A setting that cannot be read is left out of the
-/// metadata (never reported as "none") and named in `unreadable`; the bucket is emitted
-/// anyway, since it exists whatever its settings are.
+/// metadata (never reported as "none") and its parts named in [`UNREAD`], so the host keeps
+/// their last known values; the bucket is emitted anyway, since it exists whatever its
+/// settings are.
 fn bucket_resource(
     ctx: &ScanContext,
     bucket: Bucket,
@@ -214,7 +209,7 @@ fn bucket_resource(
         bucket: &name,
         send,
         warnings,
-        unreadable: Vec::new(),
+        unread: Vec::new(),
     };
     let mut meta = Map::new();
     if let Some(date) = present(bucket.creation_date) {
@@ -265,7 +260,9 @@ fn bucket_resource(
         }
         Read::Unreadable => {}
     }
-    meta.insert("unreadable".into(), Value::from(reader.unreadable));
+    if !reader.unread.is_empty() {
+        meta.insert(UNREAD.into(), Value::from(reader.unread));
+    }
 
     Resource {
         resource_type: "s3_bucket".into(),
@@ -415,7 +412,6 @@ mod tests {
                     "block_public_policy": false,
                     "restrict_public_buckets": true,
                 },
-                "unreadable": [],
             })
         );
     }
@@ -439,7 +435,6 @@ mod tests {
                 "lifecycle_rules": 0,
                 "lifecycle_rule_ids": [],
                 "public_access_block": null,
-                "unreadable": [],
             })
         );
     }
@@ -490,8 +485,14 @@ mod tests {
         assert!(b.tags.is_empty());
         let m = meta(b);
         assert_eq!(
-            m["unreadable"],
-            json!(["tagging", "versioning", "lifecycle"])
+            m["_unread"],
+            json!([
+                "tags",
+                "versioning",
+                "mfa_delete",
+                "lifecycle_rules",
+                "lifecycle_rule_ids"
+            ])
         );
         for gap in ["versioning", "lifecycle_rules", "lifecycle_rule_ids"] {
             assert!(
@@ -526,20 +527,41 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_region_fails_the_scan_after_reporting_the_rest() {
-        let (result, found) = run("eu-west-1", |req| match (req.path(), sub_of(req)) {
+    fn an_unknown_region_makes_buckets_incomplete_after_reporting_the_rest() {
+        let send = |req: &RestRequest| match (req.path(), sub_of(req)) {
             ("/logs-east", Some("location")) => {
                 Err(Error::from_response(403, &fixture("access_denied.xml")))
             }
             _ => moto(req),
-        });
-        let err = result.unwrap_err();
+        };
+        let (result, found) = testing::run(&ctx("eu-west-1"), send, scan_with);
+        let summary = result.unwrap();
+        assert_eq!(summary.incomplete_types, ["s3_bucket"]);
         assert!(
-            err.starts_with("GetBucketLocation failed for 1 bucket(s) (logs-east)"),
-            "{err}"
+            summary.warnings[0].starts_with(
+                "s3_bucket is incomplete, nothing of it will be removed: bucket logs-east: \
+                 GetBucketLocation failed, so its region is unknown: AccessDenied"
+            ),
+            "{:?}",
+            summary.warnings
         );
         let ids: Vec<_> = found.iter().map(|r| &r.identifier[..]).collect();
         assert_eq!(ids, ["data-eu"], "the bucket whose region is known is kept");
+    }
+
+    #[test]
+    fn a_cut_short_location_is_never_read_as_us_east_1() {
+        let send = |req: &RestRequest| match (req.path(), sub_of(req)) {
+            ("/data-eu", Some("location")) => Ok(br#"<?xml version="1.0" encoding="UTF-8"?>
+<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">eu-we"#
+                .to_vec()),
+            _ => moto(req),
+        };
+        let (result, found) = testing::run(&ctx("us-east-1"), send, scan_with);
+        let summary = result.unwrap();
+        assert_eq!(summary.incomplete_types, ["s3_bucket"]);
+        let ids: Vec<_> = found.iter().map(|r| &r.identifier[..]).collect();
+        assert_eq!(ids, ["logs-east"], "data-eu must not move to us-east-1");
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub fn buckets_page(body: &[u8]) -> Result<Page<Bucket>, Error> {
         "ListBuckets",
         "ListAllMyBucketsResult",
         &["Buckets", "Bucket"],
-    );
+    )
+    .of_type("s3_bucket");
     listing
         .token("ContinuationToken")
         .parse(body, |b: Bucket, _| {
@@ -40,10 +41,17 @@ pub fn buckets_page(body: &[u8]) -> Result<Page<Bucket>, Error> {
 
 /// The region a GetBucketLocation answer names. S3 writes nothing for us-east-1 and the
 /// legacy `EU` for the first European region.
+///
+/// Only a whole document may say "nothing": one cut short is an error, never us-east-1,
+/// which would move the bucket to another region's records.
 pub fn location(body: &[u8]) -> Result<String, Error> {
     const ROOT: &str = "LocationConstraint";
     let doc = document(body, &[ROOT])?;
-    let constraint = xml::text_at(doc, &[ROOT]).unwrap_or_default();
+    // `fragments` fails on a document that ends inside an element; `text_at` cannot tell
+    // an unreadable element from an empty one.
+    xml::fragments(doc, &[ROOT])?;
+    let constraint = xml::text_at(doc, &[ROOT])
+        .ok_or_else(|| Error::parse(ROOT, "the element cannot be read"))?;
     Ok(match constraint.as_str() {
         "" => "us-east-1".to_owned(),
         "EU" => "eu-west-1".to_owned(),
@@ -169,15 +177,22 @@ struct PublicAccessBlock {
     restrict_public_buckets: Option<String>,
 }
 
-/// The four public access block flags; a flag S3 leaves out is off.
+/// The four public access block flags; a flag S3 leaves out is off. A flag that is neither
+/// `true` nor `false` is an error: reading it as off would report a protected bucket as
+/// exposed (or the reverse).
 pub fn public_access_block(body: &[u8]) -> Result<Value, Error> {
     let p: PublicAccessBlock = parse(body, &["PublicAccessBlockConfiguration"])?;
-    let flag = |v: Option<String>| present(v).and_then(|v| boolean(&v)).unwrap_or(false);
+    let flag = |name: &str, v: Option<String>| match present(v) {
+        None => Ok(false),
+        Some(v) => boolean(&v).ok_or_else(|| {
+            Error::parse("PublicAccessBlockConfiguration", format!("{name} is {v:?}"))
+        }),
+    };
     Ok(json!({
-        "block_public_acls": flag(p.block_public_acls),
-        "ignore_public_acls": flag(p.ignore_public_acls),
-        "block_public_policy": flag(p.block_public_policy),
-        "restrict_public_buckets": flag(p.restrict_public_buckets),
+        "block_public_acls": flag("BlockPublicAcls", p.block_public_acls)?,
+        "ignore_public_acls": flag("IgnorePublicAcls", p.ignore_public_acls)?,
+        "block_public_policy": flag("BlockPublicPolicy", p.block_public_policy)?,
+        "restrict_public_buckets": flag("RestrictPublicBuckets", p.restrict_public_buckets)?,
     }))
 }
 
@@ -249,6 +264,32 @@ mod tests {
         assert_eq!(normalize_region(" "), "us-east-1");
         assert_eq!(normalize_region("ap-south-1"), "ap-south-1");
         assert!(location(b"<html><body>oops</body></html>").is_err());
+    }
+
+    #[test]
+    fn a_cut_short_location_is_an_error_not_us_east_1() {
+        let whole = br#"<?xml version="1.0" encoding="UTF-8"?>
+<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">eu-west-1</LocationConstraint>"#;
+        assert_eq!(location(whole).unwrap(), "eu-west-1");
+        for cut in 0..whole.len() {
+            let read = location(&whole[..cut]);
+            assert!(read.is_err(), "cut at {cut}: {read:?}");
+        }
+        let text = whole.len() - "eu-west-1</LocationConstraint>".len();
+        let err = location(&whole[..text]).unwrap_err().to_string();
+        assert!(err.contains("ends inside <LocationConstraint>"), "{err}");
+        assert_eq!(
+            location(br#"<LocationConstraint xmlns="x"/>"#).unwrap(),
+            "us-east-1"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_public_access_flag_is_an_error_not_off() {
+        let body = b"<PublicAccessBlockConfiguration><BlockPublicAcls>yes</BlockPublicAcls>\
+            </PublicAccessBlockConfiguration>";
+        let err = public_access_block(body).unwrap_err().to_string();
+        assert!(err.contains(r#"BlockPublicAcls is "yes""#), "{err}");
     }
 
     #[test]

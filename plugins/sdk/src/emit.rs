@@ -83,6 +83,11 @@ impl<'a> Emitter<'a> {
         self.buf.clear();
     }
 
+    /// Records that `resource_type` was not read completely: see [`crate::incomplete`].
+    pub fn incomplete(&mut self, resource_type: &str, why: impl Into<String>) {
+        crate::incomplete(resource_type, why);
+    }
+
     /// How many resources were pushed so far (sent or queued).
     pub fn count(&self) -> u32 {
         self.emitted.saturating_add(self.buf.len() as u32)

@@ -2,11 +2,29 @@ use serde_json::{Map, Value};
 
 use crate::present;
 
+/// The reserved metadata key under which a resource lists the parts of it that could not be
+/// read this time: `"_unread": ["tags", "versioning"]`.
+///
+/// A part is `tags`, `name`, `relations`, `state`, or a top-level key of the metadata object. The
+/// host keeps, for each part named here, the value it stored from the last read that
+/// succeeded and marks it stale with that time (`cloudops search` shows it), instead of
+/// overwriting a good value with an empty one because one call was throttled. Only a
+/// successful read changes a part. Leave the part out of the resource (or empty): its
+/// value is ignored. A resource the host has never seen is stored with the part missing,
+/// marked "never read".
+///
+/// Use it when a sub-call for one resource fails (GetBucketTagging throttled, ListTags
+/// denied) or a field does not read; [`Metadata`] adds every field it had to leave out.
+/// WIT 0.2 has no field for this, so it rides in `metadata`; the host removes the key
+/// before storing.
+pub const UNREAD: &str = "_unread";
+
 /// Builds a resource's `metadata`, a JSON object, from the text fields of a response.
 ///
 /// Absent and blank fields are left out. A value that does not read as its type is left
-/// out too, with a warning naming the resource and the field: one odd field should not
-/// cost the whole resource.
+/// out too, with a warning naming the resource and the field, and is named in the
+/// [`UNREAD`] list, so the host keeps its last known value rather than losing it: one odd
+/// field should not cost the whole resource, nor erase what was known of it.
 ///
 /// ```
 /// use cloudops_scanner_sdk::Metadata;
@@ -18,12 +36,16 @@ use crate::present;
 /// meta.number("size_gib", Some("8".into()));
 /// meta.boolean("encrypted", Some("maybe".into()));
 /// meta.list("zones", ["eu-west-1a".to_owned()]);
-/// assert_eq!(meta.finish(), r#"{"size_gib":8,"volume_type":"gp3","zones":["eu-west-1a"]}"#);
+/// assert_eq!(
+///     meta.finish(),
+///     r#"{"_unread":["encrypted"],"size_gib":8,"volume_type":"gp3","zones":["eu-west-1a"]}"#
+/// );
 /// assert_eq!(warnings, [r#"vol-1: left out encrypted: "maybe" is not true or false"#]);
 /// ```
 pub struct Metadata<'w> {
     id: String,
     map: Map<String, Value>,
+    unread: Vec<String>,
     warnings: &'w mut Vec<String>,
 }
 
@@ -33,6 +55,7 @@ impl<'w> Metadata<'w> {
         Metadata {
             id: id.to_owned(),
             map: Map::new(),
+            unread: Vec::new(),
             warnings,
         }
     }
@@ -78,7 +101,16 @@ impl<'w> Metadata<'w> {
         }
     }
 
+    /// Names `part` (`tags`, `name`, `relations`, `state` or a metadata key) in the [`UNREAD`] list:
+    /// it could not be read this time, so the host keeps its last known value.
+    pub fn unread(&mut self, part: &str) {
+        if !self.unread.iter().any(|p| p == part) {
+            self.unread.push(part.to_owned());
+        }
+    }
+
     fn odd(&mut self, key: &str, value: &str, expected: &str) {
+        self.unread(key);
         self.warnings.push(format!(
             "{}: left out {key}: {value:?} is not {expected}",
             self.id
@@ -86,7 +118,10 @@ impl<'w> Metadata<'w> {
     }
 
     /// The object as JSON text, for `Resource::metadata`.
-    pub fn finish(self) -> String {
+    pub fn finish(mut self) -> String {
+        if !self.unread.is_empty() {
+            self.map.insert(UNREAD.to_owned(), Value::from(self.unread));
+        }
         Value::Object(self.map).to_string()
     }
 }
@@ -107,7 +142,7 @@ mod tests {
         meta.value("members", Value::Array(Vec::new()));
         assert_eq!(
             meta.finish(),
-            r#"{"members":[],"multi_az":false,"port":5432}"#
+            r#"{"_unread":["iops"],"members":[],"multi_az":false,"port":5432}"#
         );
         assert_eq!(warnings, [r#"db-1: left out iops: "fast" is not a number"#]);
     }

@@ -25,6 +25,15 @@ impl<T> Default for Page<T> {
 }
 
 impl<T> Page<T> {
+    /// Records an item of `resource_type` that could not be read: `warning` says which and
+    /// why, and the type becomes incomplete for the scan (see [`crate::incomplete`]), so the
+    /// host deletes nothing of it. For pages built by hand; [`crate::xml::Listing`] does
+    /// this itself.
+    pub fn skip(&mut self, resource_type: &str, warning: String) {
+        crate::scan::skipped(resource_type);
+        self.warnings.push(warning);
+    }
+
     /// Moves the page's warnings to `warnings` and returns the items and the next token,
     /// the pair `paginate`'s `extract` returns.
     ///

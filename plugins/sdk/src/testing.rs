@@ -22,7 +22,7 @@
 
 use std::path::Path;
 
-use crate::{relation, Constraints, Emitter, Resource, ScanContext};
+use crate::{relation, Constraints, Emitter, Resource, ScanContext, ScanSummary};
 
 /// The account every test context scans.
 pub const ACCOUNT: &str = "123456789012";
@@ -56,6 +56,22 @@ where
     let out = Emitter::with_sink(|b: &[Resource]| found.extend_from_slice(b));
     let result = crate::scan::drive(ctx, send, out, |_| {}, scan);
     (result.map(|summary| summary.warnings), found)
+}
+
+/// Runs `scan` as [`crate::run_scan`] does and returns its whole [`ScanSummary`] (with
+/// `incomplete_types`) or error, and every resource emitted.
+pub fn run<S, F>(
+    ctx: &ScanContext,
+    send: S,
+    scan: F,
+) -> (Result<ScanSummary, String>, Vec<Resource>)
+where
+    F: FnOnce(&ScanContext, S, &mut Emitter, &mut Vec<String>) -> Result<(), String>,
+{
+    let mut found = Vec::new();
+    let out = Emitter::with_sink(|b: &[Resource]| found.extend_from_slice(b));
+    let result = crate::scan::drive(ctx, send, out, |_| {}, scan);
+    (result, found)
 }
 
 /// The bytes of `tests/fixtures/{name}` in the crate under test; panics naming the path

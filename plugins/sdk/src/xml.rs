@@ -223,6 +223,8 @@ pub struct Listing {
     items: Vec<String>,
     /// The element beside the list that holds the next page's token.
     token: Option<String>,
+    /// The resource type the items become, made incomplete by a skipped item.
+    resource_type: Option<String>,
 }
 
 impl Listing {
@@ -234,6 +236,7 @@ impl Listing {
             parent: vec![root.to_owned()],
             items: items.iter().map(|s| (*s).to_owned()).collect(),
             token: None,
+            resource_type: None,
         }
     }
 
@@ -251,6 +254,7 @@ impl Listing {
             parent: vec![format!("{action}Response"), format!("{action}Result")],
             items: vec![list.to_owned(), member.to_owned()],
             token: Some("Marker".to_owned()),
+            resource_type: None,
         }
     }
 
@@ -258,6 +262,17 @@ impl Listing {
     /// (`NextMarker`, `ContinuationToken`).
     pub fn token(mut self, element: &str) -> Self {
         self.token = Some(element.to_owned());
+        self
+    }
+
+    /// Names the resource type the listed items become (`ec2_volume`).
+    ///
+    /// An item the listing has to skip then makes that type incomplete for the scan (see
+    /// [`crate::incomplete`]), so the host deletes nothing of it: a resource whose entry
+    /// could not be read still exists. Without a type, a skipped item fails the scan at its
+    /// end instead, after everything else was emitted.
+    pub fn of_type(mut self, resource_type: &str) -> Self {
+        self.resource_type = Some(resource_type.to_owned());
         self
     }
 
@@ -272,8 +287,10 @@ impl Listing {
     /// `convert` returns `Ok(None)` for an item that is fine but not to be reported, and
     /// `Err(why)` for one that cannot be; it may push warnings about odd fields. An item
     /// that does not parse or convert costs one warning,
-    /// `{action}: skipped an item: {why}`, and the page goes on. A document that is not
-    /// the expected response, or is cut short, fails the page.
+    /// `{action}: skipped an item: {why}`, and the page goes on; the item's type (see
+    /// [`Listing::of_type`]) is then incomplete for the scan. A required field that does not
+    /// read is such an error: never give it a default. A document that is not the expected
+    /// response, or is cut short, fails the page.
     pub fn parse<T: DeserializeOwned, R>(
         &self,
         body: &[u8],
@@ -305,9 +322,14 @@ impl Listing {
             match convert(fragment, &mut page.warnings) {
                 Ok(Some(item)) => page.items.push(item),
                 Ok(None) => {}
-                Err(why) => page
-                    .warnings
-                    .push(format!("{}: skipped an item: {why}", self.action)),
+                Err(why) => {
+                    let line = format!("{}: skipped an item: {why}", self.action);
+                    match &self.resource_type {
+                        Some(t) => crate::scan::skipped(t),
+                        None => crate::scan::lost(line.clone()),
+                    }
+                    page.warnings.push(line);
+                }
             }
         }
         if let Some(token) = &self.token {

@@ -111,18 +111,21 @@ struct PrefixList {
 /// A page of DescribeVpcs.
 pub fn vpcs_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::item_set("DescribeVpcs", &["vpcSet", "item"])
+        .of_type("vpc")
         .parse(body, |v, w| vpc(v, scope, w).map(Some))
 }
 
 /// A page of DescribeSubnets.
 pub fn subnets_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::item_set("DescribeSubnets", &["subnetSet", "item"])
+        .of_type("vpc_subnet")
         .parse(body, |s, w| subnet(s, scope, w).map(Some))
 }
 
 /// A page of DescribeSecurityGroups.
 pub fn security_groups_page(body: &[u8], scope: &Scope) -> Result<Page<Resource>, Error> {
     Listing::item_set("DescribeSecurityGroups", &["securityGroupInfo", "item"])
+        .of_type("vpc_security_group")
         .parse(body, |g, w| security_group(g, scope, w).map(Some))
 }
 

@@ -64,9 +64,11 @@ fn scan_with(
     query::list(send, request, |body| parse(ctx, body), out, warnings)
 }
 
-/// A DescribeKeyPairs page, key by key: an odd key costs a warning, not the scan.
+/// A DescribeKeyPairs page, key by key: an odd key costs a warning, not the scan, and makes
+/// `ec2_key_pair` incomplete, so the host deletes no key pair it merely could not read.
 fn parse(ctx: &ScanContext, body: &[u8]) -> Result<Page<Resource>, Error> {
     Listing::item_set("DescribeKeyPairs", &["keySet", "item"])
+        .of_type("ec2_key_pair")
         .parse(body, |key: KeyPair, _warnings| {
             Ok(Some(to_resource(ctx, key)))
         })
@@ -113,7 +115,7 @@ mod tests {
     #[test]
     fn a_scan_reports_each_key_pair_and_warns_about_odd_ones() {
         let mut sent = Vec::new();
-        let (result, found) = testing::scan(
+        let (result, found) = testing::run(
             &context("us-west-2", &[]),
             |req: &QueryRequest| {
                 sent.push(req.body());
@@ -122,9 +124,15 @@ mod tests {
             scan_with,
         );
         assert_eq!(sent, ["Action=DescribeKeyPairs&Version=2016-11-15"]);
-        let warnings = result.unwrap();
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].starts_with("DescribeKeyPairs: skipped an item: cannot parse KeyPair"));
+        let summary = result.unwrap();
+        assert_eq!(summary.warnings.len(), 1);
+        assert!(summary.warnings[0]
+            .starts_with("DescribeKeyPairs: skipped an item: cannot parse KeyPair"));
+        assert_eq!(
+            summary.incomplete_types,
+            ["ec2_key_pair"],
+            "the odd key still exists"
+        );
         let [r] = &found[..] else {
             panic!("expected one key pair, got {found:?}");
         };
@@ -139,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_failed_call_fails_the_scan() {
-        let (result, found) = testing::scan(
+        let (result, found) = testing::run(
             &context("us-west-2", &[]),
             |_: &QueryRequest| Err(Error::Refused("request budget spent".into())),
             scan_with,
