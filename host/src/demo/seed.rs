@@ -2011,4 +2011,3 @@ pub fn deployment_package(name: &str, source: &str) -> String {
     zip.extend_from_slice(&0u16.to_le_bytes());
     base64::engine::general_purpose::STANDARD.encode(&zip)
 }
-
