@@ -18,7 +18,7 @@ pub use credentials::{
     CredentialsError, StoredKeys,
 };
 pub use endpoint::{EndpointError, Endpoints};
-pub use retry::{RetryPolicy, Retryable};
+pub use retry::{RateLimiter, RequestStats, RetryPolicy, Retryable, StatsSnapshot};
 pub use transport::{HttpTransport, RawResponse, SendFuture, Transport, TransportError};
 
 pub use aws_credential_types::Credentials;
