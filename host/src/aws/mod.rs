@@ -7,6 +7,7 @@ mod client;
 mod credentials;
 mod endpoint;
 pub mod iam;
+pub mod regions;
 mod retry;
 mod signing;
 mod transport;
