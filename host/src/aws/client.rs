@@ -100,6 +100,9 @@ pub enum SendError {
     Transport(#[from] TransportError),
 }
 
+/// Rate limiters by (service, region).
+type Limiters = HashMap<(String, String), Arc<RateLimiter>>;
+
 /// Signs and sends AWS requests for one set of credentials.
 ///
 /// Cheap to clone; share one per account.
@@ -112,7 +115,7 @@ pub struct AwsClient {
     /// One adaptive rate limiter per (service, region): throttling of EC2 in one region
     /// says nothing about S3 or another region. Shared by clones, so all scans of an
     /// account slow down together.
-    limiters: Arc<Mutex<HashMap<(String, String), Arc<RateLimiter>>>>,
+    limiters: Arc<Mutex<Limiters>>,
     stats: Arc<RequestStats>,
 }
 

@@ -118,16 +118,35 @@ pub async fn run_sync(
             scopes: 0,
         });
     }
+    // Each scope's outcome is saved as it ends, so a sync killed part-way still shows in
+    // `status` what it finished.
+    let live = Arc::new(Mutex::new(SyncStatus::load(data_dir).unwrap_or_default()));
     let events = {
-        let progress = progress.clone();
-        Arc::new(move |event: Event| progress.event(event))
+        let (progress, live, data_dir) = (progress.clone(), live.clone(), data_dir.to_owned());
+        Arc::new(move |event: Event| {
+            let save = |update: &dyn Fn(&mut SyncStatus)| {
+                let mut status = live.lock().expect("status lock");
+                update(&mut status);
+                if let Err(e) = status.save(&data_dir) {
+                    tracing::warn!("{e}");
+                }
+            };
+            match &event {
+                Event::AccountReady { account, .. } => save(&|s| {
+                    s.accounts.insert(account.id.clone(), account.clone());
+                }),
+                Event::ScopeDone(scope) => save(&|s| s.record(scope.clone())),
+                _ => {}
+            }
+            progress.event(event)
+        })
     };
     // Until `end`, a later `status` knows this sync has not finished (or was killed).
     let running = RunMarker::begin(data_dir).map_err(anyhow::Error::msg)?;
     let mut report = sync::sync(accounts, plugins, estate, options, events).await;
     progress.finish();
     report.failed_accounts.splice(0..0, failed);
-    let mut status = SyncStatus::load(data_dir).unwrap_or_default();
+    let mut status = live.lock().expect("status lock").clone();
     for account in &report.accounts {
         status.accounts.insert(account.id.clone(), account.clone());
         status.failed_accounts.remove(&account.name);

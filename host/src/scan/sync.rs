@@ -431,7 +431,8 @@ impl Scope {
             &batch,
         )
         .await;
-        if let Some(first) = access.errors.first() {
+        // With discovery off by choice, unknown permissions are what was asked for.
+        if let Some(first) = access.errors.first().filter(|_| self.iam) {
             if !status.errors.contains(first) {
                 status.errors.push(first.clone());
             }
