@@ -195,23 +195,118 @@ async fn the_retry_budget_ends_retries_before_the_attempts_run_out() {
     );
 }
 
-/// Every request throttled: the adaptive limiter turns on and the client's statistics
-/// count each throttle and retry.
+/// Every request throttled: after ten such answers the adaptive limiter turns on, and the
+/// client's statistics count each throttle and retry.
 #[tokio::test]
 async fn throttling_turns_on_the_rate_limiter_and_is_counted() {
     let (url, _) = peer(vec![(503, THROTTLED)]).await;
     let client = client(&url, 2);
     let request = AwsRequest::query_protocol("ec2", "DescribeInstances", "2016-11-15", &[]);
-    for _ in 0..2 {
+    for _ in 0..6 {
         let response = client.send(&request, "us-west-2", 1 << 20).await.unwrap();
         assert_eq!(response.status, 503);
     }
     let stats = client.stats().snapshot();
-    assert_eq!((stats.attempts, stats.retries, stats.throttled), (4, 2, 4));
+    assert_eq!(
+        (stats.attempts, stats.retries, stats.throttled),
+        (12, 6, 12)
+    );
     assert!(stats.rate_limited > 0, "{stats:?}");
     assert!(
-        stats.summary().contains("4 throttled"),
+        stats.summary().contains("12 throttled"),
         "{}",
         stats.summary()
     );
+}
+
+/// Serves every request after `latency`, throttling a `share` of them at random.
+async fn flaky_peer(share: f64, latency: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut read = 0;
+                loop {
+                    let got = socket.read(&mut buf[read..]).await.unwrap_or(0);
+                    if got == 0 {
+                        return;
+                    }
+                    read += got;
+                    let text = String::from_utf8_lossy(&buf[..read]);
+                    let Some(head_end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if read < head_end + 4 + length {
+                        continue;
+                    }
+                    read = 0;
+                    tokio::time::sleep(latency).await;
+                    let (status, body) = if fastrand::f64() < share {
+                        (503, THROTTLED)
+                    } else {
+                        (200, OK)
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: text/xml\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// Ten scanners paging through one service and region, each 40 requests in a row; prints
+/// the time with and without 10% random throttling. Run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn measure_ten_percent_throttling() {
+    for share in [0.0, 0.1] {
+        let url = flaky_peer(share, Duration::from_millis(20)).await;
+        let client = AwsClient::new(
+            Credentials::from_keys("AKIDEXAMPLE", "secret", None),
+            Endpoints::default().with_global(&url),
+            Arc::new(HttpTransport::new().unwrap()),
+        );
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let request =
+                        AwsRequest::query_protocol("ec2", "DescribeInstances", "2016-11-15", &[]);
+                    let mut failed = 0;
+                    for _ in 0..40 {
+                        let r = client.send(&request, "us-west-2", 1 << 20).await.unwrap();
+                        failed += usize::from(r.status != 200);
+                    }
+                    failed
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for t in tasks {
+            failed += t.await.unwrap();
+        }
+        eprintln!(
+            "{:.0}% throttled: {:.2} s, {failed} requests failed after retries; {}",
+            share * 100.0,
+            started.elapsed().as_secs_f64(),
+            client.stats().snapshot().summary()
+        );
+    }
 }
