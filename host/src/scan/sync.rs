@@ -165,10 +165,13 @@ impl SyncReport {
                 .all(|s| s.complete && s.errors.is_empty())
     }
 
-    /// True when nothing could be synced: no account usable, or no scope that saw
-    /// everything.
+    /// True when nothing could be synced: no scope saw everything or stored anything
+    /// (every account failed, or every scan failed before its first resource).
     pub fn is_total_failure(&self) -> bool {
-        !self.scopes.iter().any(|s| s.complete)
+        !self
+            .scopes
+            .iter()
+            .any(|s| s.complete || s.added + s.updated + s.unchanged > 0)
     }
 }
 
