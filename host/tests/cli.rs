@@ -4,10 +4,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use cloudops_host::demo::{self, seed_ec2, Ec2Estate, Emulator};
+use cloudops_host::demo::{self, create_iam_user, seed_ec2, Ec2Estate, Emulator};
 use cloudops_host::plugin::build::build_plugin;
 
 fn cloudops(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(data_dir, args, env).output().expect("run cloudops")
+}
+
+/// The `cloudops` command with a clean AWS environment plus `env`.
+fn command(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudops"));
     cmd.arg("--data-dir").arg(data_dir).args(args);
     for var in [
@@ -16,12 +21,16 @@ fn cloudops(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         "AWS_DEFAULT_REGION",
         "AWS_ENDPOINT_URL",
         "CLOUDOPS_PLUGIN_PATH",
+        "CLOUDOPS_CONFIG",
+        "CLOUDOPS_AWS_TIMEOUT",
     ] {
         cmd.env_remove(var);
     }
     cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    // No desktop keychain in tests: the sealing key lives in the data dir.
+    cmd.env("CLOUDOPS_KEY_STORE", "file");
     cmd.envs(env.iter().copied());
-    cmd.output().expect("run cloudops")
+    cmd
 }
 
 /// A data dir with the ec2 plugin installed and trusted with `plugin trust ec2 --yes`.
@@ -358,4 +367,233 @@ fn first_party_plugins_pass_their_recorded_cases_offline() {
         tested += 1;
     }
     assert_eq!(tested, 6);
+}
+
+/// A loopback peer that accepts connections and never answers.
+fn silent_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming() {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+/// Runs `cloudops` with its stdout closed before it writes anything, as `| head` does
+/// once it has read enough.
+fn with_stdout_closed(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = command(data_dir, args, env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+fn config_file(dir: &Path, text: &str) -> String {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// One account whose role cannot be assumed (moto with IAM checks on, a user not allowed
+/// sts:AssumeRole) fails alone: the other is synced, the exit code says "completed with
+/// failures", and status names the failed account, its cause and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_whose_role_cannot_be_assumed_fails_alone_and_reaches_status() {
+    let data = data_dir_with_trusted_ec2();
+    let emulator = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let admin = emulator.demo_client();
+    seed_ec2(&admin, "us-west-2", &Ec2Estate::demo())
+        .await
+        .unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:Describe*","sts:GetCallerIdentity"],"Resource":"*"}]}"#;
+    let (key, secret) = create_iam_user(&admin, "scanner", policy).await.unwrap();
+    emulator.enable_auth().await.unwrap();
+    let config = config_file(
+        data.path(),
+        r#"
+[[accounts]]
+name = "reachable"
+regions = ["us-west-2", "us-west-2"]
+
+[[accounts]]
+name = "locked-out"
+role_arn = "arn:aws:iam::123456789012:role/ReadOnly"
+regions = ["us-west-2"]
+"#,
+    );
+    let env = vec![
+        ("AWS_ENDPOINT_URL", emulator.url().to_owned()),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("CLOUDOPS_CONFIG", config),
+    ];
+    let out = cloudops_async(data.path(), &["sync", "--no-iam"], &env).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("account locked-out") && err.contains("AccessDenied"),
+        "{err}"
+    );
+    assert!(
+        err.contains("AWS requests:") && err.contains("retried"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("/us-west-2/ec2:").count(),
+        1,
+        "a region listed twice is scanned once: {err}"
+    );
+
+    let status = cloudops_async(data.path(), &["status"], &env).await;
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(
+        shown.contains("account locked-out could not be synced"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("AccessDenied") && shown.contains("trust policy"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("us-west-2") && shown.contains("ec2"),
+        "{shown}"
+    );
+    let json = cloudops_async(data.path(), &["status", "--json"], &env).await;
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["failed_accounts"][0]["name"], "locked-out");
+    assert_eq!(doc["scopes"].as_array().unwrap().len(), 1);
+
+    // An unknown region is refused before anything runs, naming it.
+    let bad = cloudops_async(data.path(), &["sync", "--region", "us-wset-2"], &env).await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("unknown AWS region `us-wset-2`"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+/// A peer that never answers costs one attempt deadline per try within the retry budget
+/// and is reported as a timeout, not as "error sending request" minutes later.
+#[test]
+fn a_silent_endpoint_times_out_with_a_clear_error() {
+    let data = data_dir_with_trusted_ec2();
+    let silent = silent_server();
+    let started = std::time::Instant::now();
+    let out = cloudops(
+        data.path(),
+        &["sync", "--no-iam", "--region", "us-west-2"],
+        &[
+            ("AWS_ENDPOINT_URL", &silent),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("CLOUDOPS_AWS_TIMEOUT", "1"),
+        ],
+    );
+    let took = started.elapsed();
+    let err = stderr(&out);
+    eprintln!("{took:?}: {err}");
+    assert_eq!(out.status.code(), Some(1), "nothing could be synced: {err}");
+    assert!(err.contains("timed out after"), "{err}");
+    // Two or three attempts, as the backoff's jitter leaves room in the 3 s budget.
+    assert!(
+        err.contains("AWS requests:") && !err.contains(" 0 timed out"),
+        "summary line: {err}"
+    );
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+    let status = cloudops(data.path(), &["status"], &[]);
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown.contains("timed out") && shown.contains("check the network"),
+        "{shown}"
+    );
+}
+
+/// `kill -9` of a running sync: status says it was interrupted and when, still shows what
+/// the earlier sync stored, and the next sync clears it. Results piped into a reader that
+/// stops early end quietly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_sync_is_reported_as_interrupted_and_closed_pipes_end_quietly() {
+    let data = data_dir_with_trusted_ec2();
+    let emulator = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    seed_ec2(&emulator.demo_client(), "us-west-2", &Ec2Estate::demo())
+        .await
+        .unwrap();
+    let env = demo_env(&emulator);
+    let args = ["sync", "--no-iam", "--region", "us-west-2"];
+    let first = cloudops_async(data.path(), &args, &env).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    // A sync stuck on an endpoint that never answers, killed once it has started.
+    let silent = silent_server();
+    let marker = data.path().join("sync-running.json");
+    let mut child = command(
+        data.path(),
+        &args,
+        &[
+            ("AWS_ENDPOINT_URL", &silent),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ],
+    )
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !marker.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let running = cloudops(data.path(), &["status"], &[]);
+    assert!(
+        String::from_utf8_lossy(&running.stdout).contains("a sync is running"),
+        "{}",
+        String::from_utf8_lossy(&running.stdout)
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let status = cloudops(data.path(), &["status"], &[]);
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(shown.contains("was interrupted"), "{shown}");
+    assert!(
+        shown.contains("UTC") && shown.contains("ago"),
+        "says when: {shown}"
+    );
+    assert!(!shown.contains("nothing synced yet"), "{shown}");
+    assert!(
+        shown.contains("ec2"),
+        "the earlier sync is still shown: {shown}"
+    );
+    let json = cloudops(data.path(), &["status", "--json"], &[]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["sync_running"]["interrupted"], true);
+
+    // Readers that stop early (`| head`): no panic, no error.
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["search", "web", "--json"],
+    ] {
+        let out = with_stdout_closed(data.path(), args, &env_ref);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+
+    let again = cloudops_async(data.path(), &args, &env).await;
+    assert!(again.status.success(), "{}", stderr(&again));
+    let status = cloudops(data.path(), &["status"], &[]);
+    assert!(!String::from_utf8_lossy(&status.stdout).contains("interrupted"));
 }

@@ -67,6 +67,7 @@ fn client(url: &str, attempts: u32) -> AwsClient {
         max_attempts: attempts,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
     })
 }
 
@@ -111,4 +112,201 @@ async fn client_errors_are_not_retried() {
         .unwrap();
     assert_eq!(response.status, 403);
     assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+/// A loopback peer that accepts connections, reads what it is sent and never answers.
+async fn silent_peer() -> (String, Arc<AtomicU32>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicU32::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = socket.read(&mut buf).await;
+            // Kept open: the client must give up by itself.
+            held.push(socket);
+        }
+    });
+    (url, count)
+}
+
+#[tokio::test]
+async fn a_peer_that_never_answers_times_out_within_the_budget_and_says_so() {
+    let (url, count) = silent_peer().await;
+    let client = client(&url, 3).with_retry(RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        attempt_timeout: Duration::from_secs(1),
+        max_elapsed: Duration::from_millis(2800),
+    });
+    let request = AwsRequest::query_protocol("ec2", "DescribeInstances", "2016-11-15", &[]);
+    let started = std::time::Instant::now();
+    let mut attempts = 0;
+    let error = client
+        .send_counted(&request, "us-west-2", 1 << 20, &mut attempts)
+        .await
+        .unwrap_err()
+        .to_string();
+    let took = started.elapsed();
+    eprintln!("gave up after {took:?} and {attempts} attempts: {error}");
+    assert!(error.contains("timed out after"), "{error}");
+    assert!(
+        error.contains("CLOUDOPS_AWS_TIMEOUT"),
+        "says what to do: {error}"
+    );
+    // Two full attempts of 1 s, then a third cut to what is left of the 2.8 s budget.
+    assert_eq!(attempts, 3);
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+    assert!(
+        took >= Duration::from_millis(2700) && took < Duration::from_millis(3600),
+        "{took:?}"
+    );
+    let stats = client.stats().snapshot();
+    assert_eq!((stats.attempts, stats.retries, stats.timed_out), (3, 2, 3));
+}
+
+#[tokio::test]
+async fn the_retry_budget_ends_retries_before_the_attempts_run_out() {
+    let (url, count) = silent_peer().await;
+    let client = client(&url, 10).with_retry(RetryPolicy {
+        max_attempts: 10,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        attempt_timeout: Duration::from_millis(600),
+        max_elapsed: Duration::from_millis(1300),
+    });
+    let request = AwsRequest::query_protocol("ec2", "DescribeInstances", "2016-11-15", &[]);
+    let started = std::time::Instant::now();
+    let error = client
+        .send(&request, "us-west-2", 1 << 20)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("timed out after"), "{error}");
+    assert!(started.elapsed() < Duration::from_millis(2000));
+    assert!(
+        count.load(Ordering::SeqCst) < 4,
+        "{}",
+        count.load(Ordering::SeqCst)
+    );
+}
+
+/// Every request throttled: after ten such answers the adaptive limiter turns on, and the
+/// client's statistics count each throttle and retry.
+#[tokio::test]
+async fn throttling_turns_on_the_rate_limiter_and_is_counted() {
+    let (url, _) = peer(vec![(503, THROTTLED)]).await;
+    let client = client(&url, 2);
+    let request = AwsRequest::query_protocol("ec2", "DescribeInstances", "2016-11-15", &[]);
+    for _ in 0..6 {
+        let response = client.send(&request, "us-west-2", 1 << 20).await.unwrap();
+        assert_eq!(response.status, 503);
+    }
+    let stats = client.stats().snapshot();
+    assert_eq!(
+        (stats.attempts, stats.retries, stats.throttled),
+        (12, 6, 12)
+    );
+    assert!(stats.rate_limited > 0, "{stats:?}");
+    assert!(
+        stats.summary().contains("12 throttled"),
+        "{}",
+        stats.summary()
+    );
+}
+
+/// Serves every request after `latency`, throttling a `share` of them at random.
+async fn flaky_peer(share: f64, latency: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut read = 0;
+                loop {
+                    let got = socket.read(&mut buf[read..]).await.unwrap_or(0);
+                    if got == 0 {
+                        return;
+                    }
+                    read += got;
+                    let text = String::from_utf8_lossy(&buf[..read]);
+                    let Some(head_end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if read < head_end + 4 + length {
+                        continue;
+                    }
+                    read = 0;
+                    tokio::time::sleep(latency).await;
+                    let (status, body) = if fastrand::f64() < share {
+                        (503, THROTTLED)
+                    } else {
+                        (200, OK)
+                    };
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: text/xml\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// Ten scanners paging through one service and region, each 40 requests in a row; prints
+/// the time with and without 10% random throttling. Run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn measure_ten_percent_throttling() {
+    for share in [0.0, 0.1] {
+        let url = flaky_peer(share, Duration::from_millis(20)).await;
+        let client = AwsClient::new(
+            Credentials::from_keys("AKIDEXAMPLE", "secret", None),
+            Endpoints::default().with_global(&url),
+            Arc::new(HttpTransport::new().unwrap()),
+        );
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let request =
+                        AwsRequest::query_protocol("ec2", "DescribeInstances", "2016-11-15", &[]);
+                    let mut failed = 0;
+                    for _ in 0..40 {
+                        let r = client.send(&request, "us-west-2", 1 << 20).await.unwrap();
+                        failed += usize::from(r.status != 200);
+                    }
+                    failed
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for t in tasks {
+            failed += t.await.unwrap();
+        }
+        eprintln!(
+            "{:.0}% throttled: {:.2} s, {failed} requests failed after retries; {}",
+            share * 100.0,
+            started.elapsed().as_secs_f64(),
+            client.stats().snapshot().summary()
+        );
+    }
 }

@@ -82,11 +82,15 @@ fn accounts(emulator: &Emulator, file: &EstateFile, seeded: &SeedReport) -> Vec<
 }
 
 async fn run(accounts: Vec<SyncAccount>, estate: &Estate) -> SyncReport {
+    run_with(accounts, estate, SyncOptions::default()).await
+}
+
+async fn run_with(accounts: Vec<SyncAccount>, estate: &Estate, options: SyncOptions) -> SyncReport {
     sync::sync(
         accounts,
         plugins(),
         estate.clone(),
-        SyncOptions::default(),
+        options,
         Arc::new(|_| {}),
     )
     .await
@@ -194,12 +198,26 @@ async fn sync_exactly_then_degrade_forget_and_skip(store: Arc<dyn EstateStore>) 
     assert_eq!(again.scopes.iter().map(|s| s.removed).sum::<u64>(), 0);
     assert_eq!(sum(|s| s.unchanged), stored.len());
 
-    // 4. A bucket deleted in AWS disappears at the next complete sync of its scope.
+    // 4. A bucket deleted in AWS disappears at the next complete sync of its scope (one
+    //    that keeps at least half of its records: emptier scopes are held back, see 6).
+    let in_scope = |r: &Record| {
+        stored
+            .iter()
+            .filter(|o| {
+                o.resource.account_id == r.resource.account_id
+                    && o.resource.region == r.resource.region
+                    && o.service == r.service
+            })
+            .count()
+    };
     let bucket = stored
         .iter()
-        .find(|r| {
-            r.resource.resource_type == "s3_bucket" && r.resource.account_id == "222222222222"
-        })
+        .find(|r| r.resource.resource_type == "s3_bucket" && in_scope(r) >= 2)
+        .expect("a region with two buckets or more");
+    let owner = seeded
+        .accounts
+        .iter()
+        .find(|a| a.id == bucket.resource.account_id)
         .unwrap();
     let staging = seeded
         .accounts
@@ -208,7 +226,7 @@ async fn sync_exactly_then_degrade_forget_and_skip(store: Arc<dyn EstateStore>) 
         .unwrap();
     delete_bucket(
         &emulator,
-        staging,
+        owner,
         &bucket.resource.region,
         &bucket.resource.identifier,
     )
@@ -243,6 +261,68 @@ async fn sync_exactly_then_degrade_forget_and_skip(store: Arc<dyn EstateStore>) 
         before,
         "a failed scan forgets nothing"
     );
+
+    // 6. Every bucket of one account and region deleted (as an emptied or wrong account
+    //    would look): the removal is held back and reported until it is allowed.
+    let buckets: Vec<Record> = estate
+        .list(
+            &Filter::all()
+                .eq("account_id", "222222222222")
+                .eq("service", "s3"),
+        )
+        .unwrap();
+    let region = buckets[0].resource.region.clone();
+    let emptied: Vec<&Record> = buckets
+        .iter()
+        .filter(|r| r.resource.region == region && r.resource.resource_type == "s3_bucket")
+        .collect();
+    assert!(!emptied.is_empty());
+    for bucket in &emptied {
+        delete_bucket(&emulator, staging, &region, &bucket.resource.identifier).await;
+    }
+    let held = run(accounts(&emulator, &file, &seeded), &estate).await;
+    let scope = held
+        .scopes
+        .iter()
+        .find(|s| s.account_id == "222222222222" && s.region == region && s.service == "s3")
+        .unwrap();
+    assert!(scope.complete, "the scan itself saw everything: {scope:?}");
+    assert_eq!((scope.removed, scope.held_back), (0, emptied.len() as u64));
+    assert!(
+        scope
+            .errors
+            .iter()
+            .any(|e| e.contains("--allow-mass-delete")),
+        "says what to do: {:?}",
+        scope.errors
+    );
+    assert!(!held.is_clean() && !held.is_total_failure());
+    assert_eq!(held.held.len(), 1);
+    assert_eq!(held.held[0].scope(), format!("222222222222/{region}/s3"));
+    let ids: Vec<_> = emptied.iter().map(|r| r.id()).collect();
+    assert_eq!(estate.get(&ids).unwrap().len(), emptied.len(), "kept");
+    let others_clean = held
+        .scopes
+        .iter()
+        .filter(|s| s.service != "s3" || s.account_id != "222222222222" || s.region != region)
+        .all(|s| s.errors.is_empty());
+    assert!(others_clean, "only that scope is held back");
+
+    let allowed = run_with(
+        accounts(&emulator, &file, &seeded),
+        &estate,
+        SyncOptions {
+            allow_mass_delete: true,
+            ..SyncOptions::default()
+        },
+    )
+    .await;
+    assert!(allowed.is_clean(), "{:#?}", allowed.held);
+    assert_eq!(
+        allowed.scopes.iter().map(|s| s.removed).sum::<u64>(),
+        emptied.len() as u64
+    );
+    assert!(estate.get(&ids).unwrap().is_empty());
 }
 
 /// The same estate synced into the embedded store and into the server answers every search

@@ -1,13 +1,14 @@
 //! The host's AWS client: resolve the endpoint, sign, send.
 
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::Credentials;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::endpoint::{EndpointError, Endpoints};
-use super::retry::{classify, RetryPolicy};
+use super::retry::{classify, RateLimiter, RequestStats, RetryPolicy, Retryable};
 use super::signing::sign_request;
 use super::transport::{Transport, TransportError};
 
@@ -99,6 +100,9 @@ pub enum SendError {
     Transport(#[from] TransportError),
 }
 
+/// Rate limiters by (service, region).
+type Limiters = HashMap<(String, String), Arc<RateLimiter>>;
+
 /// Signs and sends AWS requests for one set of credentials.
 ///
 /// Cheap to clone; share one per account.
@@ -108,6 +112,11 @@ pub struct AwsClient {
     endpoints: Arc<Endpoints>,
     transport: Arc<dyn Transport>,
     retry: RetryPolicy,
+    /// One adaptive rate limiter per (service, region): throttling of EC2 in one region
+    /// says nothing about S3 or another region. Shared by clones, so all scans of an
+    /// account slow down together.
+    limiters: Arc<Mutex<Limiters>>,
+    stats: Arc<RequestStats>,
 }
 
 impl std::fmt::Debug for AwsClient {
@@ -131,15 +140,40 @@ impl AwsClient {
             endpoints: Arc::new(endpoints),
             transport,
             retry: RetryPolicy::default(),
+            limiters: Arc::default(),
+            stats: Arc::default(),
         }
     }
 
-    /// The same endpoints, transport and retry policy, signing with other credentials.
+    /// The same endpoints, transport, retry policy and statistics, signing with other
+    /// credentials. Rate limits start afresh: AWS throttles per account.
     pub fn with_credentials(&self, credentials: Credentials) -> Self {
         Self {
             credentials,
+            limiters: Arc::default(),
             ..self.clone()
         }
+    }
+
+    /// The same client, counting its requests into `stats` (shared, e.g. by every account
+    /// of a sync).
+    pub fn with_stats(mut self, stats: Arc<RequestStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// What this client's requests went through so far.
+    pub fn stats(&self) -> Arc<RequestStats> {
+        self.stats.clone()
+    }
+
+    fn limiter(&self, service: &str, region: &str) -> Arc<RateLimiter> {
+        self.limiters
+            .lock()
+            .expect("rate limiters lock")
+            .entry((service.to_owned(), region.to_owned()))
+            .or_default()
+            .clone()
     }
 
     /// The same credentials, transport and retry policy, resolving against `endpoints`.
@@ -175,6 +209,10 @@ impl AwsClient {
 
     /// [`send`](Self::send), adding each attempt made (retries included) to `attempts`, so
     /// a caller with a request budget can charge every request that went out.
+    ///
+    /// Each attempt waits for the adaptive rate limiter, then has
+    /// [`RetryPolicy::attempt_timeout`]; no retry starts after
+    /// [`RetryPolicy::max_elapsed`].
     pub async fn send_counted(
         &self,
         request: &AwsRequest,
@@ -182,19 +220,68 @@ impl AwsClient {
         max_body: usize,
         attempts: &mut u32,
     ) -> Result<AwsResponse, SendError> {
+        let started = Instant::now();
+        let limiter = self.limiter(&request.service, region);
         let mut attempt = 1;
         loop {
             *attempts += 1;
-            let outcome = self.send_once(request, region, max_body).await;
-            match classify(&outcome) {
+            self.stats.attempt(attempt > 1);
+            let waited = limiter.acquire().await;
+            if !waited.is_zero() {
+                self.stats.limited(waited);
+            }
+            let left = self.retry.max_elapsed.saturating_sub(started.elapsed());
+            let deadline = self.retry.attempt_timeout.min(left).max(MIN_ATTEMPT);
+            let mut outcome =
+                match tokio::time::timeout(deadline, self.send_once(request, region, max_body))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(SendError::Transport(TransportError::TimedOut {
+                        url: self.url_of(request, region),
+                        after: deadline,
+                        attempts: attempt,
+                        total: started.elapsed(),
+                    })),
+                };
+            let why = classify(&outcome);
+            let timed_out = matches!(
+                outcome,
+                Err(SendError::Transport(TransportError::TimedOut { .. }))
+            );
+            self.stats.outcome(why.as_ref(), timed_out);
+            // A timeout or a network failure says nothing about the service's rate.
+            if why.is_none() || matches!(why, Some(Retryable::Throttled(_))) {
+                limiter.record(why.is_some());
+            }
+            match why {
                 Some(why) if attempt < self.retry.max_attempts => {
                     let wait = self.retry.delay(attempt);
+                    if started.elapsed() + wait + MIN_ATTEMPT > self.retry.max_elapsed {
+                        tracing::debug!(service = %request.service, %region, attempt, ?why, "retry budget spent");
+                        return outcome;
+                    }
                     tracing::debug!(service = %request.service, %region, attempt, ?why, ?wait, "retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
-                _ => return outcome,
+                _ => {
+                    if let Err(SendError::Transport(TransportError::TimedOut { total, .. })) =
+                        &mut outcome
+                    {
+                        *total = started.elapsed();
+                    }
+                    return outcome;
+                }
             }
+        }
+    }
+
+    /// Where `request` goes, without its query string (it may carry parameters).
+    fn url_of(&self, request: &AwsRequest, region: &str) -> String {
+        match self.endpoints.resolve(&request.service, region) {
+            Ok(resolved) => format!("{}{}", resolved.url, request.path),
+            Err(_) => format!("{} in {region}", request.service),
         }
     }
 
@@ -231,6 +318,10 @@ impl AwsClient {
         })
     }
 }
+
+/// The shortest deadline an attempt gets, however little of the budget is left: less
+/// would only turn slow answers into failures.
+const MIN_ATTEMPT: Duration = Duration::from_millis(500);
 
 /// A query-protocol call that did not succeed.
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ mod client;
 mod credentials;
 mod endpoint;
 pub mod iam;
+pub mod regions;
 mod retry;
 mod signing;
 mod transport;
@@ -18,7 +19,7 @@ pub use credentials::{
     CredentialsError, StoredKeys,
 };
 pub use endpoint::{EndpointError, Endpoints};
-pub use retry::{RetryPolicy, Retryable};
+pub use retry::{RateLimiter, RequestStats, RetryPolicy, Retryable, StatsSnapshot};
 pub use transport::{HttpTransport, RawResponse, SendFuture, Transport, TransportError};
 
 pub use aws_credential_types::Credentials;

@@ -18,6 +18,22 @@ pub enum TransportError {
         /// The underlying error, without credentials.
         reason: String,
     },
+    /// No complete answer before the attempt's deadline.
+    #[error(
+        "{url} did not answer: timed out after {} s{}; check the network and the endpoint \
+         (CLOUDOPS_AWS_TIMEOUT sets the seconds one attempt may take)",
+        fmt_secs(*.after), attempts_note(*.attempts, *.total)
+    )]
+    TimedOut {
+        /// Where the request went.
+        url: String,
+        /// The deadline of the last attempt.
+        after: Duration,
+        /// Attempts made, all timed out or failed.
+        attempts: u32,
+        /// Time spent on all of them, waits included.
+        total: Duration,
+    },
     /// The response body exceeded the caller's limit.
     #[error("response from {url} is larger than the {limit}-byte limit")]
     TooLarge {
@@ -26,6 +42,23 @@ pub enum TransportError {
         /// The limit in bytes.
         limit: usize,
     },
+}
+
+fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s:.1}")
+    }
+}
+
+fn attempts_note(attempts: u32, total: Duration) -> String {
+    if attempts > 1 {
+        format!(" ({attempts} attempts in {} s)", fmt_secs(total))
+    } else {
+        String::new()
+    }
 }
 
 /// A response, fully read.

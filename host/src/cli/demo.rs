@@ -97,9 +97,19 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let options = SyncOptions {
         concurrency: args.concurrency,
         iam: true,
+        // The demo estate is freshly seeded: nothing stored can be wrongly removed.
+        allow_mass_delete: true,
     };
     let estate = local.estate.clone();
-    let report = sync::run_sync(accounts, plugins, local.estate, options, data_dir).await?;
+    let report = sync::run_sync(
+        accounts,
+        Vec::new(),
+        plugins,
+        local.estate,
+        options,
+        data_dir,
+    )
+    .await?;
     let found: usize = report.scopes.iter().map(|s| s.found).sum();
     let embedded: usize = report.scopes.iter().map(|s| s.embedded).sum();
     eprintln!(
@@ -130,16 +140,21 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         )
     })
     .await??;
-    println!("\n$ cloudops search {query:?}");
+    out!("\n$ cloudops search {query:?}");
     for hit in &results.hits {
         let r = &hit.record.resource;
-        println!(
+        out!(
             "  {:.2}  {:<14} {:<28} {} ({}) {}",
-            hit.score, r.resource_type, r.name, hit.record.account_name, r.account_id, r.region
+            hit.score,
+            r.resource_type,
+            r.name,
+            hit.record.account_name,
+            r.account_id,
+            r.region
         );
     }
     let dir = data_dir.display();
-    println!(
+    out!(
         "\nThe estate is stored in {dir}. Try:\n  \
          cloudops --data-dir {dir} search pg-main1\n  \
          cloudops --data-dir {dir} search env=prod AND app=main\n  \
@@ -154,11 +169,7 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         tokio::signal::ctrl_c().await.ok();
     }
     drop(emulator);
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(sync::exit_code(&report))
 }
 
 fn progress_bar(len: u64, what: &str) -> Option<ProgressBar> {

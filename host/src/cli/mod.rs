@@ -1,5 +1,16 @@
 //! Argument parsing and the subcommands.
 
+/// `println!` for results: a closed stdout (`cloudops status | head -1`) ends the process
+/// quietly instead of panicking, as `cat` or `grep` would.
+macro_rules! out {
+    () => {
+        $crate::cli::write_out(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
 mod demo;
 mod local;
 mod output;
@@ -74,6 +85,23 @@ pub enum Command {
     /// Needs no AWS account. Needs moto_server and the embedding model (both installed by
     /// scripts/setup) and the scanner plugins (`cloudops plugin build plugins/`).
     Demo(demo::DemoArgs),
+}
+
+/// Writes one line of results to stdout; see `out!`.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"));
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader has all it wanted: not an error.
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the results to stdout: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Sets up tracing on stderr; stdout is kept for results.

@@ -65,7 +65,7 @@ pub fn print_scan(
             doc["principal"] = serde_json::to_value(&a.principal).expect("serializable");
             doc["permission_errors"] = json!(a.errors);
         }
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("JSON values serialize")
         );
@@ -122,7 +122,7 @@ pub fn print_scan(
             }
             table.add_row(row);
         }
-        println!("{table}");
+        out!("{table}");
         for s in scans {
             match &s.result {
                 Ok(r) => {

@@ -251,7 +251,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
                 rows.push(row);
             }
             if json_out {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                out!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {
                 eprintln!(
                     "no plugins in {}; build some with `cloudops plugin build plugins/`",
@@ -264,7 +264,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
             } else {
                 for row in &rows {
                     if row["ok"] == false && row["trusted"] == false && row["name"].is_string() {
-                        println!(
+                        out!(
                             "UNTRUSTED {} {} (wit {}) services={} actions={} in {}: {}",
                             row["name"].as_str().unwrap_or(""),
                             row["version"].as_str().unwrap_or(""),
@@ -275,7 +275,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
                             row["error"].as_str().unwrap_or("")
                         );
                     } else if row["ok"] == true {
-                        println!(
+                        out!(
                             "{} {} (wit {}) services={} actions={} [sha256 ok]",
                             row["name"].as_str().unwrap_or(""),
                             row["version"].as_str().unwrap_or(""),
@@ -284,7 +284,7 @@ pub async fn run(cmd: PluginCommand, data_dir: &Path) -> anyhow::Result<ExitCode
                             row["actions"]
                         );
                     } else {
-                        println!(
+                        out!(
                             "REFUSED {}: {}",
                             row["dir"].as_str().unwrap_or(""),
                             row["error"].as_str().unwrap_or("")
@@ -406,7 +406,7 @@ async fn test_cases(dir: &Path, data_dir: &Path) -> anyhow::Result<ExitCode> {
         let case = replay::Case::load(case_dir)?;
         let outcome = replay::replay_case(&plugin, &case).await;
         match (&outcome.result, &outcome.mismatch) {
-            (Ok(r), None) => println!(
+            (Ok(r), None) => out!(
                 "ok      {name}: {} resources, {} requests, {} fuel, {} KiB peak memory, {:.1} ms",
                 r.resources,
                 r.requests,
@@ -416,15 +416,15 @@ async fn test_cases(dir: &Path, data_dir: &Path) -> anyhow::Result<ExitCode> {
             ),
             (Ok(_), Some(diff)) => {
                 failed += 1;
-                println!("FAILED  {name}: {diff}");
+                out!("FAILED  {name}: {diff}");
             }
             (Err(e), _) => {
                 failed += 1;
-                println!("FAILED  {name}: {e}");
+                out!("FAILED  {name}: {e}");
             }
         }
     }
-    println!("{} passed, {failed} failed", cases.len() - failed);
+    out!("{} passed, {failed} failed", cases.len() - failed);
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

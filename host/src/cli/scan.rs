@@ -64,6 +64,7 @@ pub async fn run(args: ScanArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     } else {
         args.regions.clone()
     };
+    let regions = aws::regions::checked_regions(&regions).map_err(anyhow::Error::msg)?;
     let client = AwsClient::new(
         credentials,
         Endpoints::from_env(),

@@ -67,7 +67,7 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let took = started.elapsed();
     if args.json {
         let hits: Vec<_> = results.hits.iter().map(hit_json).collect();
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "query": {
@@ -114,7 +114,7 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
                 you_may(&hit.record),
             ]);
         }
-        println!("{table}");
+        out!("{table}");
         // Kept values look like fresh ones in the table: say which are not.
         for line in results.hits.iter().filter_map(|h| stale_line(&h.record)) {
             eprintln!("{line}");
@@ -233,11 +233,11 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let report = eval::evaluate(&estate, &accounts, &cases)?;
     let searched = started.elapsed();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for o in &report.outcomes {
             if args.all || o.rank != Some(1) {
-                println!(
+                out!(
                     "{} [{}] {:?} expected {:?}, got {:?}",
                     match o.rank {
                         Some(1) => "ok  ".to_owned(),
@@ -251,9 +251,12 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        println!(
+        out!(
             "queries: {}  recall@1: {:.3}  recall@5: {:.3}  MRR: {:.3}",
-            report.queries, report.recall_at_1, report.recall_at_5, report.mrr
+            report.queries,
+            report.recall_at_1,
+            report.recall_at_5,
+            report.mrr
         );
         eprintln!(
             "indexed {} resources in {:.1} s; {:.1} ms per query",

@@ -7,19 +7,28 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::Args;
-use cloudops_host::aws::{self, iam, AwsClient, Endpoints, HttpTransport};
+use cloudops_host::aws::{self, iam, AwsClient, Endpoints, HttpTransport, RequestStats};
 use cloudops_host::config::{AccountConfig, Config};
 use cloudops_host::estate::Estate;
 use cloudops_host::paths;
 use cloudops_host::plugin::{self, CodeCache, Limits, Plugin, PluginEngine};
-use cloudops_host::scan::status::{ScopeStatus, SyncStatus};
+use cloudops_host::scan::status::{FailedAccount, RunMarker, ScopeStatus, SyncStatus};
 use cloudops_host::scan::sync::{self, Event, SyncAccount, SyncOptions, SyncReport};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::local;
 
+/// Exit status of a sync that ran but where some account, region or service failed.
+pub const EXIT_PARTIAL: u8 = 3;
+
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 everything synced; 1 nothing could be synced (every \
+account or scope failed) or another error; 2 usage error; 3 completed with failures (some \
+accounts, regions or services failed, or a large removal was held back; the rest was synced). \
+`cloudops status` shows each failure and what to do about it."
+)]
 pub struct SyncArgs {
     /// AWS profile to sync (role_arn/source_profile profiles work); repeat for several
     /// accounts. Default: the `[[accounts]]` of the config file, else the default
@@ -39,6 +48,10 @@ pub struct SyncArgs {
     /// Skip IAM permission discovery (constraints then come from resource state alone).
     #[arg(long)]
     no_iam: bool,
+    /// Remove resources a complete scan no longer saw even when that is more than half of
+    /// an account/region/service's records (otherwise: asked on a terminal, kept elsewhere).
+    #[arg(long)]
+    allow_mass_delete: bool,
     /// Print the outcome as one JSON document on stdout.
     #[arg(long)]
     json: bool,
@@ -47,11 +60,12 @@ pub struct SyncArgs {
 pub async fn run(args: SyncArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load().map_err(anyhow::Error::msg)?;
     let plugins = load_plugins(data_dir, select_services(&args.services, &config))?;
-    let accounts = accounts(&args, &config).await?;
+    let stats = Arc::new(RequestStats::default());
+    let (accounts, failed) = accounts(&args, &config, &stats).await?;
     let local = local::open(data_dir, &config)?;
     eprintln!(
         "syncing {} account(s) with {} plugin(s) into the {} (sealing key: {})",
-        accounts.len(),
+        accounts.len() + failed.len(),
         plugins.len(),
         local::describe(&local.location),
         local.key_source
@@ -62,19 +76,34 @@ pub async fn run(args: SyncArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             .or(config.sync.concurrency)
             .unwrap_or(sync::DEFAULT_CONCURRENCY),
         iam: !args.no_iam,
+        allow_mass_delete: args.allow_mass_delete,
     };
-    let report = run_sync(accounts, plugins, local.estate, options, data_dir).await?;
+    let estate = local.estate.clone();
+    let mut report = run_sync(accounts, failed, plugins, local.estate, options, data_dir).await?;
+    if !report.held.is_empty() && !args.json && confirm_possible() {
+        confirm_held(&mut report, &estate, data_dir)?;
+    }
     print_report(&report, args.json)?;
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    eprintln!("{}", stats.snapshot().summary());
+    Ok(exit_code(&report))
 }
 
-/// Runs a sync with progress on stderr and records its status in the data dir.
+/// 0 when clean, 1 when nothing could be synced, [`EXIT_PARTIAL`] in between.
+pub fn exit_code(report: &SyncReport) -> ExitCode {
+    if report.is_clean() {
+        ExitCode::SUCCESS
+    } else if report.is_total_failure() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    }
+}
+
+/// Runs a sync with progress on stderr and records its status in the data dir, with the
+/// accounts that could not even be set up (`failed`: name and error) as failed accounts.
 pub async fn run_sync(
     accounts: Vec<SyncAccount>,
+    failed: Vec<(String, String)>,
     plugins: Vec<Plugin>,
     estate: Estate,
     options: SyncOptions,
@@ -82,21 +111,99 @@ pub async fn run_sync(
 ) -> anyhow::Result<SyncReport> {
     let total = accounts.iter().map(|a| a.regions.len()).sum::<usize>() * plugins.len();
     let progress = Arc::new(Progress::new(total as u64));
+    for (name, error) in &failed {
+        progress.event(Event::AccountFailed {
+            name: name.clone(),
+            error: error.clone(),
+            scopes: 0,
+        });
+    }
+    // Each scope's outcome is saved as it ends, so a sync killed part-way still shows in
+    // `status` what it finished.
+    let live = Arc::new(Mutex::new(SyncStatus::load(data_dir).unwrap_or_default()));
     let events = {
-        let progress = progress.clone();
-        Arc::new(move |event: Event| progress.event(event))
+        let (progress, live, data_dir) = (progress.clone(), live.clone(), data_dir.to_owned());
+        Arc::new(move |event: Event| {
+            let save = |update: &dyn Fn(&mut SyncStatus)| {
+                let mut status = live.lock().expect("status lock");
+                update(&mut status);
+                if let Err(e) = status.save(&data_dir) {
+                    tracing::warn!("{e}");
+                }
+            };
+            match &event {
+                Event::AccountReady { account, .. } => save(&|s| {
+                    s.accounts.insert(account.id.clone(), account.clone());
+                }),
+                Event::ScopeDone(scope) => save(&|s| s.record(scope.clone())),
+                _ => {}
+            }
+            progress.event(event)
+        })
     };
-    let report = sync::sync(accounts, plugins, estate, options, events).await;
+    // Until `end`, a later `status` knows this sync has not finished (or was killed).
+    let running = RunMarker::begin(data_dir).map_err(anyhow::Error::msg)?;
+    let mut report = sync::sync(accounts, plugins, estate, options, events).await;
     progress.finish();
-    let mut status = SyncStatus::load(data_dir).unwrap_or_default();
+    report.failed_accounts.splice(0..0, failed);
+    let mut status = live.lock().expect("status lock").clone();
     for account in &report.accounts {
         status.accounts.insert(account.id.clone(), account.clone());
+        status.failed_accounts.remove(&account.name);
+    }
+    for (name, error) in &report.failed_accounts {
+        status
+            .failed_accounts
+            .insert(name.clone(), FailedAccount::new(name, error));
     }
     for scope in &report.scopes {
         status.record(scope.clone());
     }
     status.save(data_dir).map_err(anyhow::Error::msg)?;
+    running.end().map_err(anyhow::Error::msg)?;
     Ok(report)
+}
+
+/// Whether the user can be asked: both stdin and stderr are terminals.
+fn confirm_possible() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks, scope by scope, whether held-back removals may go ahead; applies the confirmed
+/// ones and records them in the status.
+fn confirm_held(report: &mut SyncReport, estate: &Estate, data_dir: &Path) -> anyhow::Result<()> {
+    let mut status = SyncStatus::load(data_dir).map_err(anyhow::Error::msg)?;
+    for held in std::mem::take(&mut report.held) {
+        let scope = held.scope();
+        eprint!(
+            "{scope}: the scan no longer saw {} of the {} stored resources. Remove them? [y/N] ",
+            held.stale, held.total
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("{scope}: kept");
+            report.held.push(held);
+            continue;
+        }
+        let removed = held.apply(estate).map_err(anyhow::Error::msg)?;
+        eprintln!("{scope}: removed {removed}");
+        for s in report
+            .scopes
+            .iter_mut()
+            .chain(status.scopes.get_mut(&scope))
+        {
+            if s.account_id == held.account_id
+                && s.region == held.region
+                && s.service == held.service
+            {
+                s.removed = removed;
+                s.held_back = 0;
+                s.errors.retain(|e| !e.contains("--allow-mass-delete"));
+            }
+        }
+    }
+    status.save(data_dir).map_err(anyhow::Error::msg)
 }
 
 /// Live progress on a terminal (indicatif), plain lines otherwise.
@@ -199,13 +306,14 @@ fn print_report(report: &SyncReport, json_out: bool) -> anyhow::Result<()> {
     let sum = |f: fn(&ScopeStatus) -> usize| report.scopes.iter().map(f).sum::<usize>();
     let removed: u64 = report.scopes.iter().map(|s| s.removed).sum();
     if json_out {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "duration_ms": report.duration.as_millis() as u64,
                 "accounts": report.accounts,
                 "failed_accounts": report.failed_accounts.iter().map(|(name, error)| serde_json::json!({"name": name, "error": error})).collect::<Vec<_>>(),
                 "scopes": report.scopes,
+                "held_back": report.held.iter().map(|h| serde_json::json!({"scope": h.scope(), "stale": h.stale, "total": h.total})).collect::<Vec<_>>(),
             }))?
         );
         return Ok(());
@@ -227,7 +335,8 @@ fn print_report(report: &SyncReport, json_out: bool) -> anyhow::Result<()> {
         sum(|s| s.embedded),
         if failed > 0 || !report.failed_accounts.is_empty() {
             format!(
-                "; {failed} scopes and {} accounts had errors (see above, or `cloudops status`)",
+                "; {failed} scopes and {} accounts had errors (see above, or `cloudops status`: \
+                 it says what to do)",
                 report.failed_accounts.len()
             )
         } else {
@@ -290,8 +399,13 @@ pub fn load_plugins(data_dir: &Path, only: Vec<String>) -> anyhow::Result<Vec<Pl
 }
 
 /// The accounts to sync: `--profile`s, else the config's `[[accounts]]`, else the default
-/// credentials.
-async fn accounts(args: &SyncArgs, config: &Config) -> anyhow::Result<Vec<SyncAccount>> {
+/// credentials; and those that could not be set up (credentials, AssumeRole), by name
+/// with the reason. One account's failure never stops the others.
+async fn accounts(
+    args: &SyncArgs,
+    config: &Config,
+    stats: &Arc<RequestStats>,
+) -> anyhow::Result<(Vec<SyncAccount>, Vec<(String, String)>)> {
     let entries: Vec<AccountConfig> = if !args.profiles.is_empty() {
         args.profiles
             .iter()
@@ -312,32 +426,50 @@ async fn accounts(args: &SyncArgs, config: &Config) -> anyhow::Result<Vec<SyncAc
             regions: Vec::new(),
         }]
     };
+    // Wrong region names are a mistake in the command or the config, not an account's
+    // failure: refuse them all before anything runs.
+    let cli_regions = aws::regions::checked_regions(&args.regions).map_err(anyhow::Error::msg)?;
+    let mut checked = Vec::new();
+    for entry in entries {
+        let regions = aws::regions::checked_regions(&entry.regions)
+            .map_err(|e| anyhow::anyhow!("account `{}` in the config: {e}", entry.name))?;
+        checked.push((entry, regions));
+    }
     let transport = Arc::new(HttpTransport::new()?);
     let mut accounts = Vec::new();
-    for entry in entries {
-        let regions = if !args.regions.is_empty() {
-            args.regions.clone()
-        } else if !entry.regions.is_empty() {
-            entry.regions.clone()
-        } else {
-            vec![super::scan::default_region(entry.profile.as_deref()).await?]
-        };
-        let credentials = aws::load_credentials(entry.profile.as_deref())
-            .await
-            .with_context(|| format!("credentials for account `{}`", entry.name))?;
-        let mut client = AwsClient::new(credentials, Endpoints::from_env(), transport.clone());
-        if let Some(role) = &entry.role_arn {
-            client = iam::assume_role(&client, &regions[0], role, "cloudops-sync")
+    let mut failed = Vec::new();
+    for (entry, regions) in checked {
+        let setup = async {
+            let regions = if !cli_regions.is_empty() {
+                cli_regions.clone()
+            } else if !regions.is_empty() {
+                regions
+            } else {
+                let region = super::scan::default_region(entry.profile.as_deref()).await?;
+                aws::regions::checked_regions(&[region]).map_err(anyhow::Error::msg)?
+            };
+            let credentials = aws::load_credentials(entry.profile.as_deref())
                 .await
-                .with_context(|| format!("assuming {role} for account `{}`", entry.name))?;
+                .context("loading its credentials")?;
+            let mut client = AwsClient::new(credentials, Endpoints::from_env(), transport.clone())
+                .with_stats(stats.clone());
+            if let Some(role) = &entry.role_arn {
+                client = iam::assume_role(&client, &regions[0], role, "cloudops-sync")
+                    .await
+                    .with_context(|| format!("assuming {role}"))?;
+            }
+            anyhow::Ok((client, regions))
+        };
+        match setup.await {
+            Ok((client, regions)) => accounts.push(SyncAccount {
+                name: entry.name,
+                client,
+                regions,
+            }),
+            Err(e) => failed.push((entry.name, format!("{e:#}"))),
         }
-        accounts.push(SyncAccount {
-            name: entry.name,
-            client,
-            regions,
-        });
     }
-    Ok(accounts)
+    Ok((accounts, failed))
 }
 
 #[derive(Debug, Args)]
@@ -352,11 +484,41 @@ pub fn status(args: StatusArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load().map_err(anyhow::Error::msg)?;
     let status = SyncStatus::load(data_dir).map_err(anyhow::Error::msg)?;
     let location = local::location(data_dir, &config);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let ago = |t: i64| humanize(now - t);
+    let unfinished = RunMarker::load(data_dir);
+    let unfinished_line = unfinished.as_ref().map(|(marker, running)| {
+        let when = if marker.started > 0 {
+            format!("{} ({})", ago(marker.started), utc(marker.started))
+        } else {
+            "at an unknown time".to_owned()
+        };
+        if *running {
+            format!(
+                "a sync is running: started {when} by process {}",
+                marker.pid
+            )
+        } else {
+            format!(
+                "the last sync, started {when}, was interrupted before it finished (killed or \
+                 crashed): what it stored is kept, but scopes below may be from an earlier \
+                 sync and removals may be missing. Run `cloudops sync` again"
+            )
+        }
+    });
     if args.json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "store": local::describe(&location),
+                "sync_running": unfinished.as_ref().map(|(m, running)| serde_json::json!({
+                    "started": m.started, "pid": m.pid, "running": running,
+                    "interrupted": !running,
+                })),
+                "failed_accounts": status.failed_accounts.values().collect::<Vec<_>>(),
                 "accounts": status.accounts.values().collect::<Vec<_>>(),
                 "scopes": status.scopes.values().map(|s| {
                     let mut v = serde_json::to_value(s).expect("serializable");
@@ -367,9 +529,23 @@ pub fn status(args: StatusArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("store: {}", local::describe(&location));
+    out!("store: {}", local::describe(&location));
+    if let Some(line) = &unfinished_line {
+        out!("{line}");
+    }
+    for failed in status.failed_accounts.values() {
+        out!(
+            "account {} could not be synced ({}): {}\n  what to do: {}",
+            failed.name,
+            ago(failed.at),
+            failed.error,
+            failed.advice
+        );
+    }
     if status.scopes.is_empty() {
-        println!("nothing synced yet: run `cloudops sync` (or `cloudops demo`)");
+        if unfinished.is_none() && status.failed_accounts.is_empty() {
+            out!("nothing synced yet: run `cloudops sync` (or `cloudops demo`)");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let name_of = |id: &str| {
@@ -379,11 +555,6 @@ pub fn status(args: StatusArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             .map(|a| format!("{} ({id})", a.name))
             .unwrap_or_else(|| id.to_owned())
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let ago = |t: i64| humanize(now - t);
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
         "ACCOUNT",
@@ -413,8 +584,36 @@ pub fn status(args: StatusArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             s.errors.join("; "),
         ]);
     }
-    println!("{table}");
+    out!("{table}");
+    if status.scopes.values().any(|s| !s.errors.is_empty()) {
+        out!(
+            "Scopes with errors keep what they stored and removed nothing they did not see. Fix \
+             the cause (permissions, network, throttling: `cloudops sync -vv` shows each \
+             request), then run `cloudops sync` again; `--service`/`--region` narrow it."
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-01-02 03:04 UTC`.
+fn utc(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 fn humanize(seconds: i64) -> String {

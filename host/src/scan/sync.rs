@@ -9,7 +9,11 @@
 //!
 //! A scope's scan that saw everything (no error, no incomplete type) removes what it no
 //! longer saw; an incomplete scan removes nothing, so a throttled or half-failed scan never
-//! forgets resources.
+//! forgets resources. A complete scan that would remove more than half of its scope's
+//! records is held back unless the caller allows it ([`SyncOptions::allow_mass_delete`]):
+//! an emptied listing is far more often a wrong account, a wrong region or a broken
+//! permission than a real mass deletion, and the caller can ask the user
+//! ([`HeldDeletion::apply`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -24,6 +28,7 @@ use crate::aws::AwsClient;
 use crate::estate::{Estate, Record};
 use crate::plugin::Plugin;
 use crate::resource::Resource;
+use crate::store::{Collection, Filter};
 
 /// Resources per batch: checked against IAM, embedded and stored together.
 pub const BATCH: usize = 100;
@@ -49,6 +54,9 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Learn IAM permissions (STS + SimulatePrincipalPolicy).
     pub iam: bool,
+    /// Remove what a complete scan no longer saw even when it is more than half of the
+    /// scope's records; otherwise that removal is held back ([`SyncReport::held`]).
+    pub allow_mass_delete: bool,
 }
 
 impl Default for SyncOptions {
@@ -56,8 +64,43 @@ impl Default for SyncOptions {
         Self {
             concurrency: DEFAULT_CONCURRENCY,
             iam: true,
+            allow_mass_delete: false,
         }
     }
+}
+
+/// A removal of stale records that was held back because it was too large.
+#[derive(Debug, Clone)]
+pub struct HeldDeletion {
+    /// Account id.
+    pub account_id: String,
+    /// Region.
+    pub region: String,
+    /// Plugin name.
+    pub service: String,
+    /// Records the removal would delete.
+    pub stale: u64,
+    /// Records of the scope in the store.
+    pub total: u64,
+    /// What the complete scan saw (everything else of the scope is stale).
+    pub seen: HashSet<uuid::Uuid>,
+}
+
+impl HeldDeletion {
+    /// `account/region/service`.
+    pub fn scope(&self) -> String {
+        format!("{}/{}/{}", self.account_id, self.region, self.service)
+    }
+
+    /// Removes the records after all (the user confirmed); returns how many.
+    pub fn apply(&self, estate: &Estate) -> Result<u64, crate::estate::EstateError> {
+        estate.remove_unseen(&self.account_id, &self.region, &self.service, &self.seen)
+    }
+}
+
+/// Whether removing `stale` of `total` records needs a confirmation.
+pub fn is_mass_delete(stale: u64, total: u64) -> bool {
+    stale > 0 && stale * 2 > total
 }
 
 /// What a sync reports while it runs.
@@ -106,6 +149,8 @@ pub struct SyncReport {
     pub failed_accounts: Vec<(String, String)>,
     /// Every scope's outcome.
     pub scopes: Vec<ScopeStatus>,
+    /// Removals held back as too large (see [`SyncOptions::allow_mass_delete`]).
+    pub held: Vec<HeldDeletion>,
     /// Wall time.
     pub duration: Duration,
 }
@@ -118,6 +163,15 @@ impl SyncReport {
                 .scopes
                 .iter()
                 .all(|s| s.complete && s.errors.is_empty())
+    }
+
+    /// True when nothing could be synced: no scope saw everything or stored anything
+    /// (every account failed, or every scan failed before its first resource).
+    pub fn is_total_failure(&self) -> bool {
+        !self
+            .scopes
+            .iter()
+            .any(|s| s.complete || s.added + s.updated + s.unchanged > 0)
     }
 }
 
@@ -178,6 +232,7 @@ pub async fn sync(
                     plugin: plugin.clone(),
                     estate: estate.clone(),
                     iam: options.iam,
+                    allow_mass_delete: options.allow_mass_delete,
                 };
                 let (permits, events) = (permits.clone(), events.clone());
                 tasks.push(tokio::spawn(scope.run(permits, events)));
@@ -186,7 +241,10 @@ pub async fn sync(
     }
     for task in tasks {
         match task.await {
-            Ok(status) => report.scopes.push(status),
+            Ok((status, held)) => {
+                report.scopes.push(status);
+                report.held.extend(held);
+            }
             Err(e) => tracing::error!("a sync task failed: {e}"),
         }
     }
@@ -202,6 +260,7 @@ struct Scope {
     plugin: Plugin,
     estate: Estate,
     iam: bool,
+    allow_mass_delete: bool,
 }
 
 impl Scope {
@@ -209,7 +268,7 @@ impl Scope {
         self,
         permits: Arc<Semaphore>,
         events: Arc<dyn Fn(Event) + Send + Sync>,
-    ) -> ScopeStatus {
+    ) -> (ScopeStatus, Option<HeldDeletion>) {
         let started = Instant::now();
         let account_id = self.principal.account_id.clone();
         let service = self.plugin.name().to_owned();
@@ -235,6 +294,9 @@ impl Scope {
         );
         let mut complete = true;
         let mut seen = HashSet::new();
+        // Only records of this scope count against its records; a plugin may emit a
+        // resource of another region, which is stored but belongs to that region's scope.
+        let mut seen_here = HashSet::new();
         let mut pending: Vec<Resource> = Vec::new();
         loop {
             let more = found.recv().await;
@@ -244,6 +306,19 @@ impl Scope {
                 let batch: Vec<Resource> = pending.drain(..pending.len().min(BATCH)).collect();
                 status.found += batch.len();
                 let _permit = permits.acquire().await.expect("never closed");
+                seen_here.extend(
+                    batch
+                        .iter()
+                        .filter(|r| r.account_id == account_id && r.region == self.region)
+                        .map(|r| {
+                            crate::store::resource_id(
+                                &r.account_id,
+                                &r.region,
+                                &r.resource_type,
+                                &r.identifier,
+                            )
+                        }),
+                );
                 complete &= self
                     .store(batch, &mut status, &mut seen, &key, &events)
                     .await;
@@ -275,6 +350,7 @@ impl Scope {
             found: status.found,
         });
 
+        let mut held = None;
         if complete {
             let (estate, region, service, account_id) = (
                 self.estate.clone(),
@@ -282,12 +358,46 @@ impl Scope {
                 service.clone(),
                 account_id.clone(),
             );
+            let allow = self.allow_mass_delete;
+            let seen_here = seen_here.len() as u64;
             let removed = tokio::task::spawn_blocking(move || {
-                estate.remove_unseen(&account_id, &region, &service, &seen)
+                let scope = Filter::all()
+                    .eq("account_id", &account_id)
+                    .eq("region", &region)
+                    .eq("service", &service);
+                let total = estate
+                    .store()
+                    .count(Collection::Estate, &scope)
+                    .map_err(|e| e.to_string())?;
+                let stale = total.saturating_sub(seen_here);
+                if !allow && is_mass_delete(stale, total) {
+                    return Ok(Err(HeldDeletion {
+                        account_id,
+                        region,
+                        service,
+                        stale,
+                        total,
+                        seen,
+                    }));
+                }
+                estate
+                    .remove_unseen(&account_id, &region, &service, &seen)
+                    .map(Ok)
+                    .map_err(|e| e.to_string())
             })
             .await;
             match removed {
-                Ok(Ok(n)) => status.removed = n,
+                Ok(Ok(Ok(n))) => status.removed = n,
+                Ok(Ok(Err(hold))) => {
+                    status.held_back = hold.stale;
+                    status.errors.push(format!(
+                        "the scan no longer saw {} of the {} stored resources; they were kept \
+                         in case the listing was wrong (another account, a missing permission). \
+                         If they are really gone, run `cloudops sync --allow-mass-delete`",
+                        hold.stale, hold.total
+                    ));
+                    held = Some(hold);
+                }
                 Ok(Err(e)) => status.errors.push(format!("removing stale resources: {e}")),
                 Err(e) => status.errors.push(format!("removing stale resources: {e}")),
             }
@@ -298,7 +408,7 @@ impl Scope {
         }
         status.duration_ms = started.elapsed().as_millis() as u64;
         events(Event::ScopeDone(status.clone()));
-        status
+        (status, held)
     }
 
     /// Learns the permissions on one batch, then embeds and stores it; false if it could
@@ -324,7 +434,8 @@ impl Scope {
             &batch,
         )
         .await;
-        if let Some(first) = access.errors.first() {
+        // With discovery off by choice, unknown permissions are what was asked for.
+        if let Some(first) = access.errors.first().filter(|_| self.iam) {
             if !status.errors.contains(first) {
                 status.errors.push(first.clone());
             }
