@@ -442,7 +442,10 @@ async fn searches_answer_during_a_sync_and_damage_is_reported_and_rebuilt() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    println!("{searches} searches during the sync, {} failed", failures.len());
+    println!(
+        "{searches} searches during the sync, {} failed",
+        failures.len()
+    );
     let synced = running.wait_with_output().unwrap();
     let synced_err = String::from_utf8_lossy(&synced.stderr).into_owned();
     assert!(synced_err.contains("synced 1 scopes"), "{synced_err}");

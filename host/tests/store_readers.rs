@@ -351,7 +351,7 @@ fn a_full_disk_is_a_clear_error_before_and_during_writes() {
     // Whole batches of the last call may have gone in before the check stopped it.
     let held = count(&writer);
     assert!(
-        held >= written as u64 && held < written as u64 + 500 && held % 100 == 0,
+        held >= written as u64 && held < written as u64 + 500 && held.is_multiple_of(100),
         "{held} points after {written} acknowledged"
     );
     std::mem::forget(writer); // publishing needs room this disk does not have

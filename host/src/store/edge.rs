@@ -447,6 +447,22 @@ impl Shard {
         }
     }
 
+    /// A read the engine could not answer: the query was checked beforehand, so its files are
+    /// damaged (a corrupted payload, a missing vector file). Saying so, with the repair, keeps
+    /// every later sync from failing on the same record with an opaque message.
+    fn read_error(&self, operation: &'static str, err: impl std::fmt::Display) -> StoreError {
+        match self.error(operation, err) {
+            StoreError::Operation { message, .. } => published::damaged(
+                &self.disk_dir,
+                format!(
+                    "{operation} on {} failed: {message}",
+                    self.collection.name()
+                ),
+            ),
+            other => other,
+        }
+    }
+
     /// Creates the payload indexes the collection should have and does not.
     fn ensure_indexes(&self) -> Result<(), StoreError> {
         let info = self
@@ -482,7 +498,7 @@ impl Shard {
                 filter,
                 exact: true,
             })
-            .map_err(|e| self.error("count", e))?;
+            .map_err(|e| self.read_error("count", e))?;
         Ok(n as u64)
     }
 
@@ -706,7 +722,7 @@ impl EstateStore for EdgeStore {
                     WithVector::Bool(false)
                 }),
             })
-            .map_err(|e| shard.error("retrieve", e))?;
+            .map_err(|e| shard.read_error("retrieve", e))?;
         records
             .into_iter()
             .map(|record| {
@@ -739,7 +755,7 @@ impl EstateStore for EdgeStore {
                     with_vector: WithVector::Bool(false),
                     order_by: None,
                 })
-                .map_err(|e| shard.error("scan", e))?;
+                .map_err(|e| shard.read_error("scan", e))?;
             for record in records {
                 out.push(StoredPoint {
                     id: uuid_of(&record.id)?,
@@ -815,7 +831,7 @@ impl EstateStore for EdgeStore {
         let hits = shard
             .shard
             .query(request)
-            .map_err(|e| shard.error("search", e))?;
+            .map_err(|e| shard.read_error("search", e))?;
         hits.into_iter()
             .map(
                 |ScoredPoint {

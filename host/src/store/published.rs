@@ -265,3 +265,23 @@ fn now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+/// What a reader can tell about the store without opening it or taking its lock: for
+/// `cloudops status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// The generation readers see, if any.
+    pub published: Option<Manifest>,
+    /// A writer changed the live shards after that generation: a sync is running, or one
+    /// stopped (crash, kill, full disk) before publishing. Readers see the older state.
+    pub unpublished_writes: bool,
+}
+
+/// Reads [`Health`] of the embedded store in `store_dir`. Call it from `cloudops status`
+/// (host/src/cli/sync.rs) to report interrupted syncs and the record count readers see.
+pub fn health(store_dir: &Path) -> Result<Health, StoreError> {
+    Ok(Health {
+        published: current(store_dir)?.map(|g| g.manifest),
+        unpublished_writes: store_dir.join(WRITING_MARKER).exists(),
+    })
+}
