@@ -536,3 +536,84 @@ async fn searches_answer_during_a_sync_and_damage_is_reported_and_rebuilt() {
         stderr(&again)
     );
 }
+
+fn mount_tmpfs(dir: &Path, mb: u64) -> bool {
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn umount(dir: &Path) {
+    let _ = Command::new("umount").arg(dir).status();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_a_clear_error_for_sync_and_search_never_a_signal() {
+    let data = data_dir_with_trusted_ec2();
+    let emulator = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    seed_ec2(&emulator.demo_client(), "us-west-2", &Ec2Estate::demo())
+        .await
+        .unwrap();
+    let env = store_env(&emulator);
+    let sync = ["sync", "--region", "us-west-2", "--no-iam"];
+    let first = cloudops_async(data.path(), &sync, &env).await;
+    assert!(
+        stderr(&first).contains("synced 1 scopes"),
+        "{}",
+        stderr(&first)
+    );
+
+    // The store's disk is full: the sync says how much to free, before writing anything.
+    let small = tempfile::tempdir().unwrap();
+    if !mount_tmpfs(small.path(), 20) {
+        println!("SKIPPED: full disk: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let store = data.path().join("store");
+    let moved = data.path().join("store.real");
+    std::fs::rename(&store, &moved).unwrap();
+    std::os::unix::fs::symlink(small.path(), &store).unwrap();
+    let out = cloudops_async(data.path(), &sync, &env).await;
+    std::fs::remove_file(&store).unwrap();
+    std::fs::rename(&moved, &store).unwrap();
+    umount(small.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("the disk is full: free"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The temp dir of a search is full: it says so too, and a search with room answers.
+    if !mount_tmpfs(small.path(), 1) {
+        println!("SKIPPED: full temp dir: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let mut full_tmp = env.clone();
+    full_tmp.push(("TMPDIR", small.path().display().to_string()));
+    let out = cloudops_async(data.path(), &["search", "web"], &full_tmp).await;
+    umount(small.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("the disk is full: free"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(found(data.path(), "web-server-1", &env)
+        .await
+        .contains(&"web-server-1".to_owned()));
+}
