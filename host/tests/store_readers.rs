@@ -356,3 +356,39 @@ fn a_full_disk_is_a_clear_error_before_and_during_writes() {
     );
     std::mem::forget(writer); // publishing needs room this disk does not have
 }
+
+#[test]
+fn corrupted_payloads_are_reported_as_damage_and_rewriting_repairs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    published_store(dir.path(), 200);
+    // Garbage over every payload page of the live store.
+    let mut pages = 0;
+    for file in walk(&dir.path().join("aws_estate/segments")) {
+        let is_page = file.to_string_lossy().contains("payload_storage")
+            && file
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("page_");
+        if is_page && file.is_file() {
+            let len = std::fs::metadata(&file).unwrap().len() as usize;
+            std::fs::write(&file, vec![0xA5u8; len]).unwrap();
+            pages += 1;
+        }
+    }
+    assert!(pages > 0, "no payload pages found");
+    let writer = EdgeStore::open(dir.path()).unwrap();
+    let ids: Vec<_> = points(0..200).iter().map(|p| p.id).collect();
+    let err = writer
+        .retrieve(Collection::Estate, &ids, false)
+        .expect_err("corrupted payloads read back without an error");
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+    assert!(err.to_string().contains("store rebuild"), "{err}");
+    // Writing the points again (what a re-sync does) replaces the damaged payloads.
+    writer.upsert(Collection::Estate, points(0..200)).unwrap();
+    let read = writer.retrieve(Collection::Estate, &ids, false).unwrap();
+    assert_eq!(read.len(), 200);
+    assert!(read
+        .iter()
+        .all(|p| p.payload["account_id"] == "111111111111"));
+}
