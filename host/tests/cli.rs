@@ -597,3 +597,261 @@ async fn a_killed_sync_is_reported_as_interrupted_and_closed_pipes_end_quietly()
     let status = cloudops(data.path(), &["status"], &[]);
     assert!(!String::from_utf8_lossy(&status.stdout).contains("interrupted"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Readers during writes, and damage that is reported and repaired (issue 18).
+
+fn store_env(emulator: &Emulator) -> Vec<(&'static str, String)> {
+    let mut env = demo_env(emulator);
+    // The key file, not whatever keychain the machine has, so the test sees where it lives.
+    env.push(("CLOUDOPS_KEY_STORE", "file".to_owned()));
+    env
+}
+
+fn spawn_cloudops(
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&'static str, String)],
+) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudops"));
+    cmd.arg("--data-dir").arg(data_dir).args(args);
+    for var in [
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "CLOUDOPS_PLUGIN_PATH",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start cloudops")
+}
+
+/// Names found by `search QUERY --json`; the search must succeed.
+async fn found(data_dir: &Path, query: &str, env: &[(&'static str, String)]) -> Vec<String> {
+    let out = cloudops_async(data_dir, &["search", query, "--json"], env).await;
+    assert!(out.status.success(), "search {query}: {}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_answer_during_a_sync_and_damage_is_reported_and_rebuilt() {
+    let data = data_dir_with_trusted_ec2();
+    let emulator = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    seed_ec2(&emulator.demo_client(), "us-west-2", &Ec2Estate::demo())
+        .await
+        .unwrap();
+    let env = store_env(&emulator);
+    // The emulator's demo user is not an IAM entity SimulatePrincipalPolicy accepts.
+    let sync = ["sync", "--region", "us-west-2", "--no-iam"];
+    let first = cloudops_async(data.path(), &sync, &env).await;
+    // Exit 1 here: the scope reports "IAM permission discovery is off"; the store is written.
+    assert!(
+        stderr(&first).contains("synced 1 scopes"),
+        "{}",
+        stderr(&first)
+    );
+    assert!(found(data.path(), "web-server-1", &env)
+        .await
+        .contains(&"web-server-1".to_owned()));
+
+    // A search every 100 ms while a sync runs: every one answers.
+    let mut running = spawn_cloudops(data.path(), &sync, &env);
+    let (mut searches, mut failures) = (0, Vec::new());
+    loop {
+        let done = running.try_wait().unwrap().is_some();
+        let out = cloudops_async(data.path(), &["search", "web", "--json"], &env).await;
+        searches += 1;
+        if !out.status.success() {
+            failures.push(stderr(&out));
+        }
+        if done {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    println!(
+        "{searches} searches during the sync, {} failed",
+        failures.len()
+    );
+    let synced = running.wait_with_output().unwrap();
+    let synced_err = String::from_utf8_lossy(&synced.stderr).into_owned();
+    assert!(synced_err.contains("synced 1 scopes"), "{synced_err}");
+    assert!(
+        failures.is_empty(),
+        "{} of {searches} searches failed: {failures:?}",
+        failures.len()
+    );
+
+    // Six searches at once, no sync running: all answer.
+    let many: Vec<_> = (0..6)
+        .map(|_| {
+            let (dir, env) = (data.path().to_owned(), env.clone());
+            tokio::spawn(async move { cloudops_async(&dir, &["search", "database"], &env).await })
+        })
+        .collect();
+    for search in many {
+        let out = search.await.unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
+    // A deleted key: a search says so and creates none; a sync refuses to seal with a new one.
+    let key = data.path().join("keys/estate.key");
+    let saved = data.path().join("keys/estate.key.saved");
+    std::fs::rename(&key, &saved).unwrap();
+    let out = cloudops_async(data.path(), &["search", "web"], &env).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("estate key is missing") && stderr(&out).contains("store rebuild"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!key.exists(), "a search created a new key");
+    let out = cloudops_async(data.path(), &sync, &env).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("records sealed with it"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !key.exists(),
+        "a sync created a key for a store sealed with another"
+    );
+    std::fs::rename(&saved, &key).unwrap();
+
+    // The live store loses its segment folder: the next sync says so and offers a rebuild,
+    // searches keep answering from the last published copy, and the rebuild restores it.
+    // The WAL goes too: with it, the engine replays what a small estate's segments held.
+    let shard = data.path().join("store/aws_estate");
+    for entry in std::fs::read_dir(shard.join("segments")).unwrap() {
+        std::fs::remove_dir_all(entry.unwrap().path()).unwrap();
+    }
+    std::fs::remove_dir_all(shard.join("wal")).unwrap();
+    let out = cloudops_async(data.path(), &sync, &env).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is damaged") && stderr(&out).contains("cloudops store rebuild"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(found(data.path(), "web-server-1", &env)
+        .await
+        .contains(&"web-server-1".to_owned()));
+    let rebuilt = cloudops_async(
+        data.path(),
+        &["store", "rebuild", "--region", "us-west-2", "--no-iam"],
+        &env,
+    )
+    .await;
+    assert!(
+        stderr(&rebuilt).contains("synced 1 scopes"),
+        "{}",
+        stderr(&rebuilt)
+    );
+    assert!(
+        stderr(&rebuilt).contains("moved the damaged store to"),
+        "{}",
+        stderr(&rebuilt)
+    );
+    assert!(found(data.path(), "web-server-1", &env)
+        .await
+        .contains(&"web-server-1".to_owned()));
+    let again = cloudops_async(data.path(), &sync, &env).await;
+    assert!(
+        stderr(&again).contains("10 unchanged"),
+        "the rebuilt store holds the whole estate: {}",
+        stderr(&again)
+    );
+}
+
+fn mount_tmpfs(dir: &Path, mb: u64) -> bool {
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn umount(dir: &Path) {
+    let _ = Command::new("umount").arg(dir).status();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_a_clear_error_for_sync_and_search_never_a_signal() {
+    let data = data_dir_with_trusted_ec2();
+    let emulator = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    seed_ec2(&emulator.demo_client(), "us-west-2", &Ec2Estate::demo())
+        .await
+        .unwrap();
+    let env = store_env(&emulator);
+    let sync = ["sync", "--region", "us-west-2", "--no-iam"];
+    let first = cloudops_async(data.path(), &sync, &env).await;
+    assert!(
+        stderr(&first).contains("synced 1 scopes"),
+        "{}",
+        stderr(&first)
+    );
+
+    // The store's disk is full: the sync says how much to free, before writing anything.
+    let small = tempfile::tempdir().unwrap();
+    if !mount_tmpfs(small.path(), 20) {
+        println!("SKIPPED: full disk: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let store = data.path().join("store");
+    let moved = data.path().join("store.real");
+    std::fs::rename(&store, &moved).unwrap();
+    std::os::unix::fs::symlink(small.path(), &store).unwrap();
+    let out = cloudops_async(data.path(), &sync, &env).await;
+    std::fs::remove_file(&store).unwrap();
+    std::fs::rename(&moved, &store).unwrap();
+    umount(small.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("the disk is full: free"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The temp dir of a search is full: it says so too, and a search with room answers.
+    if !mount_tmpfs(small.path(), 1) {
+        println!("SKIPPED: full temp dir: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let mut full_tmp = env.clone();
+    full_tmp.push(("TMPDIR", small.path().display().to_string()));
+    let out = cloudops_async(data.path(), &["search", "web"], &full_tmp).await;
+    umount(small.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("the disk is full: free"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(found(data.path(), "web-server-1", &env)
+        .await
+        .contains(&"web-server-1".to_owned()));
+}

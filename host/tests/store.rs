@@ -136,7 +136,8 @@ fn embedded_store_refuses_a_second_opener() {
     let first = EdgeStore::open(dir.path()).unwrap();
     let err = EdgeStore::open(dir.path()).unwrap_err();
     assert!(
-        err.to_string().contains("another cloudops process"),
+        err.to_string()
+            .contains("another cloudops sync is writing it"),
         "{err}"
     );
     drop(first);

@@ -17,6 +17,7 @@ mod output;
 mod plugin;
 mod scan;
 mod search;
+mod store;
 mod sync;
 
 use std::path::PathBuf;
@@ -76,6 +77,9 @@ pub enum Command {
     ///   cloudops search env=prod AND app=main
     ///   cloudops search web servers in staging account in us-east-1 --json
     Search(search::SearchArgs),
+    /// Repair the local store: `cloudops store rebuild` re-syncs into a fresh store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Measure search quality: index an estate file, run a query set, print recall@1,
     /// recall@5 and MRR.
     Eval(search::EvalArgs),
@@ -136,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => {
             tokio::task::spawn_blocking(move || search::search(args, &data_dir)).await?
         }
+        Command::Store(cmd) => store::run(cmd, &data_dir).await,
         Command::Eval(args) => tokio::task::spawn_blocking(move || search::eval(args)).await?,
         Command::Demo(args) => demo::run(args, &data_dir).await,
     }

@@ -179,6 +179,17 @@ pub enum KeyError {
         /// What is wrong.
         reason: String,
     },
+    /// A reader found no key. Readers never create one: a new key could not open the values
+    /// the store already holds, and would hide that the old key is gone.
+    #[error(
+        "the estate key is missing (no key file {file}, no OS keychain entry \
+         `{KEYCHAIN_SERVICE}`/`{KEYCHAIN_USER}`); restore it from a backup, or start a new store \
+         with `cloudops store rebuild` (a re-sync creates a new key)"
+    )]
+    Missing {
+        /// Where the key file should be.
+        file: PathBuf,
+    },
     /// Reading or writing the key file failed.
     #[error("key file {path}: {source}")]
     Io {
@@ -353,6 +364,19 @@ impl KeyStore {
 
     /// The key and where it came from, creating it on first use.
     pub fn load_or_create(&self) -> Result<(KeyBytes, KeySource), KeyError> {
+        self.find(true)
+    }
+
+    /// The key and where it came from; [`KeyError::Missing`] when there is none. For readers
+    /// (search, status): only a writer that starts an empty store may create the key.
+    pub fn load_existing(&self) -> Result<(KeyBytes, KeySource), KeyError> {
+        self.find(false)
+    }
+
+    fn find(&self, create: bool) -> Result<(KeyBytes, KeySource), KeyError> {
+        let missing = || KeyError::Missing {
+            file: self.key_file(),
+        };
         let file = self.key_file();
         let marker = self.keychain_marker();
         match self.choice {
@@ -366,6 +390,9 @@ impl KeyStore {
                         forced_store: "key file",
                         elsewhere: format!("OS keychain (see {})", marker.display()),
                     });
+                }
+                if !create {
+                    return Err(missing());
                 }
                 let key = self.create_file()?;
                 tracing::warn!(
@@ -387,6 +414,9 @@ impl KeyStore {
                     }
                     if marker.exists() {
                         return Err(KeyError::KeychainKeyLost { marker });
+                    }
+                    if !create {
+                        return Err(missing());
                     }
                     match self.create_in_keychain()? {
                         Some(key) => Ok((key, KeySource::Keychain)),
@@ -412,6 +442,9 @@ impl KeyStore {
                         if marker.exists() {
                             return Err(KeyError::KeychainKeyLost { marker });
                         }
+                        if !create {
+                            return Err(missing());
+                        }
                         match self.create_in_keychain() {
                             Ok(Some(key)) => return Ok((key, KeySource::Keychain)),
                             Ok(None) => {
@@ -431,6 +464,9 @@ impl KeyStore {
                         return Err(KeyError::Keychain { reason })
                     }
                 };
+                if !create {
+                    return Err(missing());
+                }
                 let key = self.create_file()?;
                 tracing::warn!(
                     "the OS keychain is not available ({unavailable}); created the estate key in \
@@ -646,6 +682,26 @@ mod tests {
         let k = FakeKeychain::default();
         *k.unavailable.lock().unwrap() = true;
         k
+    }
+
+    #[test]
+    fn a_reader_finds_no_key_and_creates_none() {
+        let dir = tempfile::tempdir().unwrap();
+        for choice in [KeyStoreChoice::File, KeyStoreChoice::Auto] {
+            let err = store(dir.path(), &unavailable(), choice)
+                .load_existing()
+                .unwrap_err();
+            assert!(matches!(err, KeyError::Missing { .. }), "{err}");
+            assert!(err.to_string().contains("cloudops store rebuild"), "{err}");
+        }
+        assert!(!dir.path().join("keys").exists(), "nothing was created");
+        let (made, _) = store(dir.path(), &unavailable(), KeyStoreChoice::File)
+            .load_or_create()
+            .unwrap();
+        let (found, _) = store(dir.path(), &unavailable(), KeyStoreChoice::File)
+            .load_existing()
+            .unwrap();
+        assert_eq!(*made, *found);
     }
 
     #[test]

@@ -88,6 +88,14 @@ impl Sealer {
         Ok((Sealer::from_key(&key), source))
     }
 
+    /// A sealer for the estate key that must already exist (see [`KeyStore::load_existing`]):
+    /// for readers, which never create a key.
+    pub fn existing(data_dir: &Path) -> Result<(Sealer, KeySource), SealError> {
+        let choice = KeyStoreChoice::from_env()?;
+        let (key, source) = KeyStore::new(data_dir).choice(choice).load_existing()?;
+        Ok((Sealer::from_key(&key), source))
+    }
+
     /// A sealer for an explicit key, for tests and key import. The caller should zeroize its
     /// copy.
     pub fn from_key(key: &[u8; KEY_LEN]) -> Self {

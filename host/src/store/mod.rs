@@ -22,7 +22,9 @@
 //! # Ok::<(), store::StoreError>(())
 //! ```
 
+pub mod disk;
 pub mod edge;
+pub mod published;
 pub mod server;
 
 /// Sealing lives in [`crate::seal`]; it is reachable here too because the store's callers
@@ -355,6 +357,33 @@ pub enum StoreError {
     /// The caller passed something the store cannot keep.
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The disk has too little room to write the store safely.
+    #[error(
+        "the disk is full: free {needed_mb} MB in {dir} (only {free_mb} MB free) and run the \
+         command again"
+    )]
+    DiskFull {
+        /// The directory that could not grow.
+        dir: PathBuf,
+        /// Megabytes free there.
+        free_mb: u64,
+        /// Megabytes wanted.
+        needed_mb: u64,
+    },
+    /// The store lost data or cannot be read.
+    #[error(
+        "the local store at {path} is damaged: {message}. Run `cloudops store rebuild` to \
+         re-sync into a fresh store (searches keep answering from the last good copy meanwhile)"
+    )]
+    Damaged {
+        /// Store directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A write was attempted on a reader's view.
+    #[error("the store was opened for reading only; {0} needs a writer (`cloudops sync`)")]
+    ReadOnly(&'static str),
 }
 
 /// A vector store holding the estate and chat history.
@@ -403,6 +432,13 @@ pub trait EstateStore: Send + Sync {
 
     /// Flushes everything to disk (the embedded store's segments and write-ahead log).
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Makes what was written so far visible to readers as one consistent state: the embedded
+    /// store publishes a new generation (see [`published`]); a writer also publishes when it is
+    /// dropped. The server shows writes at once; there this does nothing.
+    fn publish(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Opens the store at `location`: the embedded store (created on first use) or a connection to
@@ -410,6 +446,19 @@ pub trait EstateStore: Send + Sync {
 pub fn open(location: &Location) -> Result<Box<dyn EstateStore>, StoreError> {
     match location {
         Location::Embedded(dir) => Ok(Box::new(edge::EdgeStore::open(dir)?)),
+        Location::Server { url, api_key } => Ok(Box::new(server::ServerStore::connect(
+            url,
+            api_key.as_deref(),
+        )?)),
+    }
+}
+
+/// Opens the store for reading only: search, status, plan and the app. Never waits for a
+/// writer and never writes to the store's directory (it may be read-only); the embedded store
+/// is read from its last published generation (see [`edge`]).
+pub fn open_reader(location: &Location) -> Result<Box<dyn EstateStore>, StoreError> {
+    match location {
+        Location::Embedded(dir) => Ok(Box::new(edge::EdgeStore::open_reader(dir)?)),
         Location::Server { url, api_key } => Ok(Box::new(server::ServerStore::connect(
             url,
             api_key.as_deref(),

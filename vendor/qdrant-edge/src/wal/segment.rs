@@ -172,6 +172,8 @@ impl Segment {
             #[cfg(unix)]
             {
                 rustix::fs::ftruncate(&file, capacity as u64)?;
+                // cloudops: see `reserve_disk_space`; the WAL is written through a map.
+                crate::common::mmap::reserve_disk_space(&file, capacity as u64)?;
             }
 
             let mut mmap = MmapViewSync::from_file(&file, 0, capacity)?;
@@ -517,6 +519,8 @@ impl Segment {
             #[cfg(unix)]
             {
                 rustix::fs::ftruncate(&file, required_capacity as u64)?;
+                // cloudops: see `reserve_disk_space`; the WAL is written through a map.
+                crate::common::mmap::reserve_disk_space(&file, required_capacity as u64)?;
             }
 
             let mut mmap = MmapViewSync::from_file(&file, 0, required_capacity)?;

@@ -51,6 +51,24 @@ pub static MULTI_MMAP_IS_SUPPORTED: LazyLock<bool> = LazyLock::new(|| {
 /// If multi-mmap support is checked at Qdrant startup, the result is stored in this cell.
 pub static MULTI_MMAP_SUPPORT_CHECK_RESULT: OnceLock<bool> = OnceLock::new();
 
+/// cloudops: gives a file that will be written through a memory map its disk blocks now.
+/// `set_len`/`ftruncate` only makes a sparse file; on a full disk a later store through the
+/// map then kills the process with SIGBUS instead of returning ENOSPC. `posix_fallocate`
+/// semantics (fallocate mode 0) turn that into an error here. Filesystems that cannot
+/// preallocate keep the old behaviour. Used for the WAL only: segment files are sized far
+/// beyond what they hold (an empty store would take ~120 MB), so cloudops guards their growth
+/// by checking free space before each batch instead (host/src/store/disk.rs).
+pub fn reserve_disk_space<Fd: std::os::fd::AsFd>(file: Fd, length: u64) -> io::Result<()> {
+    if length == 0 {
+        return Ok(());
+    }
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, length) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn create_and_ensure_length(path: &Path, length: usize) -> io::Result<File> {
     if path.exists() {
         let file = OpenOptions::new()
