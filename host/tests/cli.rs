@@ -806,7 +806,10 @@ async fn a_full_disk_is_a_clear_error_for_sync_and_search_never_a_signal() {
     // The store's disk is full: the sync says how much to free, before writing anything.
     let small = tempfile::tempdir().unwrap();
     if !mount_tmpfs(small.path(), 20) {
-        println!("SKIPPED: full disk: cannot mount a tmpfs here (needs root)");
+        skipped(
+            "full_disk_under_the_store",
+            "cannot mount a tmpfs here (needs root)",
+        );
         return;
     }
     let store = data.path().join("store");
@@ -832,7 +835,10 @@ async fn a_full_disk_is_a_clear_error_for_sync_and_search_never_a_signal() {
 
     // The temp dir of a search is full: it says so too, and a search with room answers.
     if !mount_tmpfs(small.path(), 1) {
-        println!("SKIPPED: full temp dir: cannot mount a tmpfs here (needs root)");
+        skipped(
+            "full_temp_dir_under_search",
+            "cannot mount a tmpfs here (needs root)",
+        );
         return;
     }
     let mut full_tmp = env.clone();
@@ -854,4 +860,11 @@ async fn a_full_disk_is_a_clear_error_for_sync_and_search_never_a_signal() {
     assert!(found(data.path(), "web-server-1", &env)
         .await
         .contains(&"web-server-1".to_owned()));
+}
+
+/// Says `test` was skipped, in the line scripts/test counts (straight to stdout: libtest
+/// swallows a passing test's `println!`).
+fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "SKIPPED: {test}: {why}");
 }
