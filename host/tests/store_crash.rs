@@ -12,11 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cloudops_host::store::edge::{EdgeOptions, EdgeStore};
-use cloudops_host::store::{
-    resource_id, Collection, EstateStore, Filter, Point, Query, SparseVector, DENSE_DIM,
-    UPSERT_BATCH,
-};
-use serde_json::json;
+use cloudops_host::store::{Collection, EstateStore, Filter, Point, Query, UPSERT_BATCH};
 
 const CHILD_ENV: &str = "CLOUDOPS_STORE_CRASH_CHILD";
 const TEST_NAME: &str = "killed_writer_leaves_a_store_that_reopens_and_resyncs";
@@ -24,36 +20,11 @@ const TEST_NAME: &str = "killed_writer_leaves_a_store_that_reopens_and_resyncs";
 /// Points in a full sync: enough for `optimize()` to build an HNSW graph.
 const TOTAL: usize = 8_000;
 
+mod common;
+
+/// The shared fixture point, as synced at time 1000.
 fn point(i: usize) -> Point {
-    // Deterministic, clustered vectors: 40 centres, a little noise.
-    let mut state = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
-    let centre = i % 40;
-    let mut dense: Vec<f32> = (0..DENSE_DIM)
-        .map(|d| if d % 40 == centre { 1.0 } else { 0.0 } + 0.2 * next())
-        .collect();
-    let norm = dense.iter().map(|x| x * x).sum::<f32>().sqrt();
-    dense.iter_mut().for_each(|x| *x /= norm);
-    let identifier = format!("i-{i:06}");
-    let payload = json!({
-        "identifier": identifier,
-        "account_id": "111111111111",
-        "region": "eu-west-1",
-        "resource_type": "ec2:instance",
-        "synced_at": 1000,
-        "sealed": "v1:".to_owned() + &"A".repeat(300),
-    });
-    Point {
-        id: resource_id("111111111111", "eu-west-1", "ec2:instance", &identifier),
-        dense,
-        lexical: SparseVector::from_pairs([(i as u32, 1.0), (100_000 + (i % 7) as u32, 0.5)]),
-        payload: payload.as_object().unwrap().clone(),
-    }
+    common::point(i, 1000)
 }
 
 fn all_points() -> Vec<Point> {

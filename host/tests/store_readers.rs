@@ -10,40 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudops_host::store::edge::EdgeStore;
-use cloudops_host::store::{
-    resource_id, Collection, EstateStore, Filter, Point, Query, SparseVector, StoreError, DENSE_DIM,
-};
-use serde_json::json;
+use cloudops_host::store::{Collection, EstateStore, Filter, Point, Query, StoreError};
 
+mod common;
+
+/// The shared fixture point, as synced at time 1000.
 fn point(i: usize) -> Point {
-    let mut state = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
-    let centre = i % 40;
-    let mut dense: Vec<f32> = (0..DENSE_DIM)
-        .map(|d| if d % 40 == centre { 1.0 } else { 0.0 } + 0.2 * next())
-        .collect();
-    let norm = dense.iter().map(|x| x * x).sum::<f32>().sqrt();
-    dense.iter_mut().for_each(|x| *x /= norm);
-    let identifier = format!("i-{i:06}");
-    let payload = json!({
-        "identifier": identifier,
-        "account_id": "111111111111",
-        "region": "eu-west-1",
-        "resource_type": "ec2_instance",
-        "synced_at": 1000,
-        "sealed": "v1:".to_owned() + &"A".repeat(300),
-    });
-    Point {
-        id: resource_id("111111111111", "eu-west-1", "ec2_instance", &identifier),
-        dense,
-        lexical: SparseVector::from_pairs([(i as u32, 1.0), (100_000 + (i % 7) as u32, 0.5)]),
-        payload: payload.as_object().unwrap().clone(),
-    }
+    common::point(i, 1000)
 }
 
 fn points(range: std::ops::Range<usize>) -> Vec<Point> {

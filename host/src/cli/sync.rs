@@ -492,7 +492,11 @@ pub fn status(args: StatusArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let unfinished = RunMarker::load(data_dir);
     let unfinished_line = unfinished.as_ref().map(|(marker, running)| {
         let when = if marker.started > 0 {
-            format!("{} ({})", ago(marker.started), utc(marker.started))
+            format!(
+                "{} ({})",
+                ago(marker.started),
+                cloudops_host::estate::utc(marker.started)
+            )
         } else {
             "at an unknown time".to_owned()
         };
@@ -593,27 +597,6 @@ pub fn status(args: StatusArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `2026-01-02 03:04 UTC`.
-fn utc(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
 }
 
 fn humanize(seconds: i64) -> String {
