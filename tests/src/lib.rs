@@ -336,3 +336,45 @@ pub fn pairs<V: ToString>(list: &[(&str, V)]) -> Vec<(String, String)> {
         .map(|(k, v)| ((*k).to_owned(), v.to_string()))
         .collect()
 }
+
+/// The embedding model, loaded once per test binary.
+pub fn embedder() -> std::sync::Arc<cloudops_host::embed::Embedder> {
+    static MODEL: OnceLock<std::sync::Arc<cloudops_host::embed::Embedder>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            std::sync::Arc::new(cloudops_host::embed::Embedder::from_env().unwrap_or_else(|e| {
+                panic!("the embedding model is needed: run scripts/setup and source scripts/env.sh ({e})")
+            }))
+        })
+        .clone()
+}
+
+/// Sends one S3 REST call (`method path?sub`) through the host's client and fails the test
+/// on a non-2xx.
+pub async fn s3_call(
+    client: &AwsClient,
+    region: &str,
+    method: &str,
+    path: &str,
+    sub: Option<&str>,
+    body: &str,
+) {
+    let request = cloudops_host::aws::AwsRequest {
+        service: "s3".into(),
+        method: method.into(),
+        path: path.into(),
+        query: sub
+            .map(|s| (s.to_owned(), String::new()))
+            .into_iter()
+            .collect(),
+        headers: vec![("content-type".into(), "application/xml".into())],
+        body: body.as_bytes().to_vec(),
+    };
+    let response = client.send(&request, region, 1 << 20).await.unwrap();
+    assert!(
+        response.is_success(),
+        "{method} {path}?{sub:?} in {region}: HTTP {}: {}",
+        response.status,
+        String::from_utf8_lossy(&response.body)
+    );
+}

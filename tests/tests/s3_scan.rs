@@ -1,43 +1,14 @@
 //! The S3 plugin against the real emulator: each bucket is reported by its own region's
 //! scan, with its tags and settings, and a denied setting is a gap, not a failure.
 
-use cloudops_host::aws::{AwsClient, AwsRequest};
+use cloudops_host::aws::AwsClient;
 use cloudops_host::demo::{self, create_iam_user};
 use cloudops_host::plugin::{Limits, PluginError};
 use cloudops_host::resource::Resource;
-use cloudops_tests::{load_plugin, scan, start_emulator};
+use cloudops_tests::{load_plugin, s3_call, scan, start_emulator};
 use serde_json::json;
 
 const KMS_KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
-/// Sends one S3 REST call through the host's client and fails the test on a non-2xx.
-async fn s3(
-    client: &AwsClient,
-    region: &str,
-    method: &str,
-    path: &str,
-    sub: Option<&str>,
-    body: &str,
-) {
-    let request = AwsRequest {
-        service: "s3".into(),
-        method: method.into(),
-        path: path.into(),
-        query: sub
-            .map(|s| (s.to_owned(), String::new()))
-            .into_iter()
-            .collect(),
-        headers: vec![("content-type".into(), "application/xml".into())],
-        body: body.as_bytes().to_vec(),
-    };
-    let response = client.send(&request, region, 1 << 20).await.unwrap();
-    assert!(
-        response.is_success(),
-        "{method} {path}?{sub:?} in {region}: HTTP {}: {}",
-        response.status,
-        String::from_utf8_lossy(&response.body)
-    );
-}
 
 /// CreateBucket: us-east-1 takes no location constraint, every other region needs one.
 async fn create_bucket(client: &AwsClient, region: &str, name: &str) {
@@ -49,13 +20,13 @@ async fn create_bucket(client: &AwsClient, region: &str, name: &str) {
              <LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
         )
     };
-    s3(client, region, "PUT", &format!("/{name}"), None, &body).await;
+    s3_call(client, region, "PUT", &format!("/{name}"), None, &body).await;
 }
 
 /// Sets one bucket sub-resource (`tagging`, `versioning`, ...). AWS also wants a
 /// Content-MD5 on tagging and lifecycle; moto does not check it.
 async fn put(client: &AwsClient, region: &str, bucket: &str, sub: &str, body: &str) {
-    s3(
+    s3_call(
         client,
         region,
         "PUT",

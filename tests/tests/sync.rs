@@ -6,33 +6,23 @@
 //! and that both backends answer the same searches with the same results.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use cloudops_host::aws::Endpoints;
 use cloudops_host::demo::{
     generate, seed_estate, AccountSpec, Emulator, EstateFile, EstateSpec, SeedReport,
 };
-use cloudops_host::embed::Embedder;
 use cloudops_host::estate::{Estate, Record};
 use cloudops_host::plugin::{Limits, Plugin};
 use cloudops_host::scan::sync::{self, SyncAccount, SyncOptions, SyncReport};
 use cloudops_host::search::{self, AccountName, SearchHit, SearchRequest};
 use cloudops_host::store::seal::Sealer;
 use cloudops_host::store::{self, EstateStore, Filter, Location};
-use cloudops_tests::{load_plugin, qdrant_url_or_skip, start_emulator, ServerCollections};
+use cloudops_tests::{
+    embedder, load_plugin, qdrant_url_or_skip, start_emulator, ServerCollections,
+};
 
 const PLUGINS: [&str; 6] = ["ec2", "rds", "s3", "lambda", "vpc", "elb"];
-
-fn embedder() -> Arc<Embedder> {
-    static MODEL: OnceLock<Arc<Embedder>> = OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            Arc::new(Embedder::from_env().unwrap_or_else(|e| {
-                panic!("the embedding model is needed: run scripts/setup and source scripts/env.sh ({e})")
-            }))
-        })
-        .clone()
-}
 
 /// Three accounts (production, staging, development) × two regions, a little of everything.
 fn small_estate() -> EstateFile {

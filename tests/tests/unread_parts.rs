@@ -3,56 +3,22 @@
 //! marked stale, until a read succeeds; a resource the host had to drop is never deleted as
 //! if it were gone.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use cloudops_host::aws::{AwsClient, AwsRequest};
+use cloudops_host::aws::AwsClient;
 use cloudops_host::demo::create_iam_user;
-use cloudops_host::embed::Embedder;
 use cloudops_host::estate::{Estate, Record};
 use cloudops_host::plugin::{Limits, Plugin};
 use cloudops_host::scan::sync::{self, SyncAccount, SyncOptions, SyncReport};
 use cloudops_host::store::seal::Sealer;
 use cloudops_host::store::{self, Filter, Location};
-use cloudops_tests::{load_plugin, start_emulator};
+use cloudops_tests::{embedder, load_plugin, s3_call, start_emulator};
 
 const REGION: &str = "eu-west-1";
-
-fn embedder() -> Arc<Embedder> {
-    static MODEL: OnceLock<Arc<Embedder>> = OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            Arc::new(Embedder::from_env().unwrap_or_else(|e| {
-                panic!("the embedding model is needed: run scripts/setup and source scripts/env.sh ({e})")
-            }))
-        })
-        .clone()
-}
 
 fn estate(dir: &tempfile::TempDir) -> Estate {
     let store = store::open(&Location::Embedded(dir.path().join("store"))).unwrap();
     Estate::new(Arc::from(store), embedder(), Arc::new(Sealer::generate()))
-}
-
-/// One S3 call that must succeed.
-async fn s3(client: &AwsClient, method: &str, bucket: &str, sub: Option<&str>, body: &str) {
-    let request = AwsRequest {
-        service: "s3".into(),
-        method: method.into(),
-        path: format!("/{bucket}"),
-        query: sub
-            .map(|s| (s.to_owned(), String::new()))
-            .into_iter()
-            .collect(),
-        headers: vec![("content-type".into(), "application/xml".into())],
-        body: body.as_bytes().to_vec(),
-    };
-    let response = client.send(&request, REGION, 1 << 20).await.unwrap();
-    assert!(
-        response.is_success(),
-        "{method} /{bucket}?{sub:?}: HTTP {}: {}",
-        response.status,
-        String::from_utf8_lossy(&response.body)
-    );
 }
 
 async fn create_bucket(client: &AwsClient, bucket: &str) {
@@ -60,7 +26,7 @@ async fn create_bucket(client: &AwsClient, bucket: &str) {
         "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
          <LocationConstraint>{REGION}</LocationConstraint></CreateBucketConfiguration>"
     );
-    s3(client, "PUT", bucket, None, &body).await;
+    s3_call(client, REGION, "PUT", &format!("/{bucket}"), None, &body).await;
 }
 
 async fn tag_bucket(client: &AwsClient, bucket: &str, tags: &[(String, String)]) {
@@ -69,7 +35,15 @@ async fn tag_bucket(client: &AwsClient, bucket: &str, tags: &[(String, String)])
         .map(|(k, v)| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>"))
         .collect();
     let body = format!("<Tagging><TagSet>{tags}</TagSet></Tagging>");
-    s3(client, "PUT", bucket, Some("tagging"), &body).await;
+    s3_call(
+        client,
+        REGION,
+        "PUT",
+        &format!("/{bucket}"),
+        Some("tagging"),
+        &body,
+    )
+    .await;
 }
 
 async fn sync_s3(client: AwsClient, plugin: Plugin, estate: &Estate) -> SyncReport {
