@@ -173,6 +173,35 @@ pub const SENSITIVE: &[(&str, &str)] = &[
         "returns the function's environment variables",
     ),
     ("glue:GetConnection", "returns connection passwords"),
+    // Environment variables and build settings: where secrets are most often pasted.
+    (
+        "ecs:DescribeTaskDefinition",
+        "returns containers' environment variables",
+    ),
+    (
+        "batch:DescribeJobDefinitions",
+        "returns containers' environment variables",
+    ),
+    (
+        "elasticbeanstalk:DescribeConfigurationSettings",
+        "returns environment properties",
+    ),
+    (
+        "codebuild:BatchGetProjects",
+        "returns build environment variables",
+    ),
+    (
+        "apprunner:DescribeService",
+        "returns the service's environment variables",
+    ),
+    (
+        "lightsail:GetContainerServices",
+        "returns containers' environment variables",
+    ),
+    (
+        "amplify:ListApps",
+        "returns apps' environment variables and basic-auth credentials",
+    ),
     ("glue:GetConnections", "returns connection passwords"),
     (
         "ec2:GetPasswordData",

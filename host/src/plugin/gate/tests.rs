@@ -171,6 +171,16 @@ fn the_default_grant_holds_no_sensitive_or_write_operation() {
         "environment variables"
     );
     assert!(!names.contains(&"secretsmanager:ListSecrets".to_string()));
+    let g = grant(&["ecs", "amplify"], None);
+    let names: Vec<String> = g.operations().map(|(o, _)| o.to_string()).collect();
+    assert!(
+        !names.contains(&"ecs:DescribeTaskDefinition".to_string()),
+        "environment variables"
+    );
+    assert!(
+        !names.contains(&"amplify:ListApps".to_string()),
+        "environment variables"
+    );
 }
 
 #[test]
