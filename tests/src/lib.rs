@@ -1,6 +1,8 @@
 //! Shared set-up for cloudops's end-to-end tests and benchmarks: build the plugins once,
 //! start the AWS emulator, make clients, seed it, run a scan, and read what was found.
 
+pub mod faults;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

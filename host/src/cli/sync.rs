@@ -143,8 +143,16 @@ pub async fn run_sync(
     };
     // Until `end`, a later `status` knows this sync has not finished (or was killed).
     let running = RunMarker::begin(data_dir).map_err(anyhow::Error::msg)?;
+    let publisher = estate.clone();
     let mut report = sync::sync(accounts, plugins, estate, options, events).await;
     progress.finish();
+    // Readers (search, the app) see the store as of its last publication: hand them this
+    // sync's state now rather than whenever the last handle on the store is dropped.
+    if let Err(e) = tokio::task::spawn_blocking(move || publisher.store().publish()).await? {
+        eprintln!(
+            "warning: this sync's changes are stored, but searches still see the state before              it: {e}"
+        );
+    }
     report.failed_accounts.splice(0..0, failed);
     let mut status = live.lock().expect("status lock").clone();
     for account in &report.accounts {

@@ -269,6 +269,11 @@ impl Estate {
             .filter(|id| !seen.contains(id))
             .collect();
         if !stale.is_empty() {
+            tracing::info!(
+                "{account_id}/{region}/{service}: removing {} records the complete scan no \
+                 longer saw",
+                stale.len()
+            );
             self.store.delete(Collection::Estate, &stale)?;
         }
         Ok(stale.len() as u64)

@@ -46,6 +46,10 @@ pub struct ScopeStatus {
     pub unchanged: usize,
     /// Resources deleted because the scan no longer saw them.
     pub removed: u64,
+    /// Resources that keep parts from an earlier read because reading them failed this time
+    /// (a sub-call such as GetBucketTagging); those parts are marked stale in the store.
+    #[serde(default)]
+    pub stale: usize,
     /// Texts embedded.
     pub embedded: usize,
     /// Resources whose IAM permissions are known.

@@ -402,6 +402,15 @@ impl Scope {
                 Err(e) => status.errors.push(format!("removing stale resources: {e}")),
             }
         }
+        if status.stale > 0 {
+            // The listing may be complete, but not everything in it could be read: a
+            // "completed with failures", never a clean sync.
+            status.errors.push(format!(
+                "{} resources keep parts from an earlier read, marked stale: reading them \
+                 failed this time (the warnings say which); run `cloudops sync` again",
+                status.stale
+            ));
+        }
         status.complete = complete;
         if complete {
             status.last_success = Some(status.last_attempt);
@@ -464,6 +473,7 @@ impl Scope {
                 status.updated += stats.updated;
                 status.unchanged += stats.unchanged;
                 status.embedded += stats.embedded;
+                status.stale += stats.stale;
                 true
             }
             Ok(Err(e)) => {

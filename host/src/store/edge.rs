@@ -190,6 +190,10 @@ impl EdgeStore {
         disk::ensure_free(dir, disk::OPEN_MARGIN)?;
         let estate = Shard::open(dir, dir, Collection::Estate, &options, false)?;
         let chat = Shard::open(dir, dir, Collection::ChatHistory, &options, false)?;
+        // The last writer died before publishing what it wrote: this one publishes when it
+        // is done even if it writes nothing (a re-sync that finds everything unchanged),
+        // else readers would go on seeing the state before the killed sync.
+        let unpublished = dir.join(WRITING_MARKER).exists();
         let store = Self {
             dir: dir.to_owned(),
             options,
@@ -198,7 +202,7 @@ impl EdgeStore {
             gate: RwLock::new(()),
             role: Role::Writer {
                 _lock: lock,
-                dirty: AtomicBool::new(false),
+                dirty: AtomicBool::new(unpublished),
             },
         };
         match published::current(dir)? {
