@@ -440,9 +440,16 @@ fn a_complete_scan_removes_what_it_no_longer_sees_in_its_scope_only() {
     estate.put(records.clone()).unwrap();
     // The rds scan of production us-west-2 now sees only pg-instance-main1.
     let seen: HashSet<_> = [records[0].id()].into();
-    let removed = estate
-        .remove_unseen(PROD, "us-west-2", "rds", &seen)
+    // Listed incompletely, a type loses nothing.
+    let unsure = estate
+        .unseen(PROD, "us-west-2", "rds", &seen, &["rds_instance".to_owned()])
         .unwrap();
+    assert!(unsure.stale.is_empty() && unsure.total == 0, "{unsure:?}");
+    let unseen = estate
+        .unseen(PROD, "us-west-2", "rds", &seen, &[])
+        .unwrap();
+    assert_eq!(unseen.total, 2, "the scope holds two databases");
+    let removed = estate.remove("rds", &unseen.stale).unwrap();
     assert_eq!(removed, 1, "pg-instance-main2 is gone");
     let left: Vec<_> = estate
         .list(&Filter::all().eq("service", "rds"))

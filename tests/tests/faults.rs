@@ -720,3 +720,37 @@ impl Lab {
         .unwrap()
     }
 }
+
+/// A listing that fails for good makes only its own type incomplete: the scanner's other
+/// types are still compared with the store, and what they no longer list is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_listing_holds_back_removals_of_its_own_type_only() {
+    let lab = Lab::new().await;
+    converge(&lab, "seeding").await;
+    let truth = lab.truth().await;
+    let key = format!("{ACCOUNT}/{}/rds_instance", REGIONS[0]);
+    let gone = truth[&key].keys().next().unwrap().clone();
+    let request = AwsRequest::query_protocol(
+        "rds",
+        "DeleteDBInstance",
+        "2014-10-31",
+        &[("DBInstanceIdentifier", &gone), ("SkipFinalSnapshot", "true")],
+    );
+    let answer = lab.admin.send(&request, REGIONS[0], 1 << 20).await.unwrap();
+    assert!(answer.is_success(), "{}", String::from_utf8_lossy(&answer.body));
+
+    let (code, err) = lab
+        .sync(vec![Rule::new(Fault::Garbage)
+            .service("rds")
+            .with("Action=DescribeDBSnapshots")])
+        .await;
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("incomplete listing of rds_snapshot"), "{err}");
+    let stored = lab.stored();
+    assert!(
+        !stored.listing[&key].contains_key(&gone),
+        "the deleted database is removed though snapshots could not be listed: {err}"
+    );
+    assert_eq!(stored.listing[&key], lab.truth().await[&key]);
+    converge(&lab, "a failing snapshot listing").await;
+}

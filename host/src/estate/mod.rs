@@ -90,6 +90,15 @@ impl Record {
     }
 }
 
+/// What [`Estate::unseen`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unseen {
+    /// Records of the scope among the types that were listed completely.
+    pub total: u64,
+    /// Of those, the ones the scan did not see.
+    pub stale: Vec<Uuid>,
+}
+
 /// What [`Estate::put`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PutStats {
@@ -248,35 +257,46 @@ impl Estate {
         Ok(stats)
     }
 
-    /// Deletes the records of `(account, region, service)` whose ids are not in `seen`;
-    /// returns how many. Call it only after a complete scan.
-    pub fn remove_unseen(
+    /// The records of `(account, region, service)` that a scan did not see, leaving out the
+    /// types in `unsure` (their listing was incomplete, so not seeing a record proves nothing).
+    /// Call it only after a scan whose other types were complete.
+    pub fn unseen(
         &self,
         account_id: &str,
         region: &str,
         service: &str,
         seen: &HashSet<Uuid>,
-    ) -> Result<u64, EstateError> {
+        unsure: &[String],
+    ) -> Result<Unseen, EstateError> {
         let scope = Filter::all()
             .eq("account_id", account_id)
             .eq("region", region)
             .eq("service", service);
-        let stale: Vec<Uuid> = self
-            .store
-            .scan(Collection::Estate, &scope)?
-            .into_iter()
-            .map(|p| p.id)
-            .filter(|id| !seen.contains(id))
-            .collect();
-        if !stale.is_empty() {
-            tracing::info!(
-                "{account_id}/{region}/{service}: removing {} records the complete scan no \
-                 longer saw",
-                stale.len()
-            );
-            self.store.delete(Collection::Estate, &stale)?;
+        let mut unseen = Unseen::default();
+        for point in self.store.scan(Collection::Estate, &scope)? {
+            let kind = point.payload.get("resource_type").and_then(Value::as_str);
+            if kind.is_some_and(|k| unsure.iter().any(|u| u == k)) {
+                continue;
+            }
+            unseen.total += 1;
+            if !seen.contains(&point.id) {
+                unseen.stale.push(point.id);
+            }
         }
-        Ok(stale.len() as u64)
+        Ok(unseen)
+    }
+
+    /// Deletes the records `ids` of `scope` (`account/region/service`, for the log); returns
+    /// how many.
+    pub fn remove(&self, scope: &str, ids: &[Uuid]) -> Result<u64, EstateError> {
+        if !ids.is_empty() {
+            tracing::info!(
+                "{scope}: removing {} records the complete scan no longer saw",
+                ids.len()
+            );
+            self.store.delete(Collection::Estate, ids)?;
+        }
+        Ok(ids.len() as u64)
     }
 
     /// Reads records by id (missing ids are skipped).

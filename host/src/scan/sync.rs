@@ -28,7 +28,6 @@ use crate::aws::AwsClient;
 use crate::estate::{Estate, Record};
 use crate::plugin::Plugin;
 use crate::resource::Resource;
-use crate::store::{Collection, Filter};
 
 /// Resources per batch: checked against IAM, embedded and stored together.
 pub const BATCH: usize = 100;
@@ -80,10 +79,10 @@ pub struct HeldDeletion {
     pub service: String,
     /// Records the removal would delete.
     pub stale: u64,
-    /// Records of the scope in the store.
+    /// Records of the scope in the store (of the types that were listed completely).
     pub total: u64,
-    /// What the complete scan saw (everything else of the scope is stale).
-    pub seen: HashSet<uuid::Uuid>,
+    /// The records the removal would delete.
+    pub ids: Vec<uuid::Uuid>,
 }
 
 impl HeldDeletion {
@@ -94,7 +93,7 @@ impl HeldDeletion {
 
     /// Removes the records after all (the user confirmed); returns how many.
     pub fn apply(&self, estate: &Estate) -> Result<u64, crate::estate::EstateError> {
-        estate.remove_unseen(&self.account_id, &self.region, &self.service, &self.seen)
+        estate.remove(&self.scope(), &self.ids)
     }
 }
 
@@ -293,6 +292,9 @@ impl Scope {
             permit,
         );
         let mut complete = true;
+        // What may be removed: `None` when nothing may (the scan failed, or storing did);
+        // else every type but those whose listing was incomplete.
+        let mut unsure: Option<Vec<String>> = Some(Vec::new());
         let mut seen = HashSet::new();
         // Only records of this scope count against its records; a plugin may emit a
         // resource of another region, which is stored but belongs to that region's scope.
@@ -319,9 +321,13 @@ impl Scope {
                             )
                         }),
                 );
-                complete &= self
+                if !self
                     .store(batch, &mut status, &mut seen, &key, &events)
-                    .await;
+                    .await
+                {
+                    complete = false;
+                    unsure = None;
+                }
             }
             if ended {
                 break;
@@ -332,16 +338,22 @@ impl Scope {
             Ok(Ok(report)) => {
                 complete = false;
                 status.errors.push(format!(
-                    "incomplete listing of {}: nothing was removed",
-                    report.incomplete_types.join(", ")
+                    "incomplete listing of {}: nothing of {} was removed",
+                    report.incomplete_types.join(", "),
+                    if report.incomplete_types.len() == 1 { "it" } else { "them" }
                 ));
+                if let Some(unsure) = &mut unsure {
+                    unsure.extend(report.incomplete_types);
+                }
             }
             Ok(Err(e)) => {
                 complete = false;
+                unsure = None;
                 status.errors.push(e.to_string());
             }
             Err(e) => {
                 complete = false;
+                unsure = None;
                 status.errors.push(format!("the scan stopped: {e}"));
             }
         }
@@ -351,7 +363,7 @@ impl Scope {
         });
 
         let mut held = None;
-        if complete {
+        if let Some(unsure) = unsure {
             let (estate, region, service, account_id) = (
                 self.estate.clone(),
                 self.region.clone(),
@@ -359,29 +371,26 @@ impl Scope {
                 account_id.clone(),
             );
             let allow = self.allow_mass_delete;
-            let seen_here = seen_here.len() as u64;
+            let scope = key.clone();
             let removed = tokio::task::spawn_blocking(move || {
-                let scope = Filter::all()
-                    .eq("account_id", &account_id)
-                    .eq("region", &region)
-                    .eq("service", &service);
-                let total = estate
-                    .store()
-                    .count(Collection::Estate, &scope)
+                // Only records of this scope count: a plugin may emit a resource of another
+                // region, which belongs to that region's scope.
+                let unseen = estate
+                    .unseen(&account_id, &region, &service, &seen_here, &unsure)
                     .map_err(|e| e.to_string())?;
-                let stale = total.saturating_sub(seen_here);
-                if !allow && is_mass_delete(stale, total) {
+                let stale = unseen.stale.len() as u64;
+                if !allow && is_mass_delete(stale, unseen.total) {
                     return Ok(Err(HeldDeletion {
                         account_id,
                         region,
                         service,
                         stale,
-                        total,
-                        seen,
+                        total: unseen.total,
+                        ids: unseen.stale,
                     }));
                 }
                 estate
-                    .remove_unseen(&account_id, &region, &service, &seen)
+                    .remove(&scope, &unseen.stale)
                     .map(Ok)
                     .map_err(|e| e.to_string())
             })
