@@ -14,8 +14,8 @@ use tokio::task::JoinSet;
 
 use super::emulator::{Emulator, DEMO_ACCOUNT};
 use super::estate_file::{
-    EstateFile, Plan, RdsSnapshotPlan, Resolved, ResourceKind, RuleSource, SgRef, SnapshotSource,
-    SubnetRef, VpcRef,
+    EstateFile, Ix, Plan, RdsSnapshotPlan, Resolved, ResourceKind, RuleSource, SgRef,
+    SnapshotSource, SubnetRef, VpcIx, VpcPlan, VpcRef,
 };
 use crate::aws::xml::{error_of, first_text, texts};
 use crate::aws::{
@@ -825,27 +825,32 @@ struct Ids {
     /// Default subnets by zone index.
     default_subnets: Vec<String>,
     /// DB subnet group per file VPC.
-    db_subnet_groups: HashMap<usize, String>,
+    db_subnet_groups: HashMap<VpcIx, String>,
 }
 
 impl Ids {
+    /// The id AWS gave the resource `ix` names.
+    fn id<K>(&self, ix: Ix<K>) -> &String {
+        &self.by_index[&ix.at()]
+    }
+
     fn vpc(&self, v: VpcRef) -> String {
         match v {
             VpcRef::Default => self.default_vpc.clone(),
-            VpcRef::File(i) => self.by_index[&i].clone(),
+            VpcRef::File(i) => self.by_index[&i.at()].clone(),
         }
     }
 
     fn group(&self, g: SgRef) -> String {
         match g {
-            SgRef::File(i) => self.by_index[&i].clone(),
+            SgRef::File(i) => self.by_index[&i.at()].clone(),
             SgRef::DefaultOf(v) => self.default_groups[&self.vpc(v)].clone(),
         }
     }
 
     fn subnet(&self, s: SubnetRef) -> String {
         match s {
-            SubnetRef::File(i) => self.by_index[&i].clone(),
+            SubnetRef::File(i) => self.by_index[&i.at()].clone(),
             SubnetRef::Default(z) => self.default_subnets[z].clone(),
         }
     }
@@ -953,7 +958,7 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
     // 1. VPCs.
     let mut tasks: Vec<Task<(usize, String)>> = Vec::new();
     for &i in &indices {
-        let Resolved::Vpc { cidr } = &plan.resolved[i] else {
+        let Resolved::Vpc(VpcPlan { cidr }) = &plan.resolved[i] else {
             continue;
         };
         let r = &res[i];
@@ -981,7 +986,7 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                 "CreateSubnet",
                 "subnetId",
                 p(&[
-                    ("VpcId", &ids.by_index[&s.vpc]),
+                    ("VpcId", ids.id(s.vpc)),
                     ("CidrBlock", &s.cidr),
                     ("AvailabilityZone", &s.zone),
                 ]),
@@ -989,7 +994,7 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
             Resolved::Sg(g) => {
                 let mut params = p(&[("GroupName", r.key()), ("GroupDescription", &g.description)]);
                 if let VpcRef::File(v) = g.vpc {
-                    params.push(("VpcId".into(), ids.by_index[&v].clone()));
+                    params.push(("VpcId".into(), ids.id(v).clone()));
                 }
                 (
                     ResourceKind::VpcSecurityGroup,
@@ -1081,7 +1086,7 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
     }
 
     // 3. Security group rules and DB subnet groups.
-    let mut tasks: Vec<Task<Option<(usize, String)>>> = Vec::new();
+    let mut tasks: Vec<Task<Option<(VpcIx, String)>>> = Vec::new();
     for &i in &indices {
         let Resolved::Sg(g) = &plan.resolved[i] else {
             continue;
@@ -1134,7 +1139,7 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
         for (n, s) in plan.vpc_subnets[&vpc].iter().enumerate() {
             params.push((
                 format!("SubnetIds.SubnetIdentifier.{}", n + 1),
-                ids.by_index[s].clone(),
+                ids.id(*s).clone(),
             ));
         }
         let site = site.clone();
@@ -1337,7 +1342,7 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
             Resolved::Instance(x) => {
                 for (v, device) in &x.volumes {
                     let params = p(&[
-                        ("VolumeId", &ids.by_index[v]),
+                        ("VolumeId", ids.id(*v)),
                         ("InstanceId", &ids.by_index[&i]),
                         ("Device", device),
                     ]);
@@ -1363,7 +1368,7 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                     .map(|&m| {
                         (
                             format!("rds_instance {}", res[m].key()),
-                            rds_instance_params(estate, &ids, m),
+                            rds_instance_params(estate, &ids, m.at()),
                         )
                     })
                     .collect();
@@ -1425,7 +1430,7 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
                 }
                 if !f.subnets.is_empty() {
                     let subnets: Vec<String> =
-                        f.subnets.iter().map(|s| ids.by_index[s].clone()).collect();
+                        f.subnets.iter().map(|s| ids.id(*s).clone()).collect();
                     let groups: Vec<String> =
                         f.security_groups.iter().map(|g| ids.group(*g)).collect();
                     body["VpcConfig"] =
@@ -1513,8 +1518,8 @@ async fn seed_region(site: Site) -> Result<(), SeedError> {
             }
             Resolved::EbsSnapshot(s) => {
                 let volume = match s.source {
-                    SnapshotSource::Volume(v) => ids.by_index[&v].clone(),
-                    SnapshotSource::RootOf(k) => ids.root_volumes[&k].clone(),
+                    SnapshotSource::Volume(v) => ids.id(v).clone(),
+                    SnapshotSource::RootOf(k) => ids.root_volumes[&k.at()].clone(),
                 };
                 let mut params = p(&[("VolumeId", &volume), ("Description", &s.description)]);
                 tag_spec(&mut params, 1, "snapshot", r.name.as_deref(), &r.tags);
