@@ -52,8 +52,9 @@ pub use attrs::{
 };
 use attrs::{RawEstate, RawEstateOut, RawResource};
 pub(crate) use plan::{
-    Ix, Plan, RdsSnapshotPlan, Resolved, RuleSource, SgRef, SnapshotSource, SubnetRef, VpcIx,
-    VpcPlan, VpcRef,
+    AliasPlan, BucketPlan, ClusterPlan, EbsSnapshotPlan, FunctionPlan, InstanceIx, InstancePlan,
+    Ix, LayerPlan, LbPlan, Plan, RdsPlan, RdsSnapshotPlan, Resolved, RuleSource, SgPlan, SgRef,
+    SnapshotSource, SubnetPlan, SubnetRef, VolumeIx, VolumePlan, VpcIx, VpcPlan, VpcRef,
 };
 pub(crate) use zones::zone_id;
 pub use zones::zones;
