@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{Account, ResourceKind};
 
+/// Type-specific attributes; every field is optional and has a realistic default.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub enum Attrs {

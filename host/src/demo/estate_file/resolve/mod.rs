@@ -80,6 +80,9 @@ pub(super) fn resolve(ctx: &mut Ctx) -> Vec<Resolved> {
         .collect()
 }
 
+/// Subnets with their plans, and the one VPC they are in.
+type NamedSubnets = (Vec<(SubnetIx, SubnetPlan)>, Option<VpcIx>);
+
 /// The subnets a resource names, each with its JSON path: their plans, in order, and the
 /// one VPC they are in (none for no subnets). Missing subnets are reported, and subnets of
 /// more than one VPC (`what` names the resource: `a fleet`); `None` then, and when a named
@@ -91,7 +94,7 @@ fn named_subnets(
     named: &[(String, &String)],
     vpc_path: String,
     what: &str,
-) -> Option<(Vec<(SubnetIx, SubnetPlan)>, Option<VpcIx>)> {
+) -> Option<NamedSubnets> {
     let names = ctx.names_of(r);
     let mut subnets = Vec::new();
     let mut bad = false;
