@@ -6,6 +6,13 @@
 //! seed's three-account estate, [`generate`] makes estates of any size, and
 //! [`EstateFile::offline_resources`] gives what a scan of a seeded emulator reports without
 //! running one.
+//!
+//! The code follows that order: `estate_file` reads and checks a file (`validate`), resolves
+//! every reference into a plan with typed indices (`resolve/<service>.rs`, `plan.rs`) and
+//! derives the offline resources (`offline/<service>.rs`); `generate` writes estate files;
+//! `seed` creates them in the emulator, one step after another per account and region,
+//! with one function per resource type in `seed/<service>.rs`. Tests that need a few EC2
+//! instances use [`seed_ec2`], which writes a small estate file and seeds it the same way.
 
 mod emulator;
 mod estate_file;
