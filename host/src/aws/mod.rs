@@ -9,6 +9,7 @@ mod endpoint;
 pub mod iam;
 pub mod regions;
 mod retry;
+mod sdk;
 mod signing;
 mod transport;
 pub mod xml;
