@@ -36,6 +36,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use super::client::{AwsClient, AwsResponse, QueryError, SendError};
 use super::retry::{RateLimiter, RequestStats};
 use super::transport::{Transport, TransportError};
+use super::xml::error_of;
 
 /// Response bytes one STS or IAM answer may have (as for the host's query calls).
 const MAX_BODY: usize = 64 << 20;
@@ -155,15 +156,20 @@ impl Sdk {
         match error {
             SdkError::ServiceError(e) => {
                 let status = e.raw().status().as_u16();
-                let code = e
-                    .err()
-                    .code()
-                    .map_or_else(|| format!("HTTP{status}"), str::to_owned);
-                aws(
-                    status,
-                    code,
-                    e.err().message().unwrap_or_default().to_owned(),
-                )
+                match e.err().code() {
+                    Some(code) => aws(
+                        status,
+                        code.to_owned(),
+                        e.err().message().unwrap_or_default().to_owned(),
+                    ),
+                    // Not an AWS error document (a proxy's HTML page, an emulator's JSON):
+                    // described as the host's query calls describe it.
+                    None => {
+                        let body = e.raw().body().bytes().unwrap_or_default();
+                        let (code, message) = error_of(status, body);
+                        aws(status, code, message)
+                    }
+                }
             }
             SdkError::TimeoutError(_) => transport(TransportError::TimedOut {
                 url: self.url.clone(),
