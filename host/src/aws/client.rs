@@ -8,9 +8,9 @@ use aws_credential_types::Credentials;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::endpoint::{EndpointError, Endpoints};
-use super::retry::{classify, RateLimiter, RequestStats, RetryPolicy, Retryable};
+use super::retry::{RateLimiter, RequestStats, RetryPolicy};
 use super::signing::sign_request;
-use super::transport::{Transport, TransportError};
+use super::transport::{RawResponse, Transport, TransportError};
 
 /// AWS's URI encoding: everything but `A-Z a-z 0-9 - _ . ~` is escaped.
 const AWS_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -167,7 +167,8 @@ impl AwsClient {
         self.stats.clone()
     }
 
-    fn limiter(&self, service: &str, region: &str) -> Arc<RateLimiter> {
+    /// The rate limiter of `service` in `region`.
+    pub(super) fn limiter(&self, service: &str, region: &str) -> Arc<RateLimiter> {
         self.limiters
             .lock()
             .expect("rate limiters lock")
@@ -193,6 +194,21 @@ impl AwsClient {
     /// The endpoints this client resolves against.
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
+    }
+
+    /// The credentials it signs with.
+    pub(super) fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The transport it sends through.
+    pub(super) fn transport(&self) -> Arc<dyn Transport> {
+        self.transport.clone()
+    }
+
+    /// How it retries.
+    pub(super) fn retry(&self) -> RetryPolicy {
+        self.retry
     }
 
     /// Sends `request` to `region`, reading at most `max_body` response bytes. Throttled,
@@ -225,11 +241,7 @@ impl AwsClient {
         let mut attempt = 1;
         loop {
             *attempts += 1;
-            self.stats.attempt(attempt > 1);
-            let waited = limiter.acquire().await;
-            if !waited.is_zero() {
-                self.stats.limited(waited);
-            }
+            self.stats.admit(&limiter, attempt > 1).await;
             let left = self.retry.max_elapsed.saturating_sub(started.elapsed());
             let deadline = self.retry.attempt_timeout.min(left).max(MIN_ATTEMPT);
             let mut outcome =
@@ -244,17 +256,7 @@ impl AwsClient {
                         total: started.elapsed(),
                     })),
                 };
-            let why = classify(&outcome);
-            let timed_out = matches!(
-                outcome,
-                Err(SendError::Transport(TransportError::TimedOut { .. }))
-            );
-            self.stats.outcome(why.as_ref(), timed_out);
-            // A timeout or a network failure says nothing about the service's rate.
-            if why.is_none() || matches!(why, Some(Retryable::Throttled(_))) {
-                limiter.record(why.is_some());
-            }
-            match why {
+            match self.stats.settle(&limiter, &outcome) {
                 Some(why) if attempt < self.retry.max_attempts => {
                     let wait = self.retry.delay(attempt);
                     if started.elapsed() + wait + MIN_ATTEMPT > self.retry.max_elapsed {
@@ -301,8 +303,13 @@ impl AwsClient {
             SystemTime::now(),
         )
         .map_err(SendError::Signing)?;
-        let response = self.transport.send(http_request, max_body).await?;
-        Ok(AwsResponse {
+        Ok(self.transport.send(http_request, max_body).await?.into())
+    }
+}
+
+impl From<RawResponse> for AwsResponse {
+    fn from(response: RawResponse) -> Self {
+        Self {
             status: response.status().as_u16(),
             headers: response
                 .headers()
@@ -315,7 +322,7 @@ impl AwsClient {
                 })
                 .collect(),
             body: response.into_body(),
-        })
+        }
     }
 }
 
@@ -394,17 +401,9 @@ impl AwsClient {
 
     /// The 12-digit account id of these credentials (STS GetCallerIdentity).
     pub async fn account_id(&self, region: &str) -> Result<String, QueryError> {
-        let body = self
-            .query(region, "sts", "GetCallerIdentity", "2011-06-15", &[])
-            .await?;
-        super::xml::first_text(&body, "Account").ok_or_else(|| {
-            QueryError::malformed(
-                "sts",
-                "GetCallerIdentity",
-                region,
-                "the response has no <Account>",
-            )
-        })
+        super::iam::caller_identity(self, region)
+            .await
+            .map(|(_, account)| account)
     }
 }
 

@@ -1,7 +1,9 @@
 //! Talking to AWS: credentials, endpoints, SigV4 signing and HTTP.
 //!
 //! Everything that touches a secret lives here. Plugins describe requests as
-//! [`AwsRequest`]s; [`AwsClient::send`] picks the endpoint, signs and sends them.
+//! [`AwsRequest`]s; [`AwsClient::send`] picks the endpoint, signs and sends them. The host's
+//! own STS and IAM calls ([`iam`]) use the AWS SDK's clients, set up from an [`AwsClient`]
+//! (its credentials, endpoints, transport, retry policy, rate limits and statistics).
 
 mod client;
 mod credentials;
@@ -9,6 +11,7 @@ mod endpoint;
 pub mod iam;
 pub mod regions;
 mod retry;
+mod sdk;
 mod signing;
 mod transport;
 pub mod xml;

@@ -190,6 +190,35 @@ impl RequestStats {
         self.limited_wait_us
             .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
     }
+
+    /// Counts an attempt (a retry when `retry` is true) and waits until `limiter` lets it go.
+    pub(crate) async fn admit(&self, limiter: &RateLimiter, retry: bool) {
+        self.attempt(retry);
+        let waited = limiter.acquire().await;
+        if !waited.is_zero() {
+            self.limited(waited);
+        }
+    }
+
+    /// Counts how an attempt ended, tells `limiter` about throttling, and says why the
+    /// attempt may be retried.
+    pub(crate) fn settle(
+        &self,
+        limiter: &RateLimiter,
+        outcome: &Result<AwsResponse, SendError>,
+    ) -> Option<Retryable> {
+        let why = classify(outcome);
+        let timed_out = matches!(
+            outcome,
+            Err(SendError::Transport(TransportError::TimedOut { .. }))
+        );
+        self.outcome(why.as_ref(), timed_out);
+        // A timeout or a network failure says nothing about the service's rate.
+        if why.is_none() || matches!(why, Some(Retryable::Throttled(_))) {
+            limiter.record(why.is_some());
+        }
+        why
+    }
 }
 
 impl StatsSnapshot {

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 /// A request failed before a complete response arrived.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TransportError {
     /// Connecting, sending or receiving failed.
     #[error("cannot reach {url}: {reason}")]

@@ -1,5 +1,6 @@
-//! Just enough XML reading for the host's own query-protocol calls (STS, seeding).
-//! Plugins parse their responses themselves.
+//! Just enough XML reading for the host's own query-protocol calls (the demo seeder, tests)
+//! and for the error documents of every answer (retry classification, plugin errors). STS and
+//! IAM answers are read by the AWS SDK (see [`super::iam`]); plugins parse theirs themselves.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
