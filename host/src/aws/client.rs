@@ -258,7 +258,7 @@ impl AwsClient {
                 };
             match self.stats.settle(&limiter, &outcome) {
                 Some(why) if attempt < self.retry.max_attempts => {
-                    let wait = self.retry.delay(attempt);
+                    let wait = self.retry.delay(attempt, limiter.under_pressure());
                     if started.elapsed() + wait + MIN_ATTEMPT > self.retry.max_elapsed {
                         tracing::debug!(service = %request.service, %region, attempt, ?why, "retry budget spent");
                         return outcome;

@@ -83,12 +83,14 @@ impl Sdk {
             .endpoint_url(resolved.url.clone())
             .http_client(connector)
             .sleep_impl(TokioSleep::new())
-            // Standard mode without a retry spec: every retryable error backs off from
-            // `base_delay`, as AwsClient::send does.
+            // Standard mode without a retry spec: retries back off from `quick_delay`, as
+            // AwsClient::send does for sporadic failures; under heavy throttling every
+            // attempt still waits for the host's rate limiter (the connector's `admit`), and
+            // the SDK's retry quota bounds a storm.
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(retry.max_attempts)
-                    .with_initial_backoff(retry.base_delay)
+                    .with_initial_backoff(retry.quick_delay)
                     .with_max_backoff(retry.max_delay),
             )
             .timeout_config(
