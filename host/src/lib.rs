@@ -6,15 +6,15 @@
 //! sends it ([`aws`]), and collects what the plugin finds ([`resource`], [`scan`]).
 #![deny(missing_docs)]
 
+pub use cloudops_core::{paths, resource};
+pub use cloudops_seal as seal;
+
 pub mod aws;
 pub mod config;
 pub mod demo;
 pub mod embed;
 pub mod estate;
-pub mod paths;
 pub mod plugin;
-pub mod resource;
 pub mod scan;
-pub mod seal;
 pub mod search;
 pub mod store;

@@ -43,30 +43,7 @@ pub enum PrincipalKind {
     Other,
 }
 
-/// What a principal may do to one resource.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Permissions {
-    /// Allowed actions (`ec2:StopInstances`).
-    pub allowed: Vec<String>,
-    /// Denied actions, and whether a policy denies them explicitly.
-    pub denied: Vec<Denial>,
-}
-
-/// One denied action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Denial {
-    /// The action.
-    pub action: String,
-    /// True when a `Deny` statement matched; false when nothing allowed it.
-    pub explicit: bool,
-}
-
-impl Permissions {
-    /// True when `action` is allowed.
-    pub fn allows(&self, action: &str) -> bool {
-        self.allowed.iter().any(|a| a.eq_ignore_ascii_case(action))
-    }
-}
+pub use cloudops_core::resource::{Denial, Permissions};
 
 /// Asks STS who the client's credentials belong to and maps assumed-role sessions to the
 /// role's ARN (with its path, when IAM GetRole may be called).

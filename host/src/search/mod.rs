@@ -20,7 +20,7 @@
 //! are unsealed. The name search runs on its own thread while the query is embedded.
 
 pub mod eval;
-pub mod lexical;
+pub use cloudops_core::lexical;
 pub mod query;
 
 use std::collections::HashMap;

@@ -5,14 +5,7 @@
 //! score bonus), because people use them loosely; everything else is text matched by meaning
 //! and by name.
 
-/// An account the user can name in a query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountName {
-    /// 12-digit id.
-    pub id: String,
-    /// Name (profile or alias), e.g. `production`.
-    pub name: String,
-}
+pub use cloudops_core::AccountName;
 
 /// A query taken apart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -95,57 +95,7 @@ impl Collection {
     }
 }
 
-/// A sparse vector: sorted, distinct indices with their weights.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SparseVector {
-    /// Dimension indices, strictly increasing.
-    pub indices: Vec<u32>,
-    /// One weight per index.
-    pub values: Vec<f32>,
-}
-
-impl SparseVector {
-    /// Builds a sparse vector from `(index, weight)` pairs in any order; weights of a repeated
-    /// index are added up.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (u32, f32)>) -> Self {
-        let mut pairs: Vec<(u32, f32)> = pairs.into_iter().collect();
-        pairs.sort_unstable_by_key(|&(index, _)| index);
-        let mut out = SparseVector::default();
-        for (index, value) in pairs {
-            if out.indices.last() == Some(&index) {
-                *out.values.last_mut().expect("values track indices") += value;
-            } else {
-                out.indices.push(index);
-                out.values.push(value);
-            }
-        }
-        out
-    }
-
-    /// True when the vector has no dimensions.
-    pub fn is_empty(&self) -> bool {
-        self.indices.is_empty()
-    }
-
-    /// Checks the invariants both backends rely on: as many weights as indices, indices
-    /// strictly increasing, weights finite.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.indices.len() != self.values.len() {
-            return Err(format!(
-                "sparse vector has {} indices but {} values",
-                self.indices.len(),
-                self.values.len()
-            ));
-        }
-        if self.indices.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("sparse vector indices must be strictly increasing".to_owned());
-        }
-        if self.values.iter().any(|v| !v.is_finite()) {
-            return Err("sparse vector has a non-finite weight".to_owned());
-        }
-        Ok(())
-    }
-}
+pub use cloudops_core::lexical::SparseVector;
 
 /// One stored item.
 #[derive(Debug, Clone, PartialEq)]

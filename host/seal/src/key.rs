@@ -534,7 +534,7 @@ impl KeyStore {
 }
 
 /// Reads a key file written by [`create_key_file`]; `None` when there is none.
-pub(crate) fn read_key_file(path: &Path) -> Result<Option<KeyBytes>, KeyError> {
+pub fn read_key_file(path: &Path) -> Result<Option<KeyBytes>, KeyError> {
     let text = match fs::read_to_string(path) {
         Ok(text) => Zeroizing::new(text),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -551,7 +551,7 @@ pub(crate) fn read_key_file(path: &Path) -> Result<Option<KeyBytes>, KeyError> {
 
 /// Creates a key file holding 32 new random bytes (mode 0600 in a 0700 directory), or
 /// returns the key another process created there first: the file is never overwritten.
-pub(crate) fn create_key_file(path: &Path) -> Result<KeyBytes, KeyError> {
+pub fn create_key_file(path: &Path) -> Result<KeyBytes, KeyError> {
     let dir = path.parent().expect("key file has a parent").to_owned();
     create_private_dir(&dir)?;
     let key = Zeroizing::new(generate_key());

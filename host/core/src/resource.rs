@@ -103,7 +103,7 @@ impl Constraints {
     pub fn restricted_by(
         mut self,
         actions: &[String],
-        permissions: &crate::aws::iam::Permissions,
+        permissions: &Permissions,
     ) -> Self {
         let verb = |action: &str| {
             action
@@ -147,10 +147,35 @@ impl Constraints {
     }
 }
 
+/// What a principal may do to one resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permissions {
+    /// Allowed actions (`ec2:StopInstances`).
+    pub allowed: Vec<String>,
+    /// Denied actions, and whether a policy denies them explicitly.
+    pub denied: Vec<Denial>,
+}
+
+/// One denied action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denial {
+    /// The action.
+    pub action: String,
+    /// True when a `Deny` statement matched; false when nothing allowed it.
+    pub explicit: bool,
+}
+
+impl Permissions {
+    /// True when `action` is allowed.
+    pub fn allows(&self, action: &str) -> bool {
+        self.allowed.iter().any(|a| a.eq_ignore_ascii_case(action))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::iam::{Denial, Permissions};
+    use super::{Denial, Permissions};
 
     #[test]
     fn iam_narrows_what_the_state_allows() {

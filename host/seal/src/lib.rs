@@ -13,6 +13,8 @@
 //! Where the key lives is [`key`]'s job: [`Sealer::from_keychain`] finds the key in the OS
 //! keychain or in a key file, and creates it on first use.
 
+#![deny(missing_docs)]
+
 pub mod key;
 
 use std::fmt;
