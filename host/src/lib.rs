@@ -9,7 +9,7 @@
 pub use cloudops_core::{paths, resource};
 pub use cloudops_seal as seal;
 
-pub mod aws;
+pub use cloudops_aws as aws;
 pub mod config;
 pub mod demo;
 pub mod embed;

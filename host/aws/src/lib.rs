@@ -3,6 +3,8 @@
 //! Everything that touches a secret lives here. Plugins describe requests as
 //! [`AwsRequest`]s; [`AwsClient::send`] picks the endpoint, signs and sends them.
 
+#![deny(missing_docs)]
+
 mod client;
 mod credentials;
 mod endpoint;
