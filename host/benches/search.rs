@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use cloudops_host::demo::{generate, EstateSpec};
 use cloudops_host::embed::Embedder;
-use cloudops_host::estate::{offline_records, Estate};
+use cloudops_host::estate::Estate;
+use cloudops_host::offline::offline_records;
 use cloudops_host::search::{self, eval, SearchRequest};
 use cloudops_host::store::seal::Sealer;
 use cloudops_host::store::server::ServerStore;

@@ -7,14 +7,12 @@
 #![deny(missing_docs)]
 
 pub use cloudops_core::{paths, resource};
+pub use cloudops_estate::{embed, estate, search, store};
 pub use cloudops_seal as seal;
 
 pub use cloudops_aws as aws;
 pub mod config;
 pub mod demo;
-pub mod embed;
-pub mod estate;
+pub mod offline;
 pub mod plugin;
 pub mod scan;
-pub mod search;
-pub mod store;

@@ -15,7 +15,7 @@
 //! Open a store with [`open`]:
 //!
 //! ```no_run
-//! use cloudops_host::store::{self, Collection, Filter, Location};
+//! use cloudops_estate::store::{self, Collection, Filter, Location};
 //!
 //! let store = store::open(&Location::Embedded("/tmp/cloudops-store".into()))?;
 //! let prod = store.count(Collection::Estate, &Filter::all().eq("tag_pairs", "env=prod"))?;
@@ -29,7 +29,7 @@ pub mod server;
 
 /// Sealing lives in [`crate::seal`]; it is reachable here too because the store's callers
 /// seal what they write.
-pub use crate::seal;
+pub use cloudops_seal as seal;
 
 use std::path::PathBuf;
 

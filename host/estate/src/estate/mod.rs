@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::aws::iam::Permissions;
+use crate::resource::Permissions;
 use crate::embed::{self, Embedder};
 use crate::resource::{Constraints, Relation, Resource, Tag};
 use crate::seal::Sealer;
-use crate::search::lexical;
+use cloudops_core::lexical;
 use crate::store::{resource_id, Collection, EstateStore, Filter, Point, StoreError, StoredPoint};
 
 /// A resource and what the sync learned about it.
@@ -410,44 +410,6 @@ impl Estate {
         let canonical = serde_json::to_vec(&(record, text_hash)).unwrap_or_default();
         self.sealer.fingerprint(&canonical)
     }
-}
-
-/// The records a sync of the emulator seeded with `file` would store, without running
-/// one (no IAM answers): for search evaluation and benchmarks. Also the account names.
-pub fn offline_records(
-    file: &crate::demo::EstateFile,
-) -> (Vec<Record>, Vec<crate::search::AccountName>) {
-    let accounts: Vec<crate::search::AccountName> = file
-        .accounts()
-        .iter()
-        .map(|a| crate::search::AccountName {
-            id: a.id.clone(),
-            name: a.name.clone(),
-        })
-        .collect();
-    let records = file
-        .offline_resources()
-        .into_iter()
-        .map(|resource| Record {
-            // Resource types are named `<plugin>_<kind>` (`vpc` alone for VPCs).
-            service: resource
-                .resource_type
-                .split('_')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            account_name: accounts
-                .iter()
-                .find(|a| a.id == resource.account_id)
-                .map(|a| a.name.clone())
-                .unwrap_or_default(),
-            resource,
-            permissions: None,
-            constraints: Constraints::default(),
-            principal: None,
-        })
-        .collect();
-    (records, accounts)
 }
 
 /// A stored record's plain (unsealed) fields, borrowed from its payload ([`Estate::plain`]).

@@ -10,8 +10,8 @@
 //! - [`text_hash`]: the key under which a text's vector may be reused.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), cloudops_host::embed::EmbedError> {
-//! use cloudops_host::embed::{Embedder, DIM};
+//! # fn main() -> Result<(), cloudops_estate::embed::EmbedError> {
+//! use cloudops_estate::embed::{Embedder, DIM};
 //!
 //! let embedder = Embedder::from_env()?;
 //! let query = embedder.embed_query("production database")?;

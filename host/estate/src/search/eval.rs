@@ -13,7 +13,7 @@ use super::{search, AccountName, SearchRequest};
 use crate::estate::{Estate, EstateError};
 
 /// The development query set kept with the code.
-pub const DEV_SET: &str = include_str!("../../eval/dev.jsonl");
+pub const DEV_SET: &str = include_str!("../../../eval/dev.jsonl");
 
 /// One query and what it should find.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
