@@ -11,8 +11,8 @@ pub use cloudops_estate::{embed, estate, search, store};
 pub use cloudops_seal as seal;
 
 pub use cloudops_aws as aws;
+pub use cloudops_plugin_host as plugin;
 pub mod config;
 pub mod demo;
 pub mod offline;
-pub mod plugin;
 pub mod scan;

@@ -313,7 +313,7 @@ fn save(path: &Path, entries: &BTreeMap<String, TrustEntry>) -> Result<(), Plugi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::manifest::ComponentSpec;
+    use crate::manifest::ComponentSpec;
 
     /// Not WebAssembly at all: compiling it fails with `Invalid`. A load that returns any
     /// other error therefore never reached the compiler.

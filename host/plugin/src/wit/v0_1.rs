@@ -6,11 +6,11 @@
 
 wasmtime::component::bindgen!({
     world: "scanner-plugin",
-    path: "../wit/v0.1",
+    path: "../../wit/v0.1",
 });
 
 use super::latest;
-use crate::plugin::runtime::PluginState;
+use crate::runtime::PluginState;
 
 use cloudops::scanner::{aws, host, types};
 

@@ -3,7 +3,7 @@
 
 wasmtime::component::bindgen!({
     world: "scanner-plugin",
-    path: "../wit/v0.2",
+    path: "../../wit/v0.2",
 });
 
 pub use cloudops::scanner::types;

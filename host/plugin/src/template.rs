@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 const LIB_RS: &str = include_str!("../../../plugins/dev/template/src/lib.rs");
 const PLUGIN_TOML: &str = include_str!("../../../plugins/dev/template/plugin.toml");
 /// Where the SDK was when this binary was built; used when `--sdk` is not given.
-const BUILT_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/sdk");
+const BUILT_SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/sdk");
 
 /// Creating a plugin crate failed.
 #[derive(Debug, thiserror::Error)]

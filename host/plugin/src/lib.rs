@@ -10,6 +10,12 @@
 //! - `runtime`: loading a trusted plugin and calling it;
 //! - [`build`]: turning a scanner crate into a plugin folder.
 
+#![deny(missing_docs)]
+
+use cloudops_aws as aws;
+use cloudops_core::{paths, resource};
+use cloudops_seal as seal;
+
 pub mod build;
 pub mod engine;
 pub mod gate;
@@ -17,6 +23,7 @@ pub mod limits;
 pub mod manifest;
 pub mod replay;
 mod runtime;
+pub mod scan;
 pub mod template;
 pub mod trust;
 mod wit;

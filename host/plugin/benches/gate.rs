@@ -1,4 +1,4 @@
-//! The gate's cost per request: `cargo bench -p cloudops-host --bench gate`.
+//! The gate's cost per request: `cargo bench -p cloudops-plugin-host --bench gate`.
 //!
 //! Classifying a request by the service's routing rules and rebuilding it must stay small
 //! beside the round trip it guards (target: ≤ 5 µs per request). The baseline in the same
@@ -7,10 +7,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use cloudops_host::aws::AwsRequest;
-use cloudops_host::plugin::gate::Grant;
-use cloudops_host::plugin::manifest::CapabilitySpec;
-use cloudops_host::plugin::Limits;
+use cloudops_aws::AwsRequest;
+use cloudops_plugin_host::gate::Grant;
+use cloudops_plugin_host::manifest::CapabilitySpec;
+use cloudops_plugin_host::Limits;
 
 const ROUNDS: u32 = 200_000;
 

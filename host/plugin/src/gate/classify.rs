@@ -14,7 +14,7 @@ use crate::aws::AwsRequest;
 use super::model::{path_segments, Api, Model, Op, Protocol};
 use super::{shown, Operation, Refusal};
 
-/// Size caps for what a plugin may send (set from [`Limits`](crate::plugin::Limits)); a
+/// Size caps for what a plugin may send (set from [`Limits`](crate::Limits)); a
 /// legitimate scanner request is far smaller.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestCaps {
