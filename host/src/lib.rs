@@ -12,7 +12,7 @@ pub use cloudops_seal as seal;
 
 pub use cloudops_aws as aws;
 pub use cloudops_plugin_host as plugin;
+pub use cloudops_sync as scan;
 pub mod config;
 pub mod demo;
 pub mod offline;
-pub mod scan;

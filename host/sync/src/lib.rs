@@ -3,6 +3,13 @@
 //! whole AWS estates (many accounts, regions and plugins); [`status`] records how each
 //! part of it went.
 
+#![deny(missing_docs)]
+
+use cloudops_aws as aws;
+use cloudops_core::resource;
+use cloudops_estate::{estate, store};
+use cloudops_plugin_host as plugin;
+
 pub mod status;
 pub mod sync;
 

@@ -256,10 +256,10 @@ impl SyncStatus {
     }
 
     /// The account names queries may use.
-    pub fn account_names(&self) -> Vec<crate::search::AccountName> {
+    pub fn account_names(&self) -> Vec<cloudops_core::AccountName> {
         self.accounts
             .values()
-            .map(|a| crate::search::AccountName {
+            .map(|a| cloudops_core::AccountName {
                 id: a.id.clone(),
                 name: a.name.clone(),
             })
