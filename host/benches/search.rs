@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloudops_host::demo::{generate, EstateSpec};
+use cloudops_demo::{generate, EstateSpec};
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::Estate;
 use cloudops_host::offline::offline_records;

@@ -7,7 +7,7 @@ use cloudops_estate::estate::Record;
 /// The records a sync of the emulator seeded with `file` would store, without running
 /// one (no IAM answers): for search evaluation and benchmarks. Also the account names.
 pub fn offline_records(
-    file: &crate::demo::EstateFile,
+    file: &cloudops_demo::EstateFile,
 ) -> (Vec<Record>, Vec<AccountName>) {
     let accounts: Vec<AccountName> = file
         .accounts()

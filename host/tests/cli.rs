@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use cloudops_host::demo::{self, create_iam_user, seed_ec2, Ec2Estate, Emulator};
+use cloudops_demo::{self as demo, create_iam_user, seed_ec2, Ec2Estate, Emulator};
 use cloudops_host::plugin::build::build_plugin;
 
 fn cloudops(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -2,7 +2,7 @@
 //! their identifiers, tags and relations, region by region.
 
 use cloudops_host::aws::{AwsClient, AwsRequest};
-use cloudops_host::demo;
+use cloudops_demo as demo;
 use cloudops_host::plugin::Limits;
 use cloudops_tests::{
     element_text, ids, load_plugin, of_type, query, relations, scan, seed_network, start_emulator,

@@ -2,7 +2,7 @@
 //! rule summaries and constraints.
 
 use cloudops_host::aws::AwsClient;
-use cloudops_host::demo;
+use cloudops_demo as demo;
 use cloudops_host::plugin::Limits;
 use cloudops_host::resource::Resource;
 use cloudops_tests::{

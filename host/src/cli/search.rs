@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use cloudops_host::config::Config;
-use cloudops_host::demo::EstateFile;
+use cloudops_demo::EstateFile;
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::{Estate, Record};
 use cloudops_host::offline::offline_records;

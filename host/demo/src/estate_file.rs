@@ -11,7 +11,7 @@
 //! and the offline resources agree.
 //!
 //! ```
-//! use cloudops_host::demo::EstateFile;
+//! use cloudops_demo::EstateFile;
 //! let estate = EstateFile::from_json(r#"{
 //!   "accounts": [{ "id": "111111111111", "name": "production", "regions": ["us-west-2"] }],
 //!   "resources": [

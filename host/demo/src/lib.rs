@@ -7,6 +7,9 @@
 //! [`EstateFile::offline_resources`] gives what a scan of a seeded emulator reports without
 //! running one.
 
+use cloudops_aws as aws;
+use cloudops_core::resource;
+
 mod emulator;
 mod estate_file;
 mod generate;
