@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use cloudops_demo::{generate, EstateSpec};
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::Estate;
-use cloudops_host::offline::offline_records;
+use cloudops_demo::offline_records;
 use cloudops_host::search::{self, eval, SearchRequest};
 use cloudops_host::store::seal::Sealer;
 use cloudops_host::store::server::ServerStore;
@@ -50,7 +50,7 @@ fn main() {
     };
     let embedder =
         Arc::new(Embedder::from_env().expect("run scripts/setup and source scripts/env.sh"));
-    let cases = eval::parse_cases(eval::DEV_SET).expect("dev set parses");
+    let cases = eval::parse_cases(cloudops_demo::DEV_SET).expect("dev set parses");
     let server = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty());
     if server.is_none() {
         println!("(QDRANT_URL is not set: the embedded store only)");

@@ -14,4 +14,3 @@ pub use cloudops_aws as aws;
 pub use cloudops_plugin_host as plugin;
 pub use cloudops_sync as scan;
 pub mod config;
-pub mod offline;

@@ -13,6 +13,7 @@ use cloudops_core::resource;
 mod emulator;
 mod estate_file;
 mod generate;
+mod offline;
 mod seed;
 
 pub use emulator::{Emulator, EmulatorError, DEMO_ACCESS_KEY, DEMO_ACCOUNT, DEMO_SECRET_KEY};
@@ -23,6 +24,7 @@ pub use estate_file::{
     ResourceSpec, S3BucketAttrs, SecurityGroupAttrs, VpcAttrs, VpcSubnetAttrs,
 };
 pub use generate::{generate, AccountSpec, EstateSpec};
+pub use offline::{offline_records, DEV_SET};
 pub use seed::{
     account_client, account_credentials, create_iam_user, deployment_package, seed_ec2,
     seed_estate, Ec2Estate, InstanceSpec, SeedError, SeedProgress, SeedReport, SeededAccount,

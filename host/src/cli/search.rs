@@ -10,7 +10,7 @@ use cloudops_host::config::Config;
 use cloudops_demo::EstateFile;
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::{Estate, Record};
-use cloudops_host::offline::offline_records;
+use cloudops_demo::offline_records;
 use cloudops_host::scan::status::SyncStatus;
 use cloudops_host::search::{self, eval, AccountName, SearchRequest};
 use cloudops_host::store::seal::Sealer;
@@ -196,7 +196,7 @@ fn you_may(record: &Record) -> String {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Query set (JSON lines: {"query", "expect": [ids or names], "kind"}). Default: the
-    /// development set kept with the code (host/eval/dev.jsonl).
+    /// development set kept with the code (host/demo/eval/dev.jsonl).
     #[arg(long, value_name = "FILE")]
     queries: Option<PathBuf>,
     /// Estate file to index (DESIGN § 6). Default: the demo estate.
@@ -220,7 +220,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("reading {}", path.display()))?;
             eval::parse_cases(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
-        None => eval::parse_cases(eval::DEV_SET).map_err(anyhow::Error::msg)?,
+        None => eval::parse_cases(cloudops_demo::DEV_SET).map_err(anyhow::Error::msg)?,
     };
     let estate_file = match &args.estate {
         Some(path) => EstateFile::load(path)?,

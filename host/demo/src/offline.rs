@@ -1,13 +1,16 @@
-//! Records without a sync, for search evaluation and benchmarks.
+//! Records without a sync, and the query set search is measured with.
 
 use cloudops_core::resource::Constraints;
 use cloudops_core::AccountName;
 use cloudops_estate::estate::Record;
 
+/// The development query set kept with the code (`cloudops eval` without `--queries`).
+pub const DEV_SET: &str = include_str!("../eval/dev.jsonl");
+
 /// The records a sync of the emulator seeded with `file` would store, without running
 /// one (no IAM answers): for search evaluation and benchmarks. Also the account names.
 pub fn offline_records(
-    file: &cloudops_demo::EstateFile,
+    file: &crate::EstateFile,
 ) -> (Vec<Record>, Vec<AccountName>) {
     let accounts: Vec<AccountName> = file
         .accounts()
@@ -40,4 +43,30 @@ pub fn offline_records(
         })
         .collect();
     (records, accounts)
+}
+
+#[cfg(test)]
+mod tests {
+    use cloudops_estate::search::eval::parse_cases;
+
+    use super::*;
+
+    #[test]
+    fn the_dev_set_parses_and_holds_the_seed_examples() {
+        let cases = parse_cases(DEV_SET).unwrap();
+        assert!(cases.len() >= 60, "{} queries", cases.len());
+        for (query, expected) in [
+            ("production database", "pg-instance-main1"),
+            ("pg-main1", "pg-instance-main1"),
+            ("env=prod AND app=main", "pg-instance-main1"),
+        ] {
+            assert!(
+                cases
+                    .iter()
+                    .any(|c| c.query == query
+                        && c.expect.first().map(String::as_str) == Some(expected)),
+                "dev set lacks {query:?}"
+            );
+        }
+    }
 }
