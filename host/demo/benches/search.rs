@@ -6,20 +6,20 @@
 //! With `QDRANT_URL` set (`eval "$(../shared/tools/qdrant/start.sh)"`), each size runs again
 //! with the store on that Qdrant server, and the embedded/server ratios are printed.
 //!
-//! `source scripts/env.sh && cargo bench -p cloudops-host --bench search [-- 10000 100000]`
+//! `source scripts/env.sh && cargo bench -p cloudops-demo --bench search [-- 10000 100000]`
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudops_demo::{generate, EstateSpec};
-use cloudops_host::embed::Embedder;
-use cloudops_host::estate::Estate;
+use cloudops_estate::embed::Embedder;
+use cloudops_estate::estate::Estate;
 use cloudops_demo::offline_records;
-use cloudops_host::search::{self, eval, SearchRequest};
-use cloudops_host::store::seal::Sealer;
-use cloudops_host::store::server::ServerStore;
-use cloudops_host::store::{self, EstateStore, Location};
+use cloudops_estate::search::{self, eval, SearchRequest};
+use cloudops_estate::store::seal::Sealer;
+use cloudops_estate::store::server::ServerStore;
+use cloudops_estate::store::{self, EstateStore, Location};
 
 /// Where a run keeps its store.
 enum Backend {
