@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cloudops_host::aws::Endpoints;
 use cloudops_demo::{
     generate, seed_estate, AccountSpec, Emulator, EstateFile, EstateSpec, SeedReport,
 };
+use cloudops_host::aws::Endpoints;
 use cloudops_host::estate::{Estate, Record};
 use cloudops_host::plugin::{Limits, Plugin};
 use cloudops_host::scan::sync::{self, SyncAccount, SyncOptions, SyncReport};

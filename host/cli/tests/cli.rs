@@ -45,7 +45,11 @@ fn data_dir_with_trusted_ec2() -> tempfile::TempDir {
 fn data_dir_with_ec2() -> tempfile::TempDir {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap();
         let out = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"))
@@ -203,7 +207,11 @@ async fn a_new_plugin_from_the_template_records_and_replays_its_scan() {
         .unwrap();
     // Share the guest target directory so std is not rebuilt for the new crate.
     let mut env = demo_env(&emulator);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap();
     let guest_target = std::env::var("CLOUDOPS_GUEST_TARGET_DIR")
         .unwrap_or_else(|_| root.join("plugins/target").display().to_string());
     env.push(("CLOUDOPS_GUEST_TARGET_DIR", guest_target));
@@ -348,7 +356,11 @@ fn an_edited_manifest_is_refused_until_trusted_again() {
 
 #[test]
 fn first_party_plugins_pass_their_recorded_cases_offline() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap();
     let data = tempfile::tempdir().unwrap();
     let mut tested = 0;
     for name in ["ec2", "elb", "rds", "s3", "lambda", "vpc"] {

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-
 /// Width of the hashed feature space.
 const SPACE: u32 = 1 << 20;
 

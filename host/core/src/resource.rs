@@ -100,11 +100,7 @@ impl Constraints {
     /// be stopped only if its state allows it *and* a `Stop*` action for it is allowed;
     /// likewise `Start*`, and `Delete*`/`Terminate*` for deletion. `actions` are the IAM
     /// actions its plugin declares for its type.
-    pub fn restricted_by(
-        mut self,
-        actions: &[String],
-        permissions: &Permissions,
-    ) -> Self {
+    pub fn restricted_by(mut self, actions: &[String], permissions: &Permissions) -> Self {
         let verb = |action: &str| {
             action
                 .rsplit(':')

@@ -12,10 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cloudops_demo::offline_records;
 use cloudops_demo::{generate, EstateSpec};
 use cloudops_estate::embed::Embedder;
 use cloudops_estate::estate::Estate;
-use cloudops_demo::offline_records;
 use cloudops_estate::search::{self, eval, SearchRequest};
 use cloudops_estate::store::seal::Sealer;
 use cloudops_estate::store::server::ServerStore;

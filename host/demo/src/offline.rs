@@ -9,9 +9,7 @@ pub const DEV_SET: &str = include_str!("../eval/dev.jsonl");
 
 /// The records a sync of the emulator seeded with `file` would store, without running
 /// one (no IAM answers): for search evaluation and benchmarks. Also the account names.
-pub fn offline_records(
-    file: &crate::EstateFile,
-) -> (Vec<Record>, Vec<AccountName>) {
+pub fn offline_records(file: &crate::EstateFile) -> (Vec<Record>, Vec<AccountName>) {
     let accounts: Vec<AccountName> = file
         .accounts()
         .iter()

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use cloudops_host::config::Config;
 use cloudops_demo::{self as demo, Emulator, EstateFile, SeedProgress};
+use cloudops_host::config::Config;
 use cloudops_host::scan::status::SyncStatus;
 use cloudops_host::scan::sync::{SyncAccount, SyncOptions, DEFAULT_CONCURRENCY};
 use cloudops_host::search::{self, SearchRequest};

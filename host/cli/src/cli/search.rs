@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use cloudops_host::config::Config;
+use cloudops_demo::offline_records;
 use cloudops_demo::EstateFile;
+use cloudops_host::config::Config;
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::{Estate, Record};
-use cloudops_demo::offline_records;
 use cloudops_host::scan::status::SyncStatus;
 use cloudops_host::search::{self, eval, AccountName, SearchRequest};
 use cloudops_host::store::seal::Sealer;

@@ -18,12 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::resource::Permissions;
 use crate::embed::{self, Embedder};
+use crate::resource::Permissions;
 use crate::resource::{Constraints, Relation, Resource, Tag};
 use crate::seal::Sealer;
-use cloudops_core::lexical;
 use crate::store::{resource_id, Collection, EstateStore, Filter, Point, StoreError, StoredPoint};
+use cloudops_core::lexical;
 
 /// A resource and what the sync learned about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

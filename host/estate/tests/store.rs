@@ -10,10 +10,10 @@
 
 use std::io::Write;
 
-use cloudops_host::embed::cosine;
-use cloudops_host::store::edge::EdgeStore;
-use cloudops_host::store::server::ServerStore;
-use cloudops_host::store::{
+use cloudops_estate::embed::cosine;
+use cloudops_estate::store::edge::EdgeStore;
+use cloudops_estate::store::server::ServerStore;
+use cloudops_estate::store::{
     resource_id, Collection, EstateStore, Filter, Hit, Point, Query, SparseVector, StoreError,
     DENSE_DIM,
 };

@@ -6,8 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use cloudops_host::embed::{cosine, resource_text, text_hash, EmbedError, Embedder, DIM, MODEL_ID};
-use cloudops_host::resource::{Resource, Tag};
+use cloudops_core::resource::{Resource, Tag};
+use cloudops_estate::embed::{
+    cosine, resource_text, text_hash, EmbedError, Embedder, DIM, MODEL_ID,
+};
 use sha2::Digest;
 
 fn model_dir() -> PathBuf {
@@ -144,7 +146,11 @@ const CHILD: &str = "CLOUDOPS_EMBED_TEST_CHILD";
 #[test]
 fn a_bad_runtime_library_is_an_error_not_a_panic() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "load_with_a_bad_runtime_library", "--nocapture"])
+        .args([
+            "--exact",
+            "embed::load_with_a_bad_runtime_library",
+            "--nocapture",
+        ])
         .env(CHILD, "1")
         .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
         .env("CLOUDOPS_MODEL_DIR", model_dir())

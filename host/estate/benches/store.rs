@@ -1,4 +1,4 @@
-//! Embedded store benchmark: `cargo bench -p cloudops-host --bench store`.
+//! Embedded store benchmark: `cargo bench -p cloudops-estate --bench store`.
 //!
 //! For 10k and 100k resource-like points (384-d unit vectors clustered around 200 centres,
 //! ~15-term sparse vectors over 2^20 dimensions, a resource payload with a 300-byte sealed
@@ -14,8 +14,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cloudops_host::store::edge::{EdgeOptions, EdgeStore};
-use cloudops_host::store::{
+use cloudops_estate::store::edge::{EdgeOptions, EdgeStore};
+use cloudops_estate::store::{
     Collection, EstateStore, Filter, Point, Query, SparseVector, DENSE_DIM, UPSERT_BATCH,
 };
 use serde_json::json;
@@ -293,7 +293,12 @@ fn generate(n: usize, rng: &mut fastrand::Rng) -> Data {
                 "sealed": sealed,
             });
             Point {
-                id: cloudops_host::store::resource_id(account, region, resource_type, &identifier),
+                id: cloudops_estate::store::resource_id(
+                    account,
+                    region,
+                    resource_type,
+                    &identifier,
+                ),
                 dense,
                 lexical,
                 payload: payload.as_object().unwrap().clone(),
@@ -325,7 +330,7 @@ fn generate(n: usize, rng: &mut fastrand::Rng) -> Data {
 }
 
 fn matches(point: &Point, filter: &Filter) -> bool {
-    use cloudops_host::store::Condition;
+    use cloudops_estate::store::Condition;
     filter.must.iter().all(|c| match c {
         Condition::AnyOf { field, values } => point.payload[field]
             .as_str()

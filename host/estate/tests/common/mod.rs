@@ -1,6 +1,6 @@
 //! Fixtures shared by the store tests and the readers bench (`#[path]`-included there).
 
-use cloudops_host::store::{resource_id, Point, SparseVector, DENSE_DIM};
+use cloudops_estate::store::{resource_id, Point, SparseVector, DENSE_DIM};
 use serde_json::json;
 
 /// A resource-like point `i`: deterministic, clustered vectors (40 centres, a little noise),

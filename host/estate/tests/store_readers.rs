@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloudops_host::store::edge::EdgeStore;
-use cloudops_host::store::{Collection, EstateStore, Filter, Point, Query, StoreError};
+use cloudops_estate::store::edge::EdgeStore;
+use cloudops_estate::store::{Collection, EstateStore, Filter, Point, Query, StoreError};
 
-mod common;
+use crate::common;
 
 /// The shared fixture point, as synced at time 1000.
 fn point(i: usize) -> Point {
@@ -221,7 +221,7 @@ fn a_deleted_segment_folder_is_detected_by_the_writer_and_by_readers() {
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.is_dir())
-            .max_by_key(|p| cloudops_host::store::published::dir_size(p))
+            .max_by_key(|p| cloudops_estate::store::published::dir_size(p))
             .unwrap()
     };
     // The live store loses its biggest segment: the next writer refuses and says what to do.

@@ -1,4 +1,4 @@
-//! Readers during a sync: `cargo bench -p cloudops-host --bench readers`.
+//! Readers during a sync: `cargo bench -p cloudops-estate --bench readers`.
 //!
 //! Builds an embedded store of `READERS_BENCH_POINTS` (default 6,500, the demo estate's size)
 //! resource-like points, then measures what a `cloudops search` pays for its store: opening a
@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloudops_host::store::edge::EdgeStore;
-use cloudops_host::store::{Collection, EstateStore, Filter, Query, UPSERT_BATCH};
+use cloudops_estate::store::edge::EdgeStore;
+use cloudops_estate::store::{Collection, EstateStore, Filter, Query, UPSERT_BATCH};
 
 #[path = "../tests/common/mod.rs"]
 mod common;

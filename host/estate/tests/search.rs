@@ -4,13 +4,13 @@
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
-use cloudops_host::aws::iam::{Denial, Permissions};
-use cloudops_host::embed::Embedder;
-use cloudops_host::estate::{Estate, Record};
-use cloudops_host::resource::{Constraints, Resource, Tag};
-use cloudops_host::search::{self, AccountName, SearchRequest};
-use cloudops_host::store::seal::Sealer;
-use cloudops_host::store::{self, Collection, Filter, Location};
+use cloudops_core::resource::{Constraints, Resource, Tag};
+use cloudops_core::resource::{Denial, Permissions};
+use cloudops_estate::embed::Embedder;
+use cloudops_estate::estate::{Estate, Record};
+use cloudops_estate::search::{self, AccountName, SearchRequest};
+use cloudops_estate::store::seal::Sealer;
+use cloudops_estate::store::{self, Collection, Filter, Location};
 use serde_json::json;
 
 const PROD: &str = "111111111111";

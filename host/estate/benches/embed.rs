@@ -2,7 +2,7 @@
 //! latency, and peak memory. Needs the model (`scripts/setup`, then `source scripts/env.sh`):
 //!
 //! ```sh
-//! cargo bench -p cloudops-host --bench embed
+//! cargo bench -p cloudops-estate --bench embed
 //! ```
 //!
 //! A plain program that prints numbers. The issue's target is 200 texts/s on 2 cores; DESIGN.md
@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use cloudops_host::embed::{resource_text, Embedder};
-use cloudops_host::resource::{Resource, Tag};
+use cloudops_core::resource::{Resource, Tag};
+use cloudops_estate::embed::{resource_text, Embedder};
 
 const BATCHES: usize = 10;
 const BATCH: usize = 100;

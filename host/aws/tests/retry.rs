@@ -4,9 +4,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloudops_host::aws::{
-    AwsClient, AwsRequest, Credentials, Endpoints, HttpTransport, RetryPolicy,
-};
+use cloudops_aws::{AwsClient, AwsRequest, Credentials, Endpoints, HttpTransport, RetryPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -11,16 +11,16 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cloudops_host::store::edge::{EdgeOptions, EdgeStore};
-use cloudops_host::store::{Collection, EstateStore, Filter, Point, Query, UPSERT_BATCH};
+use cloudops_estate::store::edge::{EdgeOptions, EdgeStore};
+use cloudops_estate::store::{Collection, EstateStore, Filter, Point, Query, UPSERT_BATCH};
 
 const CHILD_ENV: &str = "CLOUDOPS_STORE_CRASH_CHILD";
-const TEST_NAME: &str = "killed_writer_leaves_a_store_that_reopens_and_resyncs";
+const TEST_NAME: &str = "store_crash::killed_writer_leaves_a_store_that_reopens_and_resyncs";
 
 /// Points in a full sync: enough for `optimize()` to build an HNSW graph.
 const TOTAL: usize = 8_000;
 
-mod common;
+use crate::common;
 
 /// The shared fixture point, as synced at time 1000.
 fn point(i: usize) -> Point {
