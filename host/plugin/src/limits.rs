@@ -17,6 +17,12 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 /// How often the engine's epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Batches of emitted resources (one per `emit` call) that may wait between a running scan
+/// and whoever stores them. A plugin that gets further ahead of the store waits in `emit`
+/// (its wall-clock deadline keeps running), so a fast scanner in front of a slow store
+/// holds at most this many batches, not its whole scan.
+pub const EMITTED_BATCHES_IN_FLIGHT: usize = 32;
+
 /// Limits for one plugin call (`scan`, `describe` or `analyze`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

@@ -102,7 +102,10 @@ pub async fn scan_region(
 /// Starts a scan of one region of `account_id` with the plugin's `settings`, whose
 /// resources arrive on the returned channel as the plugin emits them, so they can be stored
 /// while the scan goes on. The channel closes when the scan ends; the handle then gives its
-/// outcome. `permit` is held until the scan ends.
+/// outcome. `permit` is held until the scan ends. The channel holds at most
+/// [`EMITTED_BATCHES_IN_FLIGHT`](crate::limits::EMITTED_BATCHES_IN_FLIGHT) batches: the
+/// receiver must keep reading while it holds `permit`, and must not wait for a permit of the
+/// same kind to read on.
 pub fn scan_streaming(
     plugin: &Plugin,
     client: &AwsClient,
@@ -111,10 +114,10 @@ pub fn scan_streaming(
     settings: &[(String, String)],
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> (
-    tokio::sync::mpsc::UnboundedReceiver<Vec<Resource>>,
+    tokio::sync::mpsc::Receiver<Vec<Resource>>,
     tokio::task::JoinHandle<Result<ScanReport, PluginError>>,
 ) {
-    let (found, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let (found, receiver) = tokio::sync::mpsc::channel(crate::limits::EMITTED_BATCHES_IN_FLIGHT);
     let mut target = ScanTarget::new(account_id, region);
     target.settings = settings.to_vec();
     let (plugin, client) = (plugin.clone(), client.clone());
@@ -123,8 +126,9 @@ pub fn scan_streaming(
     let scan = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let sink = Box::new(move |batch: Vec<Resource>| {
-            // The receiver only goes away if the sync was dropped: nothing left to tell.
-            let _ = found.send(batch);
+            // Waits while the channel is full (this is a blocking task). The receiver only
+            // goes away if the sync was dropped: nothing left to tell.
+            let _ = found.blocking_send(batch);
         });
         plugin.scan(&target, &client, &runtime, sink)
     });

@@ -1,9 +1,14 @@
 //! Keeping the local estate in step with AWS.
 //!
-//! Four levels, one concurrency limit: accounts → regions → services (plugins) → batches of
-//! at most [`BATCH`] resources. Every (account, region, service) is a scope; scopes run in
-//! parallel, and each batch of a scope is checked against IAM, embedded and stored as it
-//! comes. Failures stay inside their scope: a plugin that fails in one region leaves the
+//! Four levels: accounts → regions → services (plugins) → batches of at most [`BATCH`]
+//! resources. Every (account, region, service) is a scope; scopes run in parallel, and each
+//! batch of a scope is checked against IAM, embedded and stored as it comes. Scans and
+//! batches being stored have separate permits (each [`SyncOptions::concurrency`] wide): a
+//! scan waits for the store only through its bounded channel
+//! ([`EMITTED_BATCHES_IN_FLIGHT`](crate::plugin::limits::EMITTED_BATCHES_IN_FLIGHT)), never
+//! for a permit that a waiting scan holds.
+//!
+//! Failures stay inside their scope: a plugin that fails in one region leaves the
 //! others untouched, an account whose credentials fail leaves the other accounts untouched,
 //! and resources whose permissions cannot be learned are stored with IAM marked unknown.
 //!
@@ -22,18 +27,18 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use super::status::{AccountStatus, ScopeStatus};
-use super::{access_as, scan_streaming};
 use crate::aws::iam::{self, Principal};
 use crate::aws::AwsClient;
 use crate::estate::{Estate, Record};
 use crate::plugin::Plugin;
 use crate::resource::Resource;
 use crate::store::{Collection, Filter};
+use crate::{access_as, scan_streaming};
 
 /// Resources per batch: checked against IAM, embedded and stored together.
 pub const BATCH: usize = 100;
 
-/// Default number of scans and batches in flight.
+/// Default number of scans in flight, and of batches being stored.
 pub const DEFAULT_CONCURRENCY: usize = 10;
 
 /// One account to sync.
@@ -50,7 +55,8 @@ pub struct SyncAccount {
 /// How to sync.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
-    /// Scans and batches in flight at once, across all accounts.
+    /// Scans in flight at once across all accounts, and separately batches being checked,
+    /// embedded and stored at once.
     pub concurrency: usize,
     /// Learn IAM permissions (STS + SimulatePrincipalPolicy).
     pub iam: bool,
@@ -184,7 +190,10 @@ pub async fn sync(
     events: Arc<dyn Fn(Event) + Send + Sync>,
 ) -> SyncReport {
     let started = Instant::now();
-    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let permits = Permits {
+        scans: Arc::new(Semaphore::new(options.concurrency.max(1))),
+        batches: Arc::new(Semaphore::new(options.concurrency.max(1))),
+    };
     let mut report = SyncReport::default();
     let mut tasks = Vec::new();
 
@@ -252,6 +261,15 @@ pub async fn sync(
     report
 }
 
+/// The sync's two kinds of permit. A scan holds a `scans` permit while its scope stores
+/// batches under `batches` permits: with one kind, scans blocked on a full channel could hold
+/// every permit their own batches wait for.
+#[derive(Clone)]
+struct Permits {
+    scans: Arc<Semaphore>,
+    batches: Arc<Semaphore>,
+}
+
 /// One (account, region, plugin).
 struct Scope {
     account: SyncAccount,
@@ -266,7 +284,7 @@ struct Scope {
 impl Scope {
     async fn run(
         self,
-        permits: Arc<Semaphore>,
+        permits: Permits,
         events: Arc<dyn Fn(Event) + Send + Sync>,
     ) -> (ScopeStatus, Option<HeldDeletion>) {
         let started = Instant::now();
@@ -283,7 +301,7 @@ impl Scope {
 
         // Resources are stored in batches as the plugin emits them, while it goes on
         // scanning; what was found is stored even when the scan fails part-way.
-        let permit = permits.clone().acquire_owned().await.expect("never closed");
+        let permit = permits.scans.acquire_owned().await.expect("never closed");
         let (mut found, scan) = scan_streaming(
             &self.plugin,
             &self.account.client,
@@ -305,7 +323,7 @@ impl Scope {
             while pending.len() >= BATCH || (ended && !pending.is_empty()) {
                 let batch: Vec<Resource> = pending.drain(..pending.len().min(BATCH)).collect();
                 status.found += batch.len();
-                let _permit = permits.acquire().await.expect("never closed");
+                let _permit = permits.batches.acquire().await.expect("never closed");
                 seen_here.extend(
                     batch
                         .iter()
