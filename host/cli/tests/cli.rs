@@ -1,4 +1,7 @@
 //! The `cloudops` binary as a user runs it: exit codes, messages, JSON on stdout.
+//!
+//! Over 800 lines: one scenario per command, sharing the emulator and plugin fixtures above them. A
+//! new command's tests go in a new file (one `mod` line in main.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,5 +1,8 @@
 //! The store contract: one suite, run against both backends.
 //!
+//! Over 800 lines: the store contract is one suite that every backend runs; split, a backend could
+//! pass half of it.
+//!
 //! Every test body takes a [`Backend`] that opens (and re-opens) one store. Each `contract!`
 //! line makes two tests: `<name>::embedded` (qdrant-edge in a temporary directory) and
 //! `<name>::server`, which runs against the Qdrant server at `QDRANT_URL` (and optionally

@@ -24,7 +24,7 @@
 //! - a pattern (`s3:GetBucket*`, `rds:Describe*`): the read operations it matches, except
 //!   sensitive ones;
 //! - an exact name (`lambda:ListFunctions`): that read, sensitive or not. Sensitive reads
-//!   (credentials, secrets, decrypted values, customer data: `host/src/plugin/gate/sensitive.rs`)
+//!   (credentials, secrets, decrypted values, customer data: `host/plugin/src/gate/sensitive.rs`)
 //!   are granted only this way and shown when the plugin is trusted.
 //!
 //! Never grantable: a write (a scanner only reads; writes happen inside an approved plan),

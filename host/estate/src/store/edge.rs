@@ -1,5 +1,8 @@
 //! The embedded backend: Qdrant in this process, through `qdrant-edge`.
 //!
+//! Over 800 lines: every store operation of the one backend in qdrant-edge's types, beside the
+//! single-writer lock they rely on; published snapshots are in `published.rs`.
+//!
 //! Layout: one [`EdgeShard`] per [`Collection`] in `<dir>/<collection name>/` (segments, a
 //! write-ahead log and `edge_config.json`), `<dir>/.lock`, held by the one writer, and
 //! `<dir>/published/`, the generations readers open ([`super::published`]).
@@ -41,7 +44,7 @@
 //! Dense search is exact (brute force over all vectors) while a collection holds fewer than
 //! [`EdgeOptions::exact_search_below`] points, and HNSW above, with the beam widths in
 //! [`EdgeOptions`]. DESIGN.md §5.3 measured poor HNSW recall with default parameters on
-//! uniformly random vectors; `host/benches/store.rs` measures recall against brute force on
+//! uniformly random vectors; `host/estate/benches/store.rs` measures recall against brute force on
 //! clustered ones, and the defaults below come from it.
 
 use std::fs::{self, File};
@@ -75,7 +78,7 @@ const SCAN_PAGE: usize = 1_000;
 /// collection would carry the same 32 MiB.
 const WAL_SEGMENT_BYTES: usize = 8 * 1024 * 1024;
 
-/// Search tuning of the embedded store. The defaults come from `host/benches/store.rs`.
+/// Search tuning of the embedded store. The defaults come from `host/estate/benches/store.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EdgeOptions {
     /// Dense searches are exact while a collection holds fewer points than this; exact search

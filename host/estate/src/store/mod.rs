@@ -338,7 +338,7 @@ pub enum StoreError {
 
 /// A vector store holding the estate and chat history.
 ///
-/// Both backends pass the same contract suite (`host/tests/store.rs`).
+/// Both backends pass the same contract suite (`host/estate/tests/store.rs`).
 pub trait EstateStore: Send + Sync {
     /// Inserts or replaces points (by id), in batches of [`UPSERT_BATCH`]. A batch is written
     /// whole or not at all. Returns once every batch is in the write-ahead log: the points

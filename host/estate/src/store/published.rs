@@ -278,7 +278,7 @@ pub struct Health {
 }
 
 /// Reads [`Health`] of the embedded store in `store_dir`. Call it from `cloudops status`
-/// (host/src/cli/sync.rs) to report interrupted syncs and the record count readers see.
+/// (host/cli/src/cli/sync.rs) to report interrupted syncs and the record count readers see.
 pub fn health(store_dir: &Path) -> Result<Health, StoreError> {
     Ok(Health {
         published: current(store_dir)?.map(|g| g.manifest),
