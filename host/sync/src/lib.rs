@@ -1,7 +1,7 @@
-//! Running one plugin over many regions of an account, in parallel, and learning what
-//! the caller may do with what it found. [`sync`] keeps the local estate in step with
-//! whole AWS estates (many accounts, regions and plugins); [`status`] records how each
-//! part of it went.
+//! Learning what the caller may do with what a scan found ([`access`]), keeping the local
+//! estate in step with whole AWS estates (many accounts, regions and plugins: [`sync`]) and
+//! recording how each part of it went ([`status`]). Running a plugin's scan itself is the
+//! plugin host's ([`scan_regions`], re-exported here).
 
 #![deny(missing_docs)]
 
