@@ -21,7 +21,7 @@ Inputs are `input_ids` and `attention_mask` (int64, [batch, sequence]); the outp
 added to the position embeddings here once instead of on every run.
 
 The weights are the upstream fp32 ones, unchanged: vectors match sentence-transformers'
-to cosine 1.000000 (host/estate/tests/embed.rs checks it).
+to cosine 1.000000 (host/tests/embed.rs checks it).
 """
 
 import os
