@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the table the plugin gate classifies requests with (host/src/plugin/gate/operations.tsv).
+"""Writes the table the plugin gate classifies requests with (host/plugin/src/gate/operations.tsv).
 
 AWS's published API models (the `botocore` wheel on PyPI ships one `service-2.json` per
 service) say how each service routes a request to an operation: its protocol, and for REST

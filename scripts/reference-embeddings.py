@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerates host/tests/fixtures/minilm-reference.json: reference all-MiniLM-L6-v2 vectors.
+"""Regenerates host/estate/tests/fixtures/minilm-reference.json: reference all-MiniLM-L6-v2 vectors.
 
-A one-off tool, not run by CI or by scripts/setup. host/tests/embed.rs checks that the
+A one-off tool, not run by CI or by scripts/setup. host/estate/tests/embed.rs checks that the
 Rust embedder (fastembed + the ONNX graph scripts/minilm-onnx.py builds, DESIGN.md § 5.2)
 gives vectors within cosine 0.9999 of these, which come from the real sentence-transformers
 library running the same upstream fp32 weights. Run it again only if the sentences below

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cloudops_demo::{self as demo, DEMO_ACCOUNT};
 use cloudops_host::aws::{self, AwsClient, Credentials, Endpoints, Transport};
-use cloudops_host::demo::{self, DEMO_ACCOUNT};
 use cloudops_host::plugin::{CodeCache, Limits, Plugin, PluginEngine, PluginFiles, TrustStore};
 use cloudops_host::resource::Resource;
 use cloudops_tests::{built_plugin, start_emulator};

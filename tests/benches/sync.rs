@@ -20,8 +20,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use cloudops_demo::{seed_estate, Emulator, EstateFile};
 use cloudops_host::aws::{AwsClient, Endpoints, HttpTransport};
-use cloudops_host::demo::{seed_estate, Emulator, EstateFile};
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::Estate;
 use cloudops_host::plugin::Limits;

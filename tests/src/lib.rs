@@ -8,9 +8,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use cloudops_demo::{self as demo, Emulator};
 use cloudops_host::aws::xml::first_text;
 use cloudops_host::aws::AwsClient;
-use cloudops_host::demo::{self, Emulator};
 use cloudops_host::plugin::{
     build, Limits, Plugin, PluginEngine, PluginError, PluginFiles, ScanReport, TrustStore,
 };

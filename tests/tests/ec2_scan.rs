@@ -1,6 +1,6 @@
 //! The EC2 plugin against the real emulator: exact identifiers, tags, states, relations.
 
-use cloudops_host::demo::{self, create_iam_user, seed_ec2, Ec2Estate, InstanceSpec};
+use cloudops_demo::{self as demo, create_iam_user, seed_ec2, Ec2Estate, InstanceSpec};
 use cloudops_host::plugin::{Limits, PluginError};
 use cloudops_tests::{ec2_arn, has_relation, load_plugin, of_type, scan, start_emulator, tags};
 

@@ -1,8 +1,8 @@
 //! The ELB plugin against the real emulator: exact ARNs, names, tags, states, relations
 //! and paging.
 
+use cloudops_demo as demo;
 use cloudops_host::aws::AwsClient;
-use cloudops_host::demo;
 use cloudops_host::plugin::Limits;
 use cloudops_tests::{
     ec2_arn, element_text, load_plugin, of_type, query, relations, scan, start_emulator, Network,

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use cloudops_host::demo::{seed_estate, Emulator, EstateFile, SeedReport};
+use cloudops_demo::{seed_estate, Emulator, EstateFile, SeedReport};
 use cloudops_host::plugin::{Limits, Plugin};
 use cloudops_host::resource::Resource;
 use cloudops_host::scan;

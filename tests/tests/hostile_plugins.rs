@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use cloudops_demo::{create_iam_user, seed_ec2, Ec2Estate, Emulator};
 use cloudops_host::aws::{AwsClient, AwsRequest, AwsResponse};
-use cloudops_host::demo::{create_iam_user, seed_ec2, Ec2Estate, Emulator};
 use cloudops_host::plugin::{
     CodeCache, Limits, Manifest, Plugin, PluginEngine, PluginError, PluginFiles, TrustStore,
 };

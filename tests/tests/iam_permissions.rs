@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use cloudops_demo::{self as demo, create_iam_user, seed_ec2, Ec2Estate};
 use cloudops_host::aws::iam::{self, PrincipalKind};
 use cloudops_host::aws::{AwsClient, AwsRequest, Credentials, Endpoints, HttpTransport};
-use cloudops_host::demo::{self, create_iam_user, seed_ec2, Ec2Estate};
 use cloudops_host::plugin::Limits;
 use cloudops_host::resource::Resource;
 use cloudops_host::scan::{self, AccessReport};

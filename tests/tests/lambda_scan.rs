@@ -1,8 +1,8 @@
 //! The Lambda plugin against the real emulator: functions, aliases and layer versions with
 //! their identifiers, tags and relations, region by region.
 
+use cloudops_demo as demo;
 use cloudops_host::aws::{AwsClient, AwsRequest};
-use cloudops_host::demo;
 use cloudops_host::plugin::Limits;
 use cloudops_tests::{
     element_text, ids, load_plugin, of_type, query, relations, scan, seed_network, start_emulator,

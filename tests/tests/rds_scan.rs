@@ -1,8 +1,8 @@
 //! The RDS plugin against the real emulator: exact identifiers, tags, states, relations,
 //! constraints and paging.
 
+use cloudops_demo::{self as demo, create_iam_user};
 use cloudops_host::aws::AwsClient;
-use cloudops_host::demo::{self, create_iam_user};
 use cloudops_host::plugin::{Limits, PluginError};
 use cloudops_host::resource::Resource;
 use cloudops_tests::{

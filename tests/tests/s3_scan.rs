@@ -1,8 +1,8 @@
 //! The S3 plugin against the real emulator: each bucket is reported by its own region's
 //! scan, with its tags and settings, and a denied setting is a gap, not a failure.
 
+use cloudops_demo::{self as demo, create_iam_user};
 use cloudops_host::aws::AwsClient;
-use cloudops_host::demo::{self, create_iam_user};
 use cloudops_host::plugin::{Limits, PluginError};
 use cloudops_host::resource::Resource;
 use cloudops_tests::{load_plugin, s3_call, scan, start_emulator};

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cloudops_host::aws::Endpoints;
-use cloudops_host::demo::{
+use cloudops_demo::{
     generate, seed_estate, AccountSpec, Emulator, EstateFile, EstateSpec, SeedReport,
 };
+use cloudops_host::aws::Endpoints;
 use cloudops_host::estate::{Estate, Record};
 use cloudops_host::plugin::{Limits, Plugin};
 use cloudops_host::scan::sync::{self, SyncAccount, SyncOptions, SyncReport};
@@ -464,7 +464,7 @@ fn assert_same_ranking(query: &str, want: &[SearchHit], got: &[SearchHit]) -> us
 
 async fn delete_bucket(
     emulator: &Emulator,
-    account: &cloudops_host::demo::SeededAccount,
+    account: &cloudops_demo::SeededAccount,
     region: &str,
     bucket: &str,
 ) {

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
+use cloudops_demo::create_iam_user;
 use cloudops_host::aws::AwsClient;
-use cloudops_host::demo::create_iam_user;
 use cloudops_host::estate::{Estate, Record};
 use cloudops_host::plugin::{Limits, Plugin};
 use cloudops_host::scan::sync::{self, SyncAccount, SyncOptions, SyncReport};

@@ -1,8 +1,8 @@
 //! The VPC plugin against the real emulator: exact identifiers, names, tags, relations,
 //! rule summaries and constraints.
 
+use cloudops_demo as demo;
 use cloudops_host::aws::AwsClient;
-use cloudops_host::demo;
 use cloudops_host::plugin::Limits;
 use cloudops_host::resource::Resource;
 use cloudops_tests::{

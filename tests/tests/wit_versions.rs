@@ -1,6 +1,6 @@
 //! Plugins built for an older contract version keep working.
 
-use cloudops_host::demo::{seed_ec2, Ec2Estate};
+use cloudops_demo::{seed_ec2, Ec2Estate};
 use cloudops_host::plugin::Limits;
 use cloudops_tests::{load_trusted, repo_root, scan, start_emulator};
 

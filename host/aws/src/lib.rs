@@ -1,0 +1,30 @@
+//! Talking to AWS: credentials, endpoints, SigV4 signing and HTTP.
+//!
+//! Everything that touches a secret lives here. Plugins describe requests as
+//! [`AwsRequest`]s; [`AwsClient::send`] picks the endpoint, signs and sends them. The host's
+//! own STS and IAM calls ([`iam`]) use the AWS SDK's clients, set up from an [`AwsClient`]
+//! (its credentials, endpoints, transport, retry policy, rate limits and statistics).
+
+#![deny(missing_docs)]
+
+mod client;
+mod credentials;
+mod endpoint;
+pub mod iam;
+pub mod regions;
+mod retry;
+mod sdk;
+mod signing;
+mod transport;
+pub mod xml;
+
+pub use client::{aws_encode, AwsClient, AwsRequest, AwsResponse, QueryError, SendError};
+pub use credentials::{
+    delete_keys_from_keyring, keyring_entry_name, load_credentials, store_keys_in_keyring,
+    CredentialsError, StoredKeys,
+};
+pub use endpoint::{EndpointError, Endpoints};
+pub use retry::{RateLimiter, RequestStats, RetryPolicy, Retryable, StatsSnapshot};
+pub use transport::{HttpTransport, RawResponse, SendFuture, Transport, TransportError};
+
+pub use aws_credential_types::Credentials;
