@@ -24,7 +24,7 @@ use cloudops_demo::{seed_estate, Emulator, EstateFile};
 use cloudops_host::aws::{AwsClient, Endpoints, HttpTransport};
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::Estate;
-use cloudops_host::plugin::Limits;
+use cloudops_host::plugin::{Limits, Plugin};
 use cloudops_host::scan::status::ScopeStatus;
 use cloudops_host::scan::sync::{self, SyncAccount, SyncOptions, SyncReport};
 use cloudops_host::search::{self, AccountName, SearchRequest};
@@ -137,10 +137,7 @@ async fn measure(
 ) -> (f64, f64) {
     let estate = Estate::new(store, embedder, Arc::new(Sealer::generate()));
     let sync_once = || async {
-        let plugins = PLUGINS
-            .iter()
-            .map(|name| load_plugin(name, Limits::default()).unwrap())
-            .collect();
+        let plugins = plugins();
         let started = Instant::now();
         let report = sync::sync(
             accounts(),
@@ -218,10 +215,7 @@ async fn throttling(
             embedder.clone(),
             Arc::new(Sealer::generate()),
         );
-        let plugins = PLUGINS
-            .iter()
-            .map(|name| load_plugin(name, Limits::default()).unwrap())
-            .collect();
+        let plugins = plugins();
         let accounts = accounts(proxy.url());
         let clients: Vec<_> = accounts.iter().map(|a| a.client.clone()).collect();
         let (requests_before, faults_before) = proxy.counts();
@@ -310,10 +304,7 @@ async fn readers_during_sync(embedder: Arc<Embedder>, accounts: Vec<SyncAccount>
             (took, failed)
         })
     };
-    let plugins = PLUGINS
-        .iter()
-        .map(|name| load_plugin(name, Limits::default()).unwrap())
-        .collect();
+    let plugins = plugins();
     let started = Instant::now();
     let report = sync::sync(
         accounts,
@@ -347,6 +338,14 @@ async fn readers_during_sync(embedder: Arc<Embedder>, accounts: Vec<SyncAccount>
         failed.is_empty(),
         "searches failed during the sync: {failed:?}"
     );
+}
+
+/// The six first-party scanners, loaded afresh as each sync does.
+fn plugins() -> Vec<Plugin> {
+    PLUGINS
+        .iter()
+        .map(|name| load_plugin(name, Limits::default()).unwrap())
+        .collect()
 }
 
 fn total(report: &SyncReport, field: fn(&ScopeStatus) -> usize) -> usize {

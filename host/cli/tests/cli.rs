@@ -15,7 +15,7 @@ fn cloudops(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// The `cloudops` command with a clean AWS environment plus `env`.
-fn command(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+pub(crate) fn command(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudops"));
     cmd.arg("--data-dir").arg(data_dir).args(args);
     for var in [
