@@ -691,25 +691,47 @@ impl Lab {
     }
 }
 
-/// A listing that fails for good makes only its own type incomplete: the scanner's other
-/// types are still compared with the store, and what they no longer list is removed.
+/// One damaged item makes only its own type incomplete: the scanner's other types are still
+/// compared with the store, and what they no longer list is removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_listing_holds_back_removals_of_its_own_type_only() {
+async fn a_damaged_listing_holds_back_removals_of_its_own_type_only() {
     let lab = Lab::new().await;
-    converge(&lab, "seeding").await;
     let truth = lab.truth().await;
     let key = format!("{ACCOUNT}/{}/rds_instance", REGIONS[0]);
-    let gone = truth[&key].keys().next().unwrap().clone();
-    let request = AwsRequest::query_protocol(
-        "rds",
-        "DeleteDBInstance",
-        "2014-10-31",
-        &[
-            ("DBInstanceIdentifier", &gone),
-            ("SkipFinalSnapshot", "true"),
+    let databases: Vec<String> = truth[&key].keys().cloned().collect();
+    assert!(databases.len() >= 2, "{databases:?}");
+    let rds = |action: &'static str, params: Vec<(&'static str, String)>| {
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        AwsRequest::query_protocol("rds", action, "2014-10-31", &params)
+    };
+    let snapshot = rds(
+        "CreateDBSnapshot",
+        vec![
+            ("DBInstanceIdentifier", databases[1].clone()),
+            ("DBSnapshotIdentifier", "kept-snapshot".into()),
         ],
     );
-    let answer = lab.admin.send(&request, REGIONS[0], 1 << 20).await.unwrap();
+    let answer = lab
+        .admin
+        .send(&snapshot, REGIONS[0], 1 << 20)
+        .await
+        .unwrap();
+    assert!(
+        answer.is_success(),
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    converge(&lab, "seeding").await;
+
+    let gone = &databases[0];
+    let delete = rds(
+        "DeleteDBInstance",
+        vec![
+            ("DBInstanceIdentifier", gone.clone()),
+            ("SkipFinalSnapshot", "true".into()),
+        ],
+    );
+    let answer = lab.admin.send(&delete, REGIONS[0], 1 << 20).await.unwrap();
     assert!(
         answer.is_success(),
         "{}",
@@ -717,7 +739,7 @@ async fn a_failing_listing_holds_back_removals_of_its_own_type_only() {
     );
 
     let (code, err) = lab
-        .sync(vec![Rule::new(Fault::Garbage)
+        .sync(vec![Rule::new(Fault::Blank("DBSnapshotIdentifier".into()))
             .service("rds")
             .with("Action=DescribeDBSnapshots")])
         .await;
@@ -725,9 +747,9 @@ async fn a_failing_listing_holds_back_removals_of_its_own_type_only() {
     assert!(err.contains("incomplete listing of rds_snapshot"), "{err}");
     let stored = lab.stored();
     assert!(
-        !stored.listing[&key].contains_key(&gone),
-        "the deleted database is removed though snapshots could not be listed: {err}"
+        !stored.listing[&key].contains_key(gone),
+        "the deleted database is removed though a snapshot could not be read: {err}"
     );
     assert_eq!(stored.listing[&key], lab.truth().await[&key]);
-    converge(&lab, "a failing snapshot listing").await;
+    converge(&lab, "a damaged snapshot listing").await;
 }
