@@ -364,6 +364,9 @@ pub fn build_plugin(
     out_root: &Path,
     data_dir: &Path,
 ) -> Result<BuiltPlugin, BuildError> {
+    // Absolute: bubblewrap resolves `--chdir` inside its sandbox, where a relative path
+    // (`cloudops plugin build plugins/`) names nothing.
+    let crate_dir = &canonical(crate_dir);
     let source_manifest_path = crate_dir.join(MANIFEST_FILE);
     let mut manifest = Manifest::load(&source_manifest_path)?;
     let package = package_name(crate_dir)?;
