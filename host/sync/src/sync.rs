@@ -12,8 +12,9 @@
 //! others untouched, an account whose credentials fail leaves the other accounts untouched,
 //! and resources whose permissions cannot be learned are stored with IAM marked unknown.
 //!
-//! A scope's scan that saw everything (no error, no incomplete type) removes what it no
-//! longer saw; an incomplete scan removes nothing, so a throttled or half-failed scan never
+//! A scope's scan removes what it no longer saw, type by type: a type whose listing was
+//! incomplete (a skipped item, an unreadable field) removes nothing, and a scan that failed
+//! or could not store removes nothing at all, so a throttled or half-failed scan never
 //! forgets resources. A complete scan that would remove more than half of its scope's
 //! records is held back unless the caller allows it ([`SyncOptions::allow_mass_delete`]):
 //! an emptied listing is far more often a wrong account, a wrong region or a broken
@@ -83,8 +84,6 @@ pub struct HeldDeletion {
     pub region: String,
     /// Plugin name.
     pub service: String,
-    /// Records the removal would delete.
-    pub stale: u64,
     /// Records of the scope in the store (of the types that were listed completely).
     pub total: u64,
     /// The records the removal would delete.
@@ -95,6 +94,11 @@ impl HeldDeletion {
     /// `account/region/service`.
     pub fn scope(&self) -> String {
         format!("{}/{}/{}", self.account_id, self.region, self.service)
+    }
+
+    /// How many records the removal would delete.
+    pub fn stale(&self) -> u64 {
+        self.ids.len() as u64
     }
 
     /// Removes the records after all (the user confirmed); returns how many.
@@ -313,7 +317,6 @@ impl Scope {
         // What may be removed: `None` when nothing may (the scan failed, or storing did);
         // else every type but those whose listing was incomplete.
         let mut unsure: Option<Vec<String>> = Some(Vec::new());
-        let mut seen = HashSet::new();
         // Only records of this scope count against its records; a plugin may emit a
         // resource of another region, which is stored but belongs to that region's scope.
         let mut seen_here = HashSet::new();
@@ -339,10 +342,7 @@ impl Scope {
                             )
                         }),
                 );
-                if !self
-                    .store(batch, &mut status, &mut seen, &key, &events)
-                    .await
-                {
+                if !self.store(batch, &mut status, &key, &events).await {
                     complete = false;
                     unsure = None;
                 }
@@ -406,7 +406,6 @@ impl Scope {
                         account_id,
                         region,
                         service,
-                        stale,
                         total: unseen.total,
                         ids: unseen.stale,
                     }));
@@ -420,12 +419,13 @@ impl Scope {
             match removed {
                 Ok(Ok(Ok(n))) => status.removed = n,
                 Ok(Ok(Err(hold))) => {
-                    status.held_back = hold.stale;
+                    status.held_back = hold.stale();
                     status.errors.push(format!(
                         "the scan no longer saw {} of the {} stored resources; they were kept \
                          in case the listing was wrong (another account, a missing permission). \
                          If they are really gone, run `cloudops sync --allow-mass-delete`",
-                        hold.stale, hold.total
+                        hold.stale(),
+                        hold.total
                     ));
                     held = Some(hold);
                 }
@@ -457,7 +457,6 @@ impl Scope {
         &self,
         batch: Vec<Resource>,
         status: &mut ScopeStatus,
-        seen: &mut HashSet<uuid::Uuid>,
         key: &str,
         events: &Arc<dyn Fn(Event) + Send + Sync>,
     ) -> bool {
@@ -495,7 +494,6 @@ impl Scope {
             })
             .collect();
         status.iam_known += records.iter().filter(|r| r.permissions.is_some()).count();
-        seen.extend(records.iter().map(Record::id));
         let count = records.len();
         let estate = self.estate.clone();
         let stored = match tokio::task::spawn_blocking(move || estate.put(records)).await {

@@ -185,7 +185,8 @@ fn confirm_held(report: &mut SyncReport, estate: &Estate, data_dir: &Path) -> an
         let scope = held.scope();
         eprint!(
             "{scope}: the scan no longer saw {} of the {} stored resources. Remove them? [y/N] ",
-            held.stale, held.total
+            held.stale(),
+            held.total
         );
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
@@ -321,7 +322,7 @@ fn print_report(report: &SyncReport, json_out: bool) -> anyhow::Result<()> {
                 "accounts": report.accounts,
                 "failed_accounts": report.failed_accounts.iter().map(|(name, error)| serde_json::json!({"name": name, "error": error})).collect::<Vec<_>>(),
                 "scopes": report.scopes,
-                "held_back": report.held.iter().map(|h| serde_json::json!({"scope": h.scope(), "stale": h.stale, "total": h.total})).collect::<Vec<_>>(),
+                "held_back": report.held.iter().map(|h| serde_json::json!({"scope": h.scope(), "stale": h.stale(), "total": h.total})).collect::<Vec<_>>(),
             }))?
         );
         return Ok(());
