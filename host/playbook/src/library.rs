@@ -1,0 +1,189 @@
+//! A library of playbooks: every file checked, then what spans files (unique ids, inverses
+//! that exist, components that are there). A library with any error is refused whole, so a
+//! planner never serves half of a broken commit.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::check::{check, Diagnostic};
+use crate::model::Playbook;
+
+/// Checked playbooks, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    playbooks: BTreeMap<String, Playbook>,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Files bigger than this are refused: a playbook is a page of YAML.
+pub const MAX_FILE_BYTES: usize = 256 * 1024;
+
+impl Library {
+    /// Checks playbook files given as (path relative to the library, bytes). `.yaml` and
+    /// `.yml` files are playbooks; every other file is kept for playbooks that reference it
+    /// (components). Returns every error of every file.
+    pub fn from_files(
+        files: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> Result<Library, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        let mut playbooks: BTreeMap<String, Playbook> = BTreeMap::new();
+        let mut others = BTreeMap::new();
+        for (path, bytes) in files {
+            if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+                others.insert(path, bytes);
+                continue;
+            }
+            let at_top = |message: String| Diagnostic {
+                file: path.clone(),
+                line: 0,
+                column: 0,
+                message,
+            };
+            if bytes.len() > MAX_FILE_BYTES {
+                errors.push(at_top(format!(
+                    "{} bytes: a playbook may be at most {MAX_FILE_BYTES}",
+                    bytes.len()
+                )));
+                continue;
+            }
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                errors.push(at_top("not UTF-8 text".into()));
+                continue;
+            };
+            match check(&path, text) {
+                Ok(p) => {
+                    if let Some(first) = playbooks.get(&p.id) {
+                        errors.push(at_top(format!(
+                            "id `{}` is also the id of {}: ids are unique",
+                            p.id, first.file
+                        )));
+                    } else {
+                        playbooks.insert(p.id.clone(), p);
+                    }
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        for p in playbooks.values() {
+            let at_top = |message: String| Diagnostic {
+                file: p.file.clone(),
+                line: 0,
+                column: 0,
+                message,
+            };
+            if let Some(inverse) = &p.inverse {
+                if !playbooks.contains_key(inverse) {
+                    errors.push(at_top(format!(
+                        "inverse `{inverse}` is no playbook of this library"
+                    )));
+                }
+            }
+            if let Some(component) = &p.component {
+                let path = relative_to(&p.file, component);
+                if !others.contains_key(&path) {
+                    errors.push(at_top(format!(
+                        "component `{component}` is not in the library (looked for {path})"
+                    )));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(Library {
+                playbooks,
+                files: others,
+            })
+        } else {
+            errors.sort();
+            Err(errors)
+        }
+    }
+
+    /// Reads and checks every file under `dir` (hidden folders and `target/` skipped).
+    pub fn load_dir(dir: &Path) -> Result<Library, Vec<Diagnostic>> {
+        let mut files = Vec::new();
+        let mut errors = Vec::new();
+        walk(dir, dir, &mut files, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Library::from_files(files)
+    }
+
+    /// The playbook with this id.
+    pub fn get(&self, id: &str) -> Option<&Playbook> {
+        self.playbooks.get(id)
+    }
+
+    /// Every playbook, by id.
+    pub fn playbooks(&self) -> impl ExactSizeIterator<Item = &Playbook> {
+        self.playbooks.values()
+    }
+
+    /// How many playbooks.
+    pub fn len(&self) -> usize {
+        self.playbooks.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.playbooks.is_empty()
+    }
+
+    /// The bytes of a playbook's component, when it has one.
+    pub fn component(&self, playbook: &Playbook) -> Option<&[u8]> {
+        let path = relative_to(&playbook.file, playbook.component.as_deref()?);
+        self.files.get(&path).map(Vec::as_slice)
+    }
+}
+
+/// `reference` resolved against the folder of `file` (both relative to the library).
+fn relative_to(file: &str, reference: &str) -> String {
+    match file.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{reference}"),
+        None => reference.to_owned(),
+    }
+}
+
+fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>, errors: &mut Vec<Diagnostic>) {
+    let io_error = |path: &Path, e: std::io::Error| Diagnostic {
+        file: path.display().to_string(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read: {e}"),
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return errors.push(io_error(dir, e)),
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            walk(root, &path, files, errors);
+        } else if kind.is_file() {
+            let relative = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let wanted = relative.ends_with(".yaml")
+                || relative.ends_with(".yml")
+                || relative.ends_with(".wasm");
+            if !wanted {
+                continue;
+            }
+            match std::fs::read(&path) {
+                Ok(bytes) => files.push((relative, bytes)),
+                Err(e) => errors.push(io_error(&path, e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The plan: what the planner returns and the host shows, approves and executes.
+//!
+//! Its JSON is a stable, documented format (README "The plan"): fields are only ever added.
+//! The request the host sends to ask for one is [`PlanRequest`]; it carries the identified
+//! resources and nothing else of the estate.
+
+use cloudops_core::resource::{Constraints, Permissions, Tag};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// How much can go wrong. Ordered: `Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskLevel {
+    /// Reversible, no outage.
+    Low,
+    /// An outage or a change of a production resource; reversible.
+    Medium,
+    /// Hard to reverse, or exposes data.
+    High,
+    /// Loses data or deletes the resource.
+    Critical,
+}
+
+impl RiskLevel {
+    /// The level's name as written in playbooks and plans.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+            RiskLevel::Critical => "critical",
+        }
+    }
+
+    /// Parses `low`, `medium`, `high` or `critical`.
+    pub fn parse(s: &str) -> Option<RiskLevel> {
+        Some(match s {
+            "low" => RiskLevel::Low,
+            "medium" => RiskLevel::Medium,
+            "high" => RiskLevel::High,
+            "critical" => RiskLevel::Critical,
+            _ => return None,
+        })
+    }
+}
+
+/// One resource the host identified for the prompt, with only what planning needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceContext {
+    /// `rds_instance`, `ec2_instance`, ...
+    pub resource_type: String,
+    /// The identifier AWS API calls take.
+    pub identifier: String,
+    /// The full ARN.
+    pub arn: String,
+    /// The `Name` tag or the identifier.
+    pub name: String,
+    /// The 12-digit account id.
+    pub account_id: String,
+    /// The region, or `global`.
+    pub region: String,
+    /// The lifecycle state, when the resource has one.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Its tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Service-specific details (engine, multi_az, read_replicas, memory_size, ...).
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    /// What its state and IAM allow, when synced.
+    #[serde(default)]
+    pub constraints: Option<Constraints>,
+    /// What the principal may do to it, when synced with IAM.
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+}
+
+/// One turn of recent chat, for context ("do the same for staging").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatTurn {
+    /// `user` or `assistant`.
+    pub role: String,
+    /// What was said.
+    pub text: String,
+}
+
+/// What the host sends to the planner: `POST /v1/plan`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    /// The user's words.
+    pub prompt: String,
+    /// The resources the host resolved the prompt to.
+    #[serde(default)]
+    pub identified_resources: Vec<ResourceContext>,
+    /// Values the user gave explicitly, by parameter name (`{"memory_mb": 512}`).
+    #[serde(default)]
+    pub user_values: Map<String, Value>,
+    /// Free-form context (the principal's role name, the default region, ...).
+    #[serde(default)]
+    pub user_context: Map<String, Value>,
+    /// The last turns of the conversation.
+    #[serde(default)]
+    pub recent_chat: Vec<ChatTurn>,
+}
+
+/// The plan. See the README's "The plan" for the meaning of every field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// SHA-256 (hex) of the plan's content without this field: the same plan always has the
+    /// same id, and any change gives another (an approval is bound to it).
+    pub plan_id: String,
+    /// The playbook the plan came from; `None` when the prompt is not an operation.
+    pub playbook: Option<PlaybookRef>,
+    /// What the prompt asks for.
+    pub intent: Intent,
+    /// The plan in plain words: what happens, to what, and why it is or is not runnable.
+    pub explain: String,
+    /// True only when there are steps, none is denied or blocked, and nothing needs clarifying.
+    pub runnable: bool,
+    /// The API calls, one per step and target.
+    pub steps: Vec<Step>,
+    /// The highest risk of the plan and why.
+    pub risk: Risk,
+    /// True when the plan needs a scoped approval before it runs (medium risk and above).
+    pub approval_required: bool,
+    /// Steps IAM denies.
+    pub denied: Vec<Denied>,
+    /// Steps a precondition blocks.
+    pub blocked: Vec<Blocked>,
+    /// What the planner needs to know before it can plan.
+    pub clarify: Option<Clarify>,
+    /// How to undo the plan, when a playbook can.
+    pub rollback: Option<Rollback>,
+}
+
+/// Which playbook, at which version of the library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaybookRef {
+    /// Playbook id (`rds.stop-instance`).
+    pub id: String,
+    /// Its version.
+    pub version: String,
+    /// The library's Git commit (or `worktree` for a plain folder).
+    pub commit: String,
+}
+
+/// What kind of request the prompt is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntentKind {
+    /// A change to resources: a plan may follow.
+    Operation,
+    /// A question about the estate or AWS: no plan.
+    Question,
+    /// A request to find or list resources: no plan.
+    Search,
+}
+
+/// The classified intent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// Operation, question or search.
+    pub kind: IntentKind,
+    /// The AWS service (IAM prefix) of the operation.
+    pub service: Option<String>,
+    /// The operation, as the playbook names it (`stop`).
+    pub operation: Option<String>,
+}
+
+/// A resource a step acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// Its ARN.
+    pub arn: String,
+    /// Its identifier.
+    pub id: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// Its account.
+    pub account: String,
+    /// Its region.
+    pub region: String,
+}
+
+/// The IAM verdict for a step's action on its target, from the resource's synced permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IamVerdict {
+    /// The principal may.
+    Allowed,
+    /// The principal may not.
+    Denied,
+    /// Not synced with IAM for this action.
+    Unknown,
+}
+
+/// Waiting after a step until the target reaches a state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wait {
+    /// The state to reach (`stopped`).
+    pub until: String,
+    /// How long to wait before failing.
+    pub timeout_s: u32,
+}
+
+/// One API call of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Unique within the plan (`stop` or `stop@pg-main1` when there are several targets).
+    pub id: String,
+    /// The operation in IAM form (`rds:StopDBInstance`).
+    pub action: String,
+    /// What it acts on.
+    pub target: Target,
+    /// The operation's parameters, with AWS's names.
+    pub params: Map<String, Value>,
+    /// The equivalent AWS CLI command line.
+    pub cli: String,
+    /// Steps that must finish first.
+    pub depends_on: Vec<String>,
+    /// What to wait for afterwards.
+    pub wait: Option<Wait>,
+    /// The IAM verdict.
+    pub iam: IamVerdict,
+}
+
+/// The plan's risk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Risk {
+    /// The level.
+    pub level: RiskLevel,
+    /// Why, in plain words.
+    pub reasons: Vec<String>,
+}
+
+/// A step IAM denies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denied {
+    /// The step.
+    pub step: String,
+    /// Its action.
+    pub action: String,
+    /// The target's ARN.
+    pub arn: String,
+    /// True when a policy denies it explicitly.
+    pub explicit: bool,
+}
+
+/// A step a precondition stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    /// The step.
+    pub step: String,
+    /// Why, in plain words.
+    pub reason: String,
+}
+
+/// What the planner asks before it can plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Clarify {
+    /// The question for the user.
+    pub question: String,
+    /// The parameters (or `target`) that are missing or ambiguous.
+    pub missing: Vec<String>,
+    /// Possible answers: resources (ARN and name) or playbooks (id and title).
+    pub candidates: Vec<Candidate>,
+}
+
+/// One possible answer to a [`Clarify`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// A resource ARN, a playbook id or a value.
+    pub id: String,
+    /// How people call it.
+    pub label: String,
+}
+
+/// How to undo a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollback {
+    /// The inverse playbook.
+    pub playbook: String,
+    /// In plain words.
+    pub explain: String,
+}
+
+impl Plan {
+    /// A plan that does nothing and says why: `explain` is the reason, `runnable` is false.
+    pub fn nothing(intent: Intent, explain: impl Into<String>) -> Plan {
+        Plan {
+            plan_id: String::new(),
+            playbook: None,
+            intent,
+            explain: explain.into(),
+            runnable: false,
+            steps: Vec::new(),
+            risk: Risk {
+                level: RiskLevel::Low,
+                reasons: Vec::new(),
+            },
+            approval_required: false,
+            denied: Vec::new(),
+            blocked: Vec::new(),
+            clarify: None,
+            rollback: None,
+        }
+        .sealed()
+    }
+
+    /// Sets `runnable` from the content and `plan_id` to the hash of everything else.
+    pub fn sealed(mut self) -> Plan {
+        self.runnable = !self.steps.is_empty()
+            && self.denied.is_empty()
+            && self.blocked.is_empty()
+            && self.clarify.is_none();
+        self.plan_id = self.content_hash();
+        self
+    }
+
+    /// SHA-256 of the plan's JSON without `plan_id`: what an approval is bound to.
+    pub fn content_hash(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("a plan is always JSON");
+        if let Value::Object(fields) = &mut value {
+            fields.remove("plan_id");
+        }
+        // serde_json's maps are ordered (BTreeMap), so the text is canonical.
+        let text = serde_json::to_string(&value).expect("a plan is always JSON");
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// True when `plan_id` matches the content (the plan was not altered).
+    pub fn is_intact(&self) -> bool {
+        self.plan_id == self.content_hash()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_is_the_content_and_any_change_shows() {
+        let plan = Plan::nothing(
+            Intent {
+                kind: IntentKind::Question,
+                service: None,
+                operation: None,
+            },
+            "a question",
+        );
+        assert!(plan.is_intact());
+        assert_eq!(plan.plan_id.len(), 64);
+        let mut altered = plan.clone();
+        altered.explain.push('!');
+        assert!(!altered.is_intact());
+        assert_ne!(altered.sealed().plan_id, plan.plan_id);
+    }
+
+    #[test]
+    fn a_plan_without_steps_never_runs() {
+        let plan = Plan::nothing(
+            Intent {
+                kind: IntentKind::Operation,
+                service: Some("rds".into()),
+                operation: Some("stop".into()),
+            },
+            "nothing to stop",
+        );
+        assert!(!plan.runnable);
+        assert!(!plan.approval_required);
+    }
+
+    #[test]
+    fn requests_with_unknown_fields_are_refused() {
+        let err =
+            serde_json::from_str::<PlanRequest>(r#"{"prompt":"x","aws_secret":"y"}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `aws_secret`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn risk_levels_are_ordered() {
+        assert!(RiskLevel::Low < RiskLevel::Medium);
+        assert!(RiskLevel::High < RiskLevel::Critical);
+        for level in [
+            RiskLevel::Low,
+            RiskLevel::Medium,
+            RiskLevel::High,
+            RiskLevel::Critical,
+        ] {
+            assert_eq!(RiskLevel::parse(level.as_str()), Some(level));
+        }
+    }
+}
