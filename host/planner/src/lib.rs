@@ -1,0 +1,308 @@
+//! The planner: from a prompt and the resources the host identified to a plan.
+//!
+//! 1. **Classification** ([`intent`]): a question or a search gets no plan, and says so.
+//! 2. **Retrieval** (`index`): the prompt, with the identified resources' names replaced by
+//!    their type, is embedded with the estate's model and compared with every playbook's
+//!    texts in a Qdrant index (the store's `playbooks` collection: embedded by default, a
+//!    Qdrant server when configured), among playbooks that apply to the identified types.
+//!    A playbook whose keywords (`stop`, `shut down`) appear in the prompt gains a bonus:
+//!    sentence embeddings place "stop the db" and "start the db" close together, the verb
+//!    tells them apart.
+//! 3. **Planning** ([`cloudops_playbook::planning`]): parameters from the resources and the
+//!    user's values only, preconditions, IAM verdicts, risk, explanation.
+//!
+//! The same planner serves `cloudops-server` and the host's in-process planning. It holds
+//! no credentials and keeps nothing of a request.
+
+pub mod eval;
+mod index;
+pub mod intent;
+
+use std::sync::Arc;
+
+use cloudops_estate::embed::{EmbedError, Embedder};
+use cloudops_estate::store::{self, EstateStore, Location, StoreError};
+use cloudops_playbook::plan::{Candidate, Clarify, Intent, IntentKind, Plan, PlanRequest};
+use cloudops_playbook::planning::{self, Selection};
+use cloudops_playbook::{Library, Playbook, ResourceContext};
+
+/// A prompt whose best playbook is less similar than this, with no keyword of it, is not an
+/// operation the library knows.
+pub const MIN_SIMILARITY: f32 = 0.45;
+
+/// Added to a playbook's similarity when one of its keywords is in the prompt.
+pub const KEYWORD_BONUS: f32 = 0.2;
+
+/// Two playbooks closer than this, neither named by a keyword, make the planner ask.
+pub const AMBIGUITY_MARGIN: f32 = 0.015;
+
+/// Why planning failed (as opposed to a plan that says no).
+#[derive(Debug, thiserror::Error)]
+pub enum PlannerError {
+    /// The embedding model failed.
+    #[error("embedding the playbooks or the prompt failed: {0}")]
+    Embed(#[source] EmbedError),
+    /// The playbook index failed.
+    #[error("the playbook index failed: {0}")]
+    Index(#[source] StoreError),
+}
+
+/// A library, indexed, ready to plan. `Send + Sync`; every method blocks (embedding, the
+/// index), so async callers use `spawn_blocking`.
+pub struct Planner {
+    library: Library,
+    commit: String,
+    embedder: Arc<Embedder>,
+    location: Location,
+    store: Arc<dyn EstateStore>,
+    vectors: index::VectorCache,
+}
+
+impl std::fmt::Debug for Planner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planner")
+            .field("commit", &self.commit)
+            .field("playbooks", &self.library.len())
+            .field("index", &self.location)
+            .finish()
+    }
+}
+
+impl Planner {
+    /// Embeds and indexes the library's playbooks at `index` (an embedded store directory,
+    /// created when missing, or a Qdrant server). `previous`, a planner over the same index,
+    /// lends its open index and the vectors of texts that did not change; its points stay
+    /// until the next build, so it can serve until this one replaces it.
+    pub fn build(
+        library: Library,
+        commit: String,
+        embedder: Arc<Embedder>,
+        index: &Location,
+        previous: Option<&Planner>,
+    ) -> Result<Planner, PlannerError> {
+        let previous = previous.filter(|p| p.location == *index);
+        let store: Arc<dyn EstateStore> = match previous {
+            Some(p) => p.store.clone(),
+            None => Arc::from(store::open(index).map_err(PlannerError::Index)?),
+        };
+        let empty = index::VectorCache::new();
+        let vectors =
+            index::embed_library(&library, &embedder, previous.map_or(&empty, |p| &p.vectors))?;
+        index::write(store.as_ref(), &library, &commit, &vectors)?;
+        let mut keep = vec![commit.as_str()];
+        if let Some(p) = previous {
+            keep.push(p.commit.as_str());
+        }
+        index::retire_others(store.as_ref(), &keep)?;
+        tracing::info!(commit = %commit, playbooks = library.len(), "playbook library indexed");
+        Ok(Planner {
+            library,
+            commit,
+            embedder,
+            location: index.clone(),
+            store,
+            vectors,
+        })
+    }
+
+    /// The library.
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    /// The library's commit.
+    pub fn commit(&self) -> &str {
+        &self.commit
+    }
+
+    /// The plan for a request.
+    pub fn plan(&self, request: &PlanRequest) -> Result<Plan, PlannerError> {
+        let kind = intent::classify(&request.prompt);
+        if kind != IntentKind::Operation {
+            return Ok(not_an_operation(kind));
+        }
+        let ranked = self.rank(request)?;
+        let Some(best) = ranked.first() else {
+            return Ok(not_an_operation(IntentKind::Search));
+        };
+        if best.score < MIN_SIMILARITY && !best.keyword {
+            return Ok(not_an_operation(IntentKind::Search));
+        }
+        if let Some(second) = ranked.get(1) {
+            if !best.keyword && !second.keyword && best.score - second.score < AMBIGUITY_MARGIN {
+                return Ok(self.ask_which(&ranked[..2]));
+            }
+        }
+        let playbook = best.playbook;
+        let targets: Vec<ResourceContext> = request
+            .identified_resources
+            .iter()
+            .filter(|r| playbook.applies_to.contains(&r.resource_type))
+            .cloned()
+            .collect();
+        Ok(planning::plan(
+            playbook,
+            Selection {
+                commit: &self.commit,
+                prompt: &request.prompt,
+                targets: &targets,
+                user_values: &request.user_values,
+            },
+        ))
+    }
+
+    /// Playbooks for the request, best first.
+    fn rank(&self, request: &PlanRequest) -> Result<Vec<Ranked<'_>>, PlannerError> {
+        let mut types: Vec<String> = request
+            .identified_resources
+            .iter()
+            .map(|r| r.resource_type.clone())
+            .collect();
+        types.sort();
+        types.dedup();
+        let text = retrieval_text(&request.prompt, &request.identified_resources);
+        let vector = self
+            .embedder
+            .embed_query(&text)
+            .map_err(PlannerError::Embed)?;
+        let hits = index::search(self.store.as_ref(), &self.commit, &vector, &types, 64)?;
+        let prompt = intent::normalize(&request.prompt);
+        let mut ranked: Vec<Ranked<'_>> = hits
+            .into_iter()
+            .filter_map(|(id, similarity)| {
+                let playbook = self.library.get(&id)?;
+                let keyword = playbook
+                    .keywords
+                    .iter()
+                    .chain(std::iter::once(&playbook.operation))
+                    .any(|k| intent::has_phrase(&prompt, k));
+                let score = similarity + if keyword { KEYWORD_BONUS } else { 0.0 };
+                Some(Ranked {
+                    playbook,
+                    score,
+                    keyword,
+                })
+            })
+            .collect();
+        ranked.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.playbook.id.cmp(&b.playbook.id))
+        });
+        Ok(ranked)
+    }
+
+    fn ask_which(&self, ranked: &[Ranked<'_>]) -> Plan {
+        let mut plan = Plan::nothing(
+            Intent {
+                kind: IntentKind::Operation,
+                service: None,
+                operation: None,
+            },
+            format!(
+                "Two playbooks fit equally well: {}. Say which one you mean.",
+                ranked
+                    .iter()
+                    .map(|r| r.playbook.title.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        );
+        plan.clarify = Some(Clarify {
+            question: "Which of these did you mean?".into(),
+            missing: vec!["playbook".into()],
+            candidates: ranked
+                .iter()
+                .map(|r| Candidate {
+                    id: r.playbook.id.clone(),
+                    label: r.playbook.title.clone(),
+                })
+                .collect(),
+        });
+        plan.sealed()
+    }
+}
+
+struct Ranked<'a> {
+    playbook: &'a Playbook,
+    score: f32,
+    keyword: bool,
+}
+
+/// The prompt with each identified resource's name and identifier replaced by its type in
+/// words ("stop pg-main1" reads "stop rds instance"): names say which resource, which the
+/// host already resolved, and would only blur which operation.
+pub fn retrieval_text(prompt: &str, resources: &[ResourceContext]) -> String {
+    let mut names: Vec<(&str, String)> = Vec::new();
+    for r in resources {
+        let words = r.resource_type.replace('_', " ");
+        names.push((r.identifier.as_str(), words.clone()));
+        names.push((r.name.as_str(), words));
+    }
+    // Longest first, so `web-01-a` is replaced before `web-01`.
+    names.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    let mut text = prompt.to_owned();
+    for (name, words) in names {
+        if name.len() >= 3 {
+            text = replace_ignore_case(&text, name, &words);
+        }
+    }
+    text
+}
+
+fn replace_ignore_case(text: &str, needle: &str, with: &str) -> String {
+    let lower = text.to_lowercase();
+    let needle = needle.to_lowercase();
+    if lower.len() != text.len() {
+        return text.to_owned(); // case folding changed lengths: leave it as typed
+    }
+    let mut out = String::new();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(&needle) {
+        out.push_str(&text[from..from + at]);
+        out.push_str(with);
+        from += at + needle.len();
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
+fn not_an_operation(kind: IntentKind) -> Plan {
+    let explain = match kind {
+        IntentKind::Question => "This is a question, not an operation: there is nothing to plan. `cloudops search` answers questions about your resources.",
+        _ => "This reads as a search, not an operation the playbook library knows: there is nothing to plan. `cloudops search` finds resources.",
+    };
+    Plan::nothing(
+        Intent {
+            kind,
+            service: None,
+            operation: None,
+        },
+        explain,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(id: &str, kind: &str) -> ResourceContext {
+        serde_json::from_value(serde_json::json!({
+            "resource_type": kind, "identifier": id, "arn": format!("arn:{id}"), "name": id,
+            "account_id": "1", "region": "r"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn names_become_types_for_retrieval() {
+        let r = [
+            resource("pg-main1", "rds_instance"),
+            resource("pg-main1-replica", "rds_instance"),
+        ];
+        assert_eq!(
+            retrieval_text("Stop PG-MAIN1 and pg-main1-replica", &r),
+            "Stop rds instance and rds instance"
+        );
+    }
+}
