@@ -56,6 +56,8 @@ pub struct Planner {
     location: Location,
     store: Arc<dyn EstateStore>,
     vectors: index::VectorCache,
+    /// The commit of the planner this one replaced: its points go at the next build.
+    replaced: Option<String>,
 }
 
 impl std::fmt::Debug for Planner {
@@ -72,7 +74,8 @@ impl Planner {
     /// Embeds and indexes the library's playbooks at `index` (an embedded store directory,
     /// created when missing, or a Qdrant server). `previous`, a planner over the same index,
     /// lends its open index and the vectors of texts that did not change; its points stay
-    /// until the next build, so it can serve until this one replaces it.
+    /// until the next build, so it can serve until this one replaces it. Points of commits
+    /// this chain of planners never served are left alone.
     pub fn build(
         library: Library,
         commit: String,
@@ -89,11 +92,15 @@ impl Planner {
         let vectors =
             index::embed_library(&library, &embedder, previous.map_or(&empty, |p| &p.vectors))?;
         index::write(store.as_ref(), &library, &commit, &vectors)?;
-        let mut keep = vec![commit.as_str()];
-        if let Some(p) = previous {
-            keep.push(p.commit.as_str());
+        // Only the commit this chain of planners stopped serving two builds ago goes: the
+        // previous one may still be answering, and other servers sharing a Qdrant server may
+        // serve other commits.
+        if let Some(old) = previous.and_then(|p| p.replaced.as_deref()) {
+            if old != commit && previous.is_some_and(|p| p.commit != old) {
+                index::retire(store.as_ref(), old)?;
+            }
         }
-        index::retire_others(store.as_ref(), &keep)?;
+        let replaced = previous.map(|p| p.commit.clone()).filter(|c| *c != commit);
         tracing::info!(commit = %commit, playbooks = library.len(), "playbook library indexed");
         Ok(Planner {
             library,
@@ -102,6 +109,7 @@ impl Planner {
             location: index.clone(),
             store,
             vectors,
+            replaced,
         })
     }
 
