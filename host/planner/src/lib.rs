@@ -33,6 +33,10 @@ pub const MIN_SIMILARITY: f32 = 0.45;
 /// Added to a playbook's similarity when one of its keywords is in the prompt.
 pub const KEYWORD_BONUS: f32 = 0.2;
 
+/// Prompt vectors kept, by retrieval text. With names replaced by types, prompts repeat
+/// ("stop rds instance"), so most requests skip the model: it is the planner's cost.
+pub const QUERY_CACHE: usize = 4096;
+
 /// Two playbooks closer than this, neither named by a keyword, make the planner ask.
 pub const AMBIGUITY_MARGIN: f32 = 0.015;
 
@@ -58,6 +62,8 @@ pub struct Planner {
     vectors: index::VectorCache,
     /// The commit of the planner this one replaced: its points go at the next build.
     replaced: Option<String>,
+    /// Recent prompt vectors by retrieval text, shared along the chain of planners.
+    queries: Arc<quick_cache::sync::Cache<String, Arc<Vec<f32>>>>,
 }
 
 impl std::fmt::Debug for Planner {
@@ -110,6 +116,10 @@ impl Planner {
             store,
             vectors,
             replaced,
+            queries: previous.map_or_else(
+                || Arc::new(quick_cache::sync::Cache::new(QUERY_CACHE)),
+                |p| p.queries.clone(),
+            ),
         })
     }
 
