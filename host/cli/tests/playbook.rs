@@ -149,3 +149,26 @@ fn without_a_library_it_says_where_to_look() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("CLOUDOPS_PLAYBOOKS"), "{err}");
 }
+
+/// scripts/check-playbook-api: every step's operation and parameters against botocore's
+/// models. It needs PyYAML and botocore (the .venv of scripts/setup has both).
+#[test]
+fn every_step_matches_the_aws_api_models() {
+    let script = repo_root().join("scripts/check-playbook-api");
+    let o = std::process::Command::new(&script)
+        .output()
+        .expect("run scripts/check-playbook-api");
+    if o.status.code() == Some(2) {
+        use std::io::Write;
+        let why = String::from_utf8_lossy(&o.stderr);
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "SKIPPED: playbook::every_step_matches_the_aws_api_models: {}",
+            why.trim()
+        );
+        return;
+    }
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("; 0 with problems"), "{out}");
+}
