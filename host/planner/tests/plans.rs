@@ -158,7 +158,7 @@ fn evaluate(set: &str) -> Option<eval::Report> {
     let (fixtures, cases) = eval::load(&dir.join("resources.json"), &cases).unwrap();
     let report = eval::run(planner(), &fixtures, &cases).unwrap();
     say(format!(
-        "plan evaluation {set}: {} cases; intent {:.3}; top-1 playbook {:.3} ({}/{}); params exact {:.3} ({}/{}); clarify/runnable {:.3} ({}/{})",
+        "plan evaluation {set}: {} cases; intent {:.3}; top-1 playbook {:.3} ({}/{}); params exact given the right playbook {:.3} ({}/{}); clarify/runnable {:.3} ({}/{})",
         report.cases,
         eval::Report::ratio(report.intent_right, report.cases),
         eval::Report::ratio(report.top1_right, report.operations),
