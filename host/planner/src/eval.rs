@@ -59,7 +59,8 @@ pub struct Report {
     pub operations: usize,
     /// Of those, the right playbook first.
     pub top1_right: usize,
-    /// Cases with expected parameters.
+    /// Cases with expected parameters whose playbook was right (a wrong playbook is counted
+    /// once, in `top1_right`).
     pub with_params: usize,
     /// Of those, every expected parameter exact.
     pub params_right: usize,
@@ -156,7 +157,8 @@ pub fn run(
                 wrong.push(format!("playbook {got:?}, expected {want}"));
             }
         }
-        if let Some(want) = &e.params {
+        let right_playbook = e.playbook.as_deref().is_none_or(|want| got == Some(want));
+        if let (Some(want), true) = (&e.params, right_playbook) {
             report.with_params += 1;
             let first = plan.steps.first().map(|s| &s.params);
             let differs: Vec<String> = want
@@ -205,9 +207,24 @@ pub fn run(
             }
         }
         if !wrong.is_empty() {
-            report
-                .failures
-                .push(format!("{:?}: {}", case.prompt, wrong.join("; ")));
+            let top: Vec<String> = planner
+                .ranking(&request)?
+                .iter()
+                .take(3)
+                .map(|r| {
+                    let keyword = if r.keyword { ", keyword" } else { "" };
+                    format!(
+                        "{} {:.3} (cos {:.3}, words {:.2}{keyword})",
+                        r.playbook.id, r.score, r.similarity, r.words
+                    )
+                })
+                .collect();
+            report.failures.push(format!(
+                "{:?}: {}\n      ranked: {}",
+                case.prompt,
+                wrong.join("; "),
+                top.join(" > ")
+            ));
         }
     }
     Ok(report)

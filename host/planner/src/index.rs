@@ -90,17 +90,10 @@ pub(crate) fn write(
     Ok(count)
 }
 
-/// Removes every point of other commits (after a new commit was written and swapped in).
-pub(crate) fn retire_others(store: &dyn EstateStore, keep: &[&str]) -> Result<(), PlannerError> {
-    let mut filter = Filter::all();
-    filter
-        .must_not
-        .push(cloudops_estate::store::Condition::AnyOf {
-            field: "commit".into(),
-            values: keep.iter().map(|c| c.to_string()).collect(),
-        });
+/// Removes every point of `commit`.
+pub(crate) fn retire(store: &dyn EstateStore, commit: &str) -> Result<(), PlannerError> {
     store
-        .delete_where(Collection::Playbooks, &filter)
+        .delete_where(Collection::Playbooks, &Filter::all().eq("commit", commit))
         .map_err(PlannerError::Index)?;
     Ok(())
 }

@@ -53,6 +53,15 @@ const QUESTION: &[&str] = &[
 pub fn classify(prompt: &str) -> IntentKind {
     let text = normalize(prompt);
     let text = strip_openings(&text);
+    // "which version does the alias point to" asks about an attribute (the inverted
+    // auxiliary marks a question); "which instances are stopped" asks for a list.
+    if strip_word_prefix(text, "which").is_some()
+        && ["does", "do", "did", "should", "would", "will"]
+            .iter()
+            .any(|aux| has_phrase(text, aux))
+    {
+        return IntentKind::Question;
+    }
     // "how do I stop X" asks about an operation; "stop X?" still asks for one.
     if starts_with_any(text, SEARCH) {
         return IntentKind::Search;
@@ -142,6 +151,7 @@ mod tests {
             ("list every prod bucket", Search),
             ("show me staging databases", Search),
             ("which instances are stopped", Search),
+            ("which version does the live alias point to", Question),
             ("isolate web-01", Operation),
         ] {
             assert_eq!(classify(prompt), kind, "{prompt}");

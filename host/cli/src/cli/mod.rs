@@ -14,6 +14,7 @@ macro_rules! out {
 mod demo;
 mod local;
 mod output;
+mod playbook;
 mod plugin;
 mod scan;
 mod search;
@@ -89,6 +90,14 @@ pub enum Command {
     /// Needs no AWS account. Needs moto_server and the embedding model (both installed by
     /// scripts/setup) and the scanner plugins (`cloudops plugin build plugins/`).
     Demo(demo::DemoArgs),
+    /// Write and check playbooks: the YAML files that teach the planner one AWS operation
+    /// each (playbooks/SCHEMA.md documents the format).
+    ///
+    /// Examples:
+    ///   cloudops playbook check              # every error as file:line:column
+    ///   cloudops playbook test               # plan every case in playbooks/tests/
+    #[command(subcommand, verbatim_doc_comment)]
+    Playbook(playbook::PlaybookCommand),
 }
 
 /// Writes one line of results to stdout; see `out!`.
@@ -145,6 +154,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Store(cmd) => store::run(cmd, &data_dir).await,
         Command::Eval(args) => tokio::task::spawn_blocking(move || search::eval(args)).await?,
         Command::Demo(args) => demo::run(args, &data_dir).await,
+        Command::Playbook(cmd) => playbook::run(cmd),
     }
 }
 
