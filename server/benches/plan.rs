@@ -32,12 +32,28 @@ fn main() {
     for args in [
         &["init", "--quiet", "--initial-branch", "main"][..],
         &["add", "--all"],
-        &["-c", "user.name=bench", "-c", "user.email=bench@cloudops.invalid", "commit", "--quiet", "-m", "library"],
+        &[
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@cloudops.invalid",
+            "commit",
+            "--quiet",
+            "-m",
+            "library",
+        ],
     ] {
-        let ok = Command::new("git").current_dir(repo.path()).args(args).status().unwrap();
+        let ok = Command::new("git")
+            .current_dir(repo.path())
+            .args(args)
+            .status()
+            .unwrap();
         assert!(ok.success(), "git {args:?}");
     }
-    println!("plan server bench ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "plan server bench ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(http_figures(repo.path()));
     load_figures(&library);
@@ -54,11 +70,22 @@ impl Drop for ServerProcess {
 }
 
 async fn http_figures(repo: &Path) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_cloudops-server"))
-        .args(["--playbooks", &repo.to_string_lossy(), "--listen", &addr, "--poll-seconds", "0"])
+        .args([
+            "--playbooks",
+            &repo.to_string_lossy(),
+            "--listen",
+            &addr,
+            "--poll-seconds",
+            "0",
+        ])
         .env("RUST_LOG", "warn")
         .env_remove("REDIS_URL")
         .env_remove("QDRANT_URL")
@@ -74,10 +101,16 @@ async fn http_figures(repo: &Path) {
                 break;
             }
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "the server did not start in 120 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the server did not start in 120 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!("  server ready (process start + library load) in {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "  server ready (process start + library load) in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let body = Arc::new(serde_json::to_vec(&seed_request()).unwrap());
     let url = Arc::new(format!("{base}/v1/plan"));
     for _ in 0..20 {
@@ -108,9 +141,15 @@ async fn http_figures(repo: &Path) {
     for task in tasks {
         latencies.extend(task.await.unwrap());
     }
-    report(&format!("{CLIENTS} clients"), &mut latencies, CLIENTS * PER_CLIENT, begun.elapsed());
+    report(
+        &format!("{CLIENTS} clients"),
+        &mut latencies,
+        CLIENTS * PER_CLIENT,
+        begun.elapsed(),
+    );
 
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.0.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", server.0.id())).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
@@ -119,7 +158,11 @@ async fn http_figures(repo: &Path) {
             .and_then(|kb| kb.parse::<f64>().ok())
             .map_or(f64::NAN, |kb| kb / 1024.0)
     };
-    println!("  server RSS {:.0} MiB (peak {:.0} MiB)", field("VmRSS:"), field("VmHWM:"));
+    println!(
+        "  server RSS {:.0} MiB (peak {:.0} MiB)",
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
 }
 
 async fn one_plan(client: &reqwest::Client, url: &str, body: &Arc<Vec<u8>>) -> Duration {
@@ -131,7 +174,11 @@ async fn one_plan(client: &reqwest::Client, url: &str, body: &Arc<Vec<u8>>) -> D
         .send()
         .await
         .expect("the server answers");
-    assert!(response.status().is_success(), "plan failed: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "plan failed: {}",
+        response.status()
+    );
     let text = response.bytes().await.unwrap();
     let plan: Value = serde_json::from_slice(&text).unwrap();
     assert_eq!(plan["steps"][0]["action"], "rds:StopDBInstance");
@@ -150,7 +197,8 @@ fn report(label: &str, latencies: &mut [Duration], requests: usize, elapsed: Dur
 }
 
 fn seed_request() -> Value {
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks/tests/rds.stop-instance.json");
+    let cases =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks/tests/rds.stop-instance.json");
     let cases: Value = serde_json::from_slice(&std::fs::read(cases).unwrap()).unwrap();
     json!({"prompt": cases[0]["prompt"], "identified_resources": cases[0]["resources"]})
 }
@@ -159,8 +207,14 @@ fn load_figures(library: &Path) {
     let embedder = Arc::new(Embedder::from_env().expect("the model: source scripts/env.sh"));
     let mut real = Vec::new();
     library_files(library, library, &mut real);
-    let count = Library::from_files(real.clone()).expect("the real library is sound").len();
-    time_load(&format!("real library ({count} playbooks)"), real.clone(), &embedder);
+    let count = Library::from_files(real.clone())
+        .expect("the real library is sound")
+        .len();
+    time_load(
+        &format!("real library ({count} playbooks)"),
+        real.clone(),
+        &embedder,
+    );
     let mut generated = Vec::new();
     let mut playbooks = 0;
     'all: for n in 0.. {
@@ -177,7 +231,11 @@ fn load_figures(library: &Path) {
             break 'all;
         }
     }
-    time_load(&format!("{playbooks} generated playbooks"), generated, &embedder);
+    time_load(
+        &format!("{playbooks} generated playbooks"),
+        generated,
+        &embedder,
+    );
 }
 
 fn time_load(label: &str, files: Vec<(String, Vec<u8>)>, embedder: &Arc<Embedder>) {
@@ -224,7 +282,10 @@ fn variant(text: &str, n: usize) -> String {
 
 /// The library's files as `Library::load_dir` reads them (playbooks and components).
 fn library_files(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(Result::unwrap).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
@@ -235,7 +296,11 @@ fn library_files(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         if entry.file_type().unwrap().is_dir() {
             library_files(root, &path, out);
         } else if [".yaml", ".yml", ".wasm"].iter().any(|e| name.ends_with(e)) {
-            let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             out.push((relative, std::fs::read(&path).unwrap()));
         }
     }

@@ -21,8 +21,9 @@ pub struct ApiError {
     pub field: Option<String>,
     /// What is wrong and what to do, in plain words.
     pub message: String,
-    /// More, machine-readable (a refused library's diagnostics).
-    pub details: Option<Value>,
+    /// More, machine-readable (a refused library's diagnostics). Boxed: errors travel in
+    /// `Result`s on every request's path and stay small.
+    pub details: Option<Box<Value>>,
 }
 
 #[derive(Serialize)]
@@ -65,7 +66,7 @@ impl ApiError {
 
     /// The same error with machine-readable details.
     pub fn with_details(mut self, details: Value) -> ApiError {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -75,7 +76,7 @@ impl ApiError {
             code: self.code,
             field: self.field.as_deref(),
             message: &self.message,
-            details: self.details.as_ref(),
+            details: self.details.as_deref(),
         };
         json!({ "error": body })
     }

@@ -101,7 +101,8 @@ impl Server {
         let io = |what: String| move |source| StartError::Io { what, source };
         let (scratch, data) = match &options.data_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(io(format!("cannot create {}", dir.display())))?;
                 (None, dir.clone())
             }
             None => {
@@ -113,9 +114,13 @@ impl Server {
                 (Some(dir), path)
             }
         };
-        let source =
-            source::Source::open(&options.playbooks, &options.reference, &options.subdir, &data)
-                .await?;
+        let source = source::Source::open(
+            &options.playbooks,
+            &options.reference,
+            &options.subdir,
+            &data,
+        )
+        .await?;
         let meta = match &options.redis_url {
             Some(url) => meta::MetaStore::redis(url).await?,
             None => meta::MetaStore::InProcess,
@@ -124,8 +129,7 @@ impl Server {
             .qdrant
             .clone()
             .unwrap_or_else(|| Location::Embedded(data.join("index")));
-        let state =
-            Arc::new(State::start(source, embedder, index, meta, options.limits).await?);
+        let state = Arc::new(State::start(source, embedder, index, meta, options.limits).await?);
         let listener = TcpListener::bind(listen)
             .await
             .map_err(io(format!("cannot listen on {listen}")))?;
@@ -133,7 +137,11 @@ impl Server {
             .local_addr()
             .map_err(io("cannot read the listening address".into()))?;
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(serve(listener, state.clone(), stopped.clone()))];
+        let mut tasks = vec![tokio::spawn(serve(
+            listener,
+            state.clone(),
+            stopped.clone(),
+        ))];
         if let Some(every) = options.poll {
             tasks.push(tokio::spawn(poll(state.clone(), every, stopped)));
         }
@@ -184,7 +192,10 @@ async fn poll(state: Arc<State>, every: Duration, mut stopped: watch::Receiver<b
             Ok(state::Reloaded::Unchanged { .. }) => {}
             Ok(done) => tracing::debug!(?done, "poll reloaded the library"),
             Err(LoadError::Broken { .. }) => {} // logged with every diagnostic by the reload
-            Err(e) => tracing::warn!("polling the playbook library failed: {e}; still serving {}", state.current().commit),
+            Err(e) => tracing::warn!(
+                "polling the playbook library failed: {e}; still serving {}",
+                state.current().commit
+            ),
         }
     }
 }

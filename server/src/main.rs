@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use cloudops_estate::embed::Embedder;
 use cloudops_estate::store::Location;
-use cloudops_server::{LoadError, Limits, Options, Server, StartError};
+use cloudops_server::{Limits, LoadError, Options, Server, StartError};
 
 /// The cloudops plan server: turns a prompt and the resources the host identified into an
 /// exact, risk-assessed, approval-gated plan, from a playbook library kept in Git.
@@ -56,7 +56,12 @@ struct Args {
     qdrant_url: Option<String>,
 
     /// The Qdrant server's API key, if it wants one.
-    #[arg(long, value_name = "KEY", env = "QDRANT_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "QDRANT_API_KEY",
+        hide_env_values = true
+    )]
     qdrant_api_key: Option<String>,
 
     /// Redis for the playbook catalogue (GET /v1/playbooks), e.g. redis://127.0.0.1:6379;
@@ -78,8 +83,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

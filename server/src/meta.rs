@@ -82,8 +82,12 @@ fn parameter(p: &cloudops_playbook::model::Parameter) -> Value {
         }),
         ParamSource::User(user) => {
             let kind = match &user.kind {
-                ValueKind::Integer { min, max } => json!({"type": "integer", "min": min, "max": max}),
-                ValueKind::String { max_length } => json!({"type": "string", "max_length": max_length}),
+                ValueKind::Integer { min, max } => {
+                    json!({"type": "integer", "min": min, "max": max})
+                }
+                ValueKind::String { max_length } => {
+                    json!({"type": "string", "max_length": max_length})
+                }
                 ValueKind::Boolean => json!({"type": "boolean"}),
                 ValueKind::Enum(values) => json!({"type": "enum", "values": values}),
             };
@@ -199,14 +203,23 @@ impl MetaStore {
 
     /// Writes `commit`'s summaries and marks it current. In process: nothing to do (the
     /// served library holds them).
-    pub async fn publish(&self, commit: &str, summaries: &[PlaybookSummary]) -> Result<(), MetaError> {
+    pub async fn publish(
+        &self,
+        commit: &str,
+        summaries: &[PlaybookSummary],
+    ) -> Result<(), MetaError> {
         let MetaStore::Redis { connection, url } = self else {
             return Ok(());
         };
         let key = MetaStore::key(commit);
         let entries: Vec<(String, String)> = summaries
             .iter()
-            .map(|s| (s.id.clone(), serde_json::to_string(s).expect("a summary is JSON")))
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    serde_json::to_string(s).expect("a summary is JSON"),
+                )
+            })
             .collect();
         let mut pipe = redis::pipe();
         pipe.atomic().del(&key).ignore();
@@ -238,10 +251,13 @@ impl MetaStore {
         let key = MetaStore::key(commit);
         let mut connection = connection.clone();
         let all: BTreeMap<String, String> =
-            connection.hgetall(&key).await.map_err(|source| MetaError::Redis {
-                url: url.clone(),
-                source,
-            })?;
+            connection
+                .hgetall(&key)
+                .await
+                .map_err(|source| MetaError::Redis {
+                    url: url.clone(),
+                    source,
+                })?;
         all.into_iter()
             .map(|(id, text)| parse(&format!("{key} {id}"), &text))
             .collect()
@@ -260,10 +276,13 @@ impl MetaStore {
         let key = MetaStore::key(commit);
         let mut connection = connection.clone();
         let text: Option<String> =
-            connection.hget(&key, id).await.map_err(|source| MetaError::Redis {
-                url: url.clone(),
-                source,
-            })?;
+            connection
+                .hget(&key, id)
+                .await
+                .map_err(|source| MetaError::Redis {
+                    url: url.clone(),
+                    source,
+                })?;
         text.map(|t| parse(&format!("{key} {id}"), &t)).transpose()
     }
 }
@@ -281,7 +300,10 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden() {
-        assert_eq!(redact("redis://:hunter2@10.0.0.1:6379/0"), "redis://:***@10.0.0.1:6379/0");
+        assert_eq!(
+            redact("redis://:hunter2@10.0.0.1:6379/0"),
+            "redis://:***@10.0.0.1:6379/0"
+        );
         assert_eq!(redact("redis://bob:pw@h:1"), "redis://bob:***@h:1");
         assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }

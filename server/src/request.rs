@@ -44,7 +44,9 @@ pub fn parse_plan_request(body: &[u8], limits: &Limits) -> Result<PlanRequest, A
         ApiError::whole(
             StatusCode::BAD_REQUEST,
             "invalid_json",
-            format!("the body is not JSON: {e}; send a PlanRequest object (README: The plan server)"),
+            format!(
+                "the body is not JSON: {e}; send a PlanRequest object (README: The plan server)"
+            ),
         )
     })?;
     if let Some(found) = find_secret(&value) {

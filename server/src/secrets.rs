@@ -67,7 +67,11 @@ pub fn find_secret(value: &Value) -> Option<Finding> {
 fn find_at(value: &Value, path: &mut String) -> Option<Finding> {
     let found = |path: &str, kind| {
         Some(Finding {
-            path: if path.is_empty() { "$".into() } else { path.to_owned() },
+            path: if path.is_empty() {
+                "$".into()
+            } else {
+                path.to_owned()
+            },
             kind,
         })
     };
@@ -138,7 +142,8 @@ pub fn secret_kind(text: &str) -> Option<SecretKind> {
 
 /// The maximal runs of `text` made of characters that `keep` accepts.
 fn tokens(text: &str, keep: impl Fn(char) -> bool) -> impl Iterator<Item = &str> {
-    text.split(move |c: char| !keep(c)).filter(|t| !t.is_empty())
+    text.split(move |c: char| !keep(c))
+        .filter(|t| !t.is_empty())
 }
 
 fn is_access_key_id(token: &str) -> bool {
@@ -264,7 +269,10 @@ mod tests {
         let found = find_secret(&named).unwrap();
         assert_eq!(found.path, "user_context.aws_session_token");
         assert_eq!(found.kind, SecretKind::CredentialField);
-        assert_eq!(find_secret(&json!({"prompt": SECRET})).unwrap().path, "prompt");
+        assert_eq!(
+            find_secret(&json!({"prompt": SECRET})).unwrap().path,
+            "prompt"
+        );
         assert_eq!(find_secret(&json!(TOKEN_FWO)).unwrap().path, "$");
     }
 

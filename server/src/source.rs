@@ -191,7 +191,9 @@ impl Source {
         let hidden = inside
             .split('/')
             .any(|part| part.starts_with('.') || part == "target");
-        let wanted = [".yaml", ".yml", ".wasm"].iter().any(|e| inside.ends_with(e));
+        let wanted = [".yaml", ".yml", ".wasm"]
+            .iter()
+            .any(|e| inside.ends_with(e));
         (wanted && !hidden).then(|| inside.to_owned())
     }
 }

@@ -46,7 +46,6 @@ pub struct Refusal {
     pub at: u64,
 }
 
-
 /// Why a load did not produce a planner.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -155,7 +154,10 @@ impl State {
 
     /// The last refused commit, unless a good one was loaded since.
     pub fn refusal(&self) -> Option<Refusal> {
-        self.refusal.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.refusal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Fetches the ref and serves its commit when it changed and is sound. A broken commit is
@@ -180,12 +182,25 @@ impl State {
                 commit: served.commit.clone(),
             });
         }
-        let loaded = match load(&self.source, &commit, &self.embedder, &self.index, Some(&served)).await
+        let loaded = match load(
+            &self.source,
+            &commit,
+            &self.embedder,
+            &self.index,
+            Some(&served),
+        )
+        .await
         {
             Ok(loaded) => loaded,
-            Err(LoadError::Broken { commit, diagnostics }) => {
+            Err(LoadError::Broken {
+                commit,
+                diagnostics,
+            }) => {
                 self.refuse(&commit, &diagnostics);
-                return Err(LoadError::Broken { commit, diagnostics });
+                return Err(LoadError::Broken {
+                    commit,
+                    diagnostics,
+                });
             }
             Err(other) => return Err(other),
         };
@@ -258,7 +273,8 @@ async fn load(
         Files::Read(files) => files,
         Files::Refused(diagnostics) => return Err(broken(diagnostics)),
     };
-    let (commit_owned, embedder, location) = (commit.to_owned(), embedder.clone(), location.clone());
+    let (commit_owned, embedder, location) =
+        (commit.to_owned(), embedder.clone(), location.clone());
     let previous = previous.cloned();
     // Parsing and embedding are CPU work: off the async threads.
     let built = tokio::task::spawn_blocking(move || {

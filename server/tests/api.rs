@@ -8,7 +8,9 @@ use crate::common::{call, logs, options, plan, seed_request, skipped, start, Rep
 #[tokio::test(flavor = "multi_thread")]
 async fn the_seed_example_is_planned_at_the_served_commit() {
     let repo = Repo::of_playbooks();
-    let server = start(options(&repo.path())).await.expect("the server starts");
+    let server = start(options(&repo.path()))
+        .await
+        .expect("the server starts");
     let answer = plan(&server, &seed_request()).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     let plan = &answer.json;
@@ -47,12 +49,18 @@ async fn the_catalogue_lists_and_finds_playbooks_and_names_unknown_ids() {
     let unknown = call(&server, "GET", "/v1/playbooks/rds.dance", None).await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.json["error"]["code"], "no_such_playbook");
-    assert!(unknown.json["error"]["message"].as_str().unwrap().contains("rds.dance"));
+    assert!(unknown.json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("rds.dance"));
     let health = call(&server, "GET", "/healthz", None).await;
     assert_eq!(health.json["status"], "ok");
     assert_eq!(health.json["metadata"], "in-process");
     let nowhere = call(&server, "GET", "/v2/plan", None).await;
-    assert_eq!((nowhere.status, &nowhere.json["error"]["code"]), (404, &json!("no_such_route")));
+    assert_eq!(
+        (nowhere.status, &nowhere.json["error"]["code"]),
+        (404, &json!("no_such_route"))
+    );
     server.stop().await;
 }
 
@@ -66,7 +74,10 @@ pub fn assert_catalogue_entry(entry: &Value, commit: &str) {
     assert_eq!(entry["commit"], commit);
     assert_eq!(entry["parameters"][0]["from"], "identifier");
     for field in ["version", "title", "description"] {
-        assert!(entry[field].as_str().is_some_and(|s| !s.is_empty()), "{field}");
+        assert!(
+            entry[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{field}"
+        );
     }
 }
 
@@ -88,23 +99,59 @@ async fn bad_input_is_refused_with_the_field_named() {
     wrong_type["identified_resources"][3]["tags"] = json!("env=prod");
     let many: Vec<Value> = (0..201).map(resource).collect();
     let cases = [
-        (json!({"prompt": "stop db-0", "dry_run": true}), 400, "unknown_field", Some("dry_run")),
-        (wrong_type, 400, "invalid_type", Some("identified_resources[3].tags")),
-        (json!({"prompt": "stop", "identified_resources": many}), 400, "over_limit", Some("identified_resources")),
-        (json!({"prompt": "stop ".repeat(500)}), 400, "over_limit", Some("prompt")),
-        (json!({"identified_resources": []}), 400, "missing_field", Some("$")),
+        (
+            json!({"prompt": "stop db-0", "dry_run": true}),
+            400,
+            "unknown_field",
+            Some("dry_run"),
+        ),
+        (
+            wrong_type,
+            400,
+            "invalid_type",
+            Some("identified_resources[3].tags"),
+        ),
+        (
+            json!({"prompt": "stop", "identified_resources": many}),
+            400,
+            "over_limit",
+            Some("identified_resources"),
+        ),
+        (
+            json!({"prompt": "stop ".repeat(500)}),
+            400,
+            "over_limit",
+            Some("prompt"),
+        ),
+        (
+            json!({"identified_resources": []}),
+            400,
+            "missing_field",
+            Some("$"),
+        ),
         (json!({"prompt": 3}), 400, "invalid_type", Some("prompt")),
     ];
     for (body, status, code, field) in cases {
         let answer = plan(&server, &body).await;
         assert_eq!(answer.status, status, "{}", answer.text);
         assert_eq!(answer.json["error"]["code"], code, "{}", answer.text);
-        assert_eq!(answer.json["error"]["field"].as_str(), field, "{}", answer.text);
+        assert_eq!(
+            answer.json["error"]["field"].as_str(),
+            field,
+            "{}",
+            answer.text
+        );
         assert!(!answer.json["error"]["message"].as_str().unwrap().is_empty());
     }
     let garbage = call(&server, "POST", "/v1/plan", Some(b"{\"prompt\":".to_vec())).await;
-    assert_eq!((garbage.status, &garbage.json["error"]["code"]), (400, &json!("invalid_json")));
-    let huge = format!(r#"{{"prompt":"stop","user_context":{{"note":"{}"}}}}"#, "x".repeat(300 * 1024));
+    assert_eq!(
+        (garbage.status, &garbage.json["error"]["code"]),
+        (400, &json!("invalid_json"))
+    );
+    let huge = format!(
+        r#"{{"prompt":"stop","user_context":{{"note":"{}"}}}}"#,
+        "x".repeat(300 * 1024)
+    );
     let too_big = call(&server, "POST", "/v1/plan", Some(huge.into_bytes())).await;
     assert_eq!(too_big.status, 413, "{}", too_big.text);
     assert_eq!(too_big.json["error"]["code"], "body_too_large");
@@ -140,11 +187,18 @@ async fn credentials_anywhere_are_refused_and_never_logged_or_echoed() {
         assert_eq!(answer.json["error"]["code"], "secret_in_request");
         assert_eq!(answer.json["error"]["field"], field);
         for secret in [KEY_ID, SECRET, TOKEN, &SECRET[..12], &TOKEN[..24]] {
-            assert!(!answer.text.contains(secret), "the answer echoes it: {}", answer.text);
+            assert!(
+                !answer.text.contains(secret),
+                "the answer echoes it: {}",
+                answer.text
+            );
         }
     }
     let logs = logs();
-    assert!(logs.contains("secret_in_request"), "the refusals are logged (by code)");
+    assert!(
+        logs.contains("secret_in_request"),
+        "the refusals are logged (by code)"
+    );
     for secret in [KEY_ID, SECRET, TOKEN, &SECRET[..12], &TOKEN[..24]] {
         assert!(!logs.contains(secret), "a log line holds a credential");
     }
@@ -166,18 +220,47 @@ async fn metrics_parse_as_prometheus_text_and_count_what_happened() {
     let value = |name: &str, labels: &[(&str, &str)]| {
         samples
             .iter()
-            .find(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+            .find(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
             .map(|(_, _, v)| *v)
     };
-    assert_eq!(value("cloudops_http_requests_total", &[("route", "/v1/plan"), ("status", "200")]), Some(1.0));
-    assert_eq!(value("cloudops_http_requests_total", &[("route", "/v1/plan"), ("status", "400")]), Some(1.0));
     assert_eq!(
-        value("cloudops_http_requests_total", &[("route", "/v1/playbooks/{id}"), ("status", "404")]),
+        value(
+            "cloudops_http_requests_total",
+            &[("route", "/v1/plan"), ("status", "200")]
+        ),
         Some(1.0)
     );
-    assert_eq!(value("cloudops_plans_total", &[("intent", "operation"), ("risk", "medium")]), Some(1.0));
+    assert_eq!(
+        value(
+            "cloudops_http_requests_total",
+            &[("route", "/v1/plan"), ("status", "400")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            "cloudops_http_requests_total",
+            &[("route", "/v1/playbooks/{id}"), ("status", "404")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            "cloudops_plans_total",
+            &[("intent", "operation"), ("risk", "medium")]
+        ),
+        Some(1.0)
+    );
     assert_eq!(value("cloudops_plan_latency_seconds_count", &[]), Some(1.0));
-    assert_eq!(value("cloudops_library_info", &[("commit", repo.head().as_str())]), Some(1.0));
+    assert_eq!(
+        value("cloudops_library_info", &[("commit", repo.head().as_str())]),
+        Some(1.0)
+    );
     assert!(value("cloudops_library_playbooks", &[]).unwrap() >= 2.0);
     server.stop().await;
 }
@@ -206,10 +289,19 @@ pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
         let (series, value) = line.rsplit_once(' ').ok_or(format!("no value: {line}"))?;
         let value: f64 = value.parse().map_err(|_| format!("bad value: {line}"))?;
         let (name, labels) = match series.split_once('{') {
-            Some((name, rest)) => (name, parse_labels(rest.strip_suffix('}').ok_or(format!("bad labels: {line}"))?)?),
+            Some((name, rest)) => (
+                name,
+                parse_labels(
+                    rest.strip_suffix('}')
+                        .ok_or(format!("bad labels: {line}"))?,
+                )?,
+            ),
             None => (series, Default::default()),
         };
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        {
             return Err(format!("bad metric name: {line}"));
         }
         if !families.iter().any(|f| name.starts_with(f.as_str())) {
@@ -244,7 +336,10 @@ fn parse_labels(mut text: &str) -> Result<std::collections::BTreeMap<String, Str
 async fn the_index_can_live_on_a_qdrant_server() {
     let test = "the_index_can_live_on_a_qdrant_server";
     let Some(url) = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty()) else {
-        return skipped(test, "QDRANT_URL is not set (scripts/test starts a Qdrant server)");
+        return skipped(
+            test,
+            "QDRANT_URL is not set (scripts/test starts a Qdrant server)",
+        );
     };
     let repo = Repo::of_playbooks();
     let mut options = options(&repo.path());
@@ -252,7 +347,9 @@ async fn the_index_can_live_on_a_qdrant_server() {
         url,
         api_key: std::env::var("QDRANT_API_KEY").ok(),
     });
-    let server = start(options).await.expect("the server starts on the Qdrant server's index");
+    let server = start(options)
+        .await
+        .expect("the server starts on the Qdrant server's index");
     let answer = plan(&server, &seed_request()).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json["steps"][0]["action"], "rds:StopDBInstance");

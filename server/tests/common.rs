@@ -29,7 +29,9 @@ struct Capture;
 
 impl Write for Capture {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+        LOGS.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -106,12 +108,21 @@ impl Repo {
     pub fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .current_dir(self.dir.path())
-            .args(["-c", "user.name=cloudops tests", "-c", "user.email=tests@cloudops.invalid"])
+            .args([
+                "-c",
+                "user.name=cloudops tests",
+                "-c",
+                "user.email=tests@cloudops.invalid",
+            ])
             .args(["-c", "commit.gpgsign=false"])
             .args(args)
             .output()
             .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
@@ -166,7 +177,9 @@ pub async fn call(server: &Server, method: &str, path: &str, body: Option<Vec<u8
     let url = format!("http://{}{path}", server.addr);
     let mut request = client.request(method.parse().unwrap(), url);
     if let Some(body) = body {
-        request = request.header("content-type", "application/json").body(body);
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
     }
     let response = request.send().await.expect("the server answers");
     let status = response.status().as_u16();
@@ -177,7 +190,13 @@ pub async fn call(server: &Server, method: &str, path: &str, body: Option<Vec<u8
 
 /// `POST /v1/plan` with `body`.
 pub async fn plan(server: &Server, body: &Value) -> Answer {
-    call(server, "POST", "/v1/plan", Some(serde_json::to_vec(body).unwrap())).await
+    call(
+        server,
+        "POST",
+        "/v1/plan",
+        Some(serde_json::to_vec(body).unwrap()),
+    )
+    .await
 }
 
 /// The seed's example request: "Stop pg-instance-main1" with its identified resource, from

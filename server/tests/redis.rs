@@ -19,17 +19,36 @@ struct RedisServer {
 impl RedisServer {
     /// Starts one, or `None` when `redis-server` is not installed.
     fn start() -> Option<RedisServer> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let server = RedisServer { child, url: format!("redis://127.0.0.1:{port}/") };
+        let server = RedisServer {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not listen on {port} in 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on {port} in 10 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(server)
@@ -47,7 +66,10 @@ impl Drop for RedisServer {
 async fn the_catalogue_lives_in_redis_and_redis_down_is_a_clear_503() {
     let test = "the_catalogue_lives_in_redis_and_redis_down_is_a_clear_503";
     let Some(redis_server) = RedisServer::start() else {
-        return skipped(test, "redis-server is not installed (scripts/setup installs it)");
+        return skipped(
+            test,
+            "redis-server is not installed (scripts/setup installs it)",
+        );
     };
     let repo = Repo::of_playbooks();
     let commit = repo.head();
@@ -73,9 +95,17 @@ async fn the_catalogue_lives_in_redis_and_redis_down_is_a_clear_503() {
     // What is served comes from Redis: an entry changed there shows.
     let mut edited: Value = serde_json::from_str(&stored).unwrap();
     edited["title"] = "edited in Redis".into();
-    let _: () = connection.hset(&key, "rds.stop-instance", edited.to_string()).await.unwrap();
+    let _: () = connection
+        .hset(&key, "rds.stop-instance", edited.to_string())
+        .await
+        .unwrap();
     let all = call(&server, "GET", "/v1/playbooks", None).await;
-    let titles: Vec<&str> = all.json["playbooks"].as_array().unwrap().iter().filter_map(|p| p["title"].as_str()).collect();
+    let titles: Vec<&str> = all.json["playbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
     assert!(titles.contains(&"edited in Redis"), "{titles:?}");
 
     drop(redis_server);
@@ -83,7 +113,10 @@ async fn the_catalogue_lives_in_redis_and_redis_down_is_a_clear_503() {
     assert_eq!(down.status, 503, "{}", down.text);
     assert_eq!(down.json["error"]["code"], "metadata_unavailable");
     let message = down.json["error"]["message"].as_str().unwrap();
-    assert!(message.contains("Redis") && message.contains("REDIS_URL"), "{message}");
+    assert!(
+        message.contains("Redis") && message.contains("REDIS_URL"),
+        "{message}"
+    );
     let one = call(&server, "GET", "/v1/playbooks/rds.stop-instance", None).await;
     assert_eq!(one.status, 503);
     // Plans do not need Redis.

@@ -15,19 +15,33 @@ const PLAYBOOK: &str = "rds/stop-instance.yaml";
 fn break_playbook(repo: &Repo) -> String {
     let path = repo.dir.path().join(PLAYBOOK);
     let text = std::fs::read_to_string(&path).unwrap();
-    let line = text.lines().position(|l| l == "  level: low").expect("the risk level line") + 1;
-    repo.write(PLAYBOOK, &text.replacen("  level: low\n", "  level: lowest\n", 1));
+    let line = text
+        .lines()
+        .position(|l| l == "  level: low")
+        .expect("the risk level line")
+        + 1;
+    repo.write(
+        PLAYBOOK,
+        &text.replacen("  level: low\n", "  level: lowest\n", 1),
+    );
     format!("{PLAYBOOK}:{line}:")
 }
 
-async fn wait_for(server: &cloudops_server::Server, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn wait_for(
+    server: &cloudops_server::Server,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let health = call(server, "GET", "/healthz", None).await.json;
         if done(&health) {
             return health;
         }
-        assert!(Instant::now() < deadline, "{what} did not happen in 60 s: {health}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen in 60 s: {health}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -43,25 +57,46 @@ async fn a_broken_commit_is_refused_while_the_previous_one_serves_and_a_fix_is_p
 
     let expected = break_playbook(&repo);
     let broken = repo.commit("a broken risk level");
-    let health = wait_for(&server, "the refusal", |h| h["refused"]["commit"] == broken.as_str()).await;
+    let health = wait_for(&server, "the refusal", |h| {
+        h["refused"]["commit"] == broken.as_str()
+    })
+    .await;
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["commit"], good.as_str());
-    let diagnostics: Vec<String> = serde_json::from_value(health["refused"]["diagnostics"].clone()).unwrap();
-    let diagnostic = diagnostics.iter().find(|d| d.starts_with(&expected)).unwrap_or_else(|| {
-        panic!("no diagnostic at {expected}: {diagnostics:?}")
-    });
+    let diagnostics: Vec<String> =
+        serde_json::from_value(health["refused"]["diagnostics"].clone()).unwrap();
+    let diagnostic = diagnostics
+        .iter()
+        .find(|d| d.starts_with(&expected))
+        .unwrap_or_else(|| panic!("no diagnostic at {expected}: {diagnostics:?}"));
     let served = plan(&server, &seed_request()).await;
-    assert_eq!(served.json["playbook"]["commit"], good.as_str(), "the previous commit serves");
+    assert_eq!(
+        served.json["playbook"]["commit"],
+        good.as_str(),
+        "the previous commit serves"
+    );
     let metrics = call(&server, "GET", "/metrics", None).await.text;
-    assert!(metrics.contains(&format!("commit=\"{broken}\"")), "{metrics}");
+    assert!(
+        metrics.contains(&format!("commit=\"{broken}\"")),
+        "{metrics}"
+    );
     assert!(metrics.contains(&expected), "{metrics}");
-    assert!(metrics.contains("cloudops_reloads_total{result=\"failed\"} 1"), "{metrics}");
-    assert!(logs().contains(diagnostic.as_str()), "the log names the problem");
+    assert!(
+        metrics.contains("cloudops_reloads_total{result=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        logs().contains(diagnostic.as_str()),
+        "the log names the problem"
+    );
     // Refused once, not rebuilt on every poll or request.
     let again = call(&server, "POST", "/v1/reload", None).await;
     assert_eq!(again.json, json!({"result": "unchanged", "commit": good}));
 
-    repo.write(PLAYBOOK, &std::fs::read_to_string(crate::common::library_folder().join(PLAYBOOK)).unwrap());
+    repo.write(
+        PLAYBOOK,
+        &std::fs::read_to_string(crate::common::library_folder().join(PLAYBOOK)).unwrap(),
+    );
     let fixed = repo.commit("the risk level fixed");
     let health = wait_for(&server, "the fix", |h| h["commit"] == fixed.as_str()).await;
     assert_eq!(health["status"], "ok");
@@ -69,7 +104,10 @@ async fn a_broken_commit_is_refused_while_the_previous_one_serves_and_a_fix_is_p
     let served = plan(&server, &seed_request()).await;
     assert_eq!(served.json["playbook"]["commit"], fixed.as_str());
     let metrics = call(&server, "GET", "/metrics", None).await.text;
-    assert!(!metrics.contains(&expected), "the refusal is cleared: {metrics}");
+    assert!(
+        !metrics.contains(&expected),
+        "the refusal is cleared: {metrics}"
+    );
     server.stop().await;
 }
 
@@ -87,14 +125,27 @@ async fn post_reload_refuses_a_broken_commit_and_takes_a_good_one() {
     assert_eq!(refused.status, 422, "{}", refused.text);
     assert_eq!(refused.json["error"]["code"], "library_refused");
     assert_eq!(refused.json["error"]["details"]["commit"], broken.as_str());
-    let diagnostics = refused.json["error"]["details"]["diagnostics"].as_array().unwrap();
-    assert!(diagnostics.iter().any(|d| d.as_str().unwrap().starts_with(&expected)), "{diagnostics:?}");
+    let diagnostics = refused.json["error"]["details"]["diagnostics"]
+        .as_array()
+        .unwrap();
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.as_str().unwrap().starts_with(&expected)),
+        "{diagnostics:?}"
+    );
 
-    repo.write("rds/stop-instance.yaml", &std::fs::read_to_string(crate::common::library_folder().join(PLAYBOOK)).unwrap());
+    repo.write(
+        "rds/stop-instance.yaml",
+        &std::fs::read_to_string(crate::common::library_folder().join(PLAYBOOK)).unwrap(),
+    );
     repo.write("notes/README.md", "not a playbook: ignored\n");
     let second = repo.commit("fixed, and a note");
     let updated = call(&server, "POST", "/v1/reload", None).await;
-    assert_eq!(updated.json, json!({"result": "updated", "from": first, "to": second}));
+    assert_eq!(
+        updated.json,
+        json!({"result": "updated", "from": first, "to": second})
+    );
     let served = plan(&server, &seed_request()).await;
     assert_eq!(served.json["playbook"]["commit"], second.as_str());
     server.stop().await;
@@ -105,7 +156,9 @@ async fn a_broken_library_stops_the_start_naming_file_line_and_column() {
     let repo = Repo::of_playbooks();
     let expected = break_playbook(&repo);
     repo.commit("broken from the start");
-    let Err(StartError::Load(LoadError::Broken { diagnostics, .. })) = start(options(&repo.path())).await else {
+    let Err(StartError::Load(LoadError::Broken { diagnostics, .. })) =
+        start(options(&repo.path())).await
+    else {
         panic!("a broken library must not start");
     };
     let at = diagnostics
@@ -116,7 +169,14 @@ async fn a_broken_library_stops_the_start_naming_file_line_and_column() {
 
     // The binary: exit code 2, every problem on stderr.
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudops-server"))
-        .args(["--playbooks", &repo.path(), "--listen", "127.0.0.1:0", "--poll-seconds", "0"])
+        .args([
+            "--playbooks",
+            &repo.path(),
+            "--listen",
+            "127.0.0.1:0",
+            "--poll-seconds",
+            "0",
+        ])
         .env_remove("REDIS_URL")
         .env_remove("QDRANT_URL")
         .output()
