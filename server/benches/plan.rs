@@ -86,7 +86,7 @@ async fn http_figures(repo: &Path) {
             "--poll-seconds",
             "0",
         ])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,qdrant_edge=error")
         .env_remove("REDIS_URL")
         .env_remove("QDRANT_URL")
         .stdout(Stdio::null())

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::request::{parse_plan_request, too_large};
+use crate::secrets::secret_kind;
 use crate::state::{LoadError, State};
 
 /// The router over `state`.
@@ -44,6 +45,10 @@ async fn count(Shared(state): Shared<Arc<State>>, request: Request, next: Next) 
 
 async fn not_found(Shared(state): Shared<Arc<State>>, request: Request) -> ApiError {
     state.metrics.request("unmatched", 404);
+    // The path is echoed to help, unless it carries what must never be repeated.
+    if secret_kind(request.uri().path()).is_some() {
+        return secret_in_path("path");
+    }
     ApiError::whole(
         StatusCode::NOT_FOUND,
         "no_such_route",
@@ -119,6 +124,16 @@ fn body_error(error: axum::Error, limits: &crate::request::Limits) -> ApiError {
     )
 }
 
+fn secret_in_path(field: &str) -> ApiError {
+    ApiError::field(
+        StatusCode::BAD_REQUEST,
+        "secret_in_request",
+        field,
+        "the URL carries what looks like an AWS credential; the plan server never needs one. \
+         Rotate it if it was real",
+    )
+}
+
 fn internal(message: String) -> ApiError {
     tracing::error!("{message}");
     ApiError::whole(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
@@ -147,6 +162,9 @@ async fn get_playbook(
     Shared(state): Shared<Arc<State>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    if secret_kind(&id).is_some() {
+        return Err(secret_in_path("id"));
+    }
     let loaded = state.current();
     let found = state
         .meta

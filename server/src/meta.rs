@@ -6,6 +6,9 @@
 //! - `cloudops:playbooks:<commit>`: a hash, playbook id → its [`PlaybookSummary`] JSON;
 //! - `cloudops:playbooks:current`: the commit last loaded by any server.
 //!
+//! A hash that vanished (Redis restarted without persistence, or the key expired while the
+//! commit was still served) is written again from the served library on the next read.
+//!
 //! Each server reads the hash of the commit *it* serves, so its catalogue and its plans never
 //! disagree, even while replicas reload at different moments. When Redis is unreachable at
 //! request time, the two endpoints answer 503 with the reason rather than falling back to the
@@ -208,6 +211,15 @@ impl MetaStore {
         commit: &str,
         summaries: &[PlaybookSummary],
     ) -> Result<(), MetaError> {
+        self.write(commit, summaries, true).await
+    }
+
+    async fn write(
+        &self,
+        commit: &str,
+        summaries: &[PlaybookSummary],
+        current: bool,
+    ) -> Result<(), MetaError> {
         let MetaStore::Redis { connection, url } = self else {
             return Ok(());
         };
@@ -215,10 +227,8 @@ impl MetaStore {
         let entries: Vec<(String, String)> = summaries
             .iter()
             .map(|s| {
-                (
-                    s.id.clone(),
-                    serde_json::to_string(s).expect("a summary is JSON"),
-                )
+                let json = serde_json::to_string(s).expect("a summary is JSON");
+                (s.id.clone(), json)
             })
             .collect();
         let mut pipe = redis::pipe();
@@ -226,10 +236,10 @@ impl MetaStore {
         if !entries.is_empty() {
             pipe.hset_multiple(&key, &entries).ignore();
         }
-        pipe.expire(&key, COMMIT_TTL_SECONDS)
-            .ignore()
-            .set("cloudops:playbooks:current", commit)
-            .ignore();
+        pipe.expire(&key, COMMIT_TTL_SECONDS).ignore();
+        if current {
+            pipe.set("cloudops:playbooks:current", commit).ignore();
+        }
         let mut connection = connection.clone();
         pipe.query_async::<()>(&mut connection)
             .await
@@ -237,6 +247,21 @@ impl MetaStore {
                 url: url.clone(),
                 source,
             })
+    }
+
+    /// Writes the served commit's catalogue again when Redis lost it (restarted without
+    /// persistence, flushed, or the commit was served longer than the key lives).
+    async fn restore(
+        &self,
+        commit: &str,
+        local: &BTreeMap<String, PlaybookSummary>,
+    ) -> Result<(), MetaError> {
+        tracing::warn!(
+            commit = %commit,
+            "the catalogue of the served commit is gone from Redis: writing it again"
+        );
+        let summaries: Vec<PlaybookSummary> = local.values().cloned().collect();
+        self.write(commit, &summaries, false).await
     }
 
     /// Every summary of `commit` by id; `local` answers in process.
@@ -258,6 +283,10 @@ impl MetaStore {
                     url: url.clone(),
                     source,
                 })?;
+        if all.is_empty() && !local.is_empty() {
+            self.restore(commit, local).await?;
+            return Ok(local.values().cloned().collect());
+        }
         all.into_iter()
             .map(|(id, text)| parse(&format!("{key} {id}"), &text))
             .collect()
@@ -283,6 +312,20 @@ impl MetaStore {
                     url: url.clone(),
                     source,
                 })?;
+        if text.is_none() && local.contains_key(id) {
+            let exists: bool =
+                connection
+                    .exists(&key)
+                    .await
+                    .map_err(|source| MetaError::Redis {
+                        url: url.clone(),
+                        source,
+                    })?;
+            if !exists {
+                self.restore(commit, local).await?;
+                return Ok(local.get(id).cloned());
+            }
+        }
         text.map(|t| parse(&format!("{key} {id}"), &t)).transpose()
     }
 }

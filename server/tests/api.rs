@@ -64,6 +64,20 @@ async fn the_catalogue_lists_and_finds_playbooks_and_names_unknown_ids() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_library_in_a_folder_of_the_repository_is_served_with_path() {
+    let repo = Repo::with_playbooks_in("ops/playbooks");
+    repo.write("ops/other/stray.yaml", "not: a playbook\n");
+    repo.commit("a broken file outside the library's folder");
+    let mut options = options(&repo.path());
+    options.subdir = "ops/playbooks".into();
+    let server = start(options).await.expect("only the folder is read");
+    let entry = call(&server, "GET", "/v1/playbooks/rds.stop-instance", None).await;
+    assert_catalogue_entry(&entry.json, &repo.head());
+    assert_eq!(plan(&server, &seed_request()).await.status, 200);
+    server.stop().await;
+}
+
 /// The fields `GET /v1/playbooks/{id}` promises, for `rds.stop-instance`.
 pub fn assert_catalogue_entry(entry: &Value, commit: &str) {
     assert_eq!(entry["id"], "rds.stop-instance");
@@ -194,6 +208,12 @@ async fn credentials_anywhere_are_refused_and_never_logged_or_echoed() {
             );
         }
     }
+    let in_url = call(&server, "GET", &format!("/v1/playbooks/{KEY_ID}"), None).await;
+    assert_eq!(
+        (in_url.status, &in_url.json["error"]["field"]),
+        (400, &json!("id"))
+    );
+    assert!(!in_url.text.contains(KEY_ID), "{}", in_url.text);
     let logs = logs();
     assert!(
         logs.contains("secret_in_request"),

@@ -72,8 +72,14 @@ pub struct Repo {
 impl Repo {
     /// Copies `playbooks/` into a new repository and commits it.
     pub fn of_playbooks() -> Repo {
+        Repo::with_playbooks_in("")
+    }
+
+    /// Copies `playbooks/` into `folder` of a new repository (the root when empty) and
+    /// commits it.
+    pub fn with_playbooks_in(folder: &str) -> Repo {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&library_folder(), dir.path());
+        copy_dir(&library_folder(), &dir.path().join(folder));
         let repo = Repo { dir };
         repo.git(&["init", "--quiet", "--initial-branch", "main"]);
         repo.commit("the playbooks");

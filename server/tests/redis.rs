@@ -107,6 +107,20 @@ async fn the_catalogue_lives_in_redis_and_redis_down_is_a_clear_503() {
         .filter_map(|p| p["title"].as_str())
         .collect();
     assert!(titles.contains(&"edited in Redis"), "{titles:?}");
+    let playbooks = titles.len();
+
+    // Redis restarted without its data: the served commit's catalogue is written again.
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let one = call(&server, "GET", "/v1/playbooks/rds.stop-instance", None).await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_catalogue_entry(&one.json, &commit);
+    let restored: bool = connection.exists(&key).await.unwrap();
+    assert!(restored, "the hash is back in Redis");
+    let all = call(&server, "GET", "/v1/playbooks", None).await;
+    assert_eq!(all.json["playbooks"].as_array().unwrap().len(), playbooks);
 
     drop(redis_server);
     let down = call(&server, "GET", "/v1/playbooks", None).await;
