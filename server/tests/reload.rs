@@ -186,3 +186,71 @@ async fn a_broken_library_stops_the_start_naming_file_line_and_column() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&at.to_string()), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_reloads_on_sighup_and_stops_cleanly_on_sigterm() {
+    let repo = Repo::of_playbooks();
+    let first = repo.head();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudops-server"))
+        .args([
+            "--playbooks",
+            &repo.path(),
+            "--listen",
+            &addr,
+            "--poll-seconds",
+            "0",
+        ])
+        .env_remove("REDIS_URL")
+        .env_remove("QDRANT_URL")
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let health = |addr: String| async move {
+        let url = format!("http://{addr}/healthz");
+        match reqwest::get(url).await {
+            Ok(r) => serde_json::from_str::<Value>(&r.text().await.ok()?).ok(),
+            Err(_) => None,
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let commit_is = |c: &str, h: &Option<Value>| h.as_ref().is_some_and(|h| h["commit"] == c);
+    while !commit_is(&first, &health(addr.clone()).await) {
+        assert!(
+            Instant::now() < deadline,
+            "the binary did not serve {first} in 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    repo.write("notes/README.md", "a second commit\n");
+    let second = repo.commit("a second commit");
+    let pid = child.id().unwrap().to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    while !commit_is(&second, &health(addr.clone()).await) {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload to {second}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM stops it cleanly");
+}
