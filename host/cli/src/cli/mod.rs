@@ -14,6 +14,7 @@ macro_rules! out {
 mod demo;
 mod local;
 mod output;
+mod playbook_component;
 mod plugin;
 mod scan;
 mod search;
@@ -56,6 +57,10 @@ pub enum Command {
     /// Build, list and inspect scanner plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Playbook components: create one (`playbook new`) and build a library's
+    /// (`playbook build`). See playbooks/COMPONENTS.md.
+    #[command(subcommand)]
+    Playbook(playbook_component::ComponentCommand),
     /// Store or remove AWS keys in the OS keychain.
     #[command(subcommand)]
     Credentials(scan::CredentialsCommand),
@@ -135,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::run(args, &data_dir).await,
         Command::Plugin(cmd) => plugin::run(cmd, &data_dir).await,
+        Command::Playbook(cmd) => playbook_component::run(cmd, &data_dir).await,
         Command::Credentials(cmd) => scan::credentials(cmd),
         Command::Sync(args) => sync::run(args, &data_dir).await,
         Command::Status(args) => sync::status(args, &data_dir),
