@@ -454,7 +454,7 @@ fn check_wit_supported(plugin: &str, version: &semver::Version) -> Result<(), Pl
 }
 
 /// A store for one playbook component run (`plan`): its `aws.send` goes through `grant`
-/// in `account_id`/`region` exactly as a scan's does (the same gate, account checks and
+/// in (`account_id`, `region`) exactly as a scan's does (the same gate, account checks and
 /// request budget, here `limits.max_component_requests`); it emits nothing.
 pub(crate) fn component_store(
     engine: &PluginEngine,
@@ -463,8 +463,7 @@ pub(crate) fn component_store(
     grant: Arc<Grant>,
     client: &AwsClient,
     runtime: &tokio::runtime::Handle,
-    account_id: &str,
-    region: &str,
+    (account_id, region): (&str, &str),
 ) -> Store<PluginState> {
     let limits = Limits {
         max_requests_per_scan: limits.max_component_requests,

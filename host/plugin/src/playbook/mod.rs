@@ -253,8 +253,7 @@ pub fn finish_plan(
             grant.clone(),
             &client,
             runtime,
-            account,
-            region,
+            (account, region),
         );
         let result = run_once(component, &mut store, &input);
         let (requests, warnings) = runtime::component_requests(&store);

@@ -10,7 +10,7 @@ wasmtime::component::bindgen!({
 });
 
 use crate::runtime::PluginState;
-use crate::wit::latest::cloudops::scanner as scanner;
+use crate::wit::latest::cloudops::scanner;
 
 use cloudops::playbook::{aws, host, types};
 
