@@ -105,6 +105,8 @@ description: >
   the plan: see playbooks/COMPONENTS.md.
 utterances:
   - reboot the web server
+  - restart the instance
+  - bounce the web box
 keywords: [reboot]
 service: ec2
 operation: reboot
