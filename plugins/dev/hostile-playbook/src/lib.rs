@@ -42,18 +42,27 @@ impl sdk::Playbook for Hostile {
                 params.insert("DryRun".into(), json!(false));
                 Ok(vec![sdk::with_params(&first, params)])
             }
-            "cycle" => Ok(vec![
-                Step {
-                    id: "a".into(),
-                    depends_on: vec!["b".into()],
-                    ..first.clone()
-                },
-                Step {
-                    id: "b".into(),
-                    depends_on: vec!["a".into()],
-                    ..first
-                },
-            ]),
+            "cycle" => {
+                // Two different revokes, so only the cycle is wrong.
+                let mut other = sdk::params(&first);
+                other.insert(
+                    "IpPermissions".into(),
+                    json!([{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                            "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]),
+                );
+                Ok(vec![
+                    Step {
+                        id: "a".into(),
+                        depends_on: vec!["b".into()],
+                        ..first.clone()
+                    },
+                    Step {
+                        id: "b".into(),
+                        depends_on: vec!["a".into()],
+                        ..sdk::with_params(&first, other)
+                    },
+                ])
+            }
             "send-write" => {
                 let group = sdk::params(&first)["GroupId"].as_str().unwrap_or("").to_owned();
                 sdk::query(
