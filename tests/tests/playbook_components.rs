@@ -37,8 +37,12 @@ fn built(crate_dir: &str) -> Vec<u8> {
     let out = target.join("test-components");
     std::fs::create_dir_all(&out).unwrap();
     let file = out.join(format!("{}.wasm", crate_dir.replace('/', "_")));
-    let bytes = build_component(&repo_root().join(crate_dir), &file, &out.join("no-data-dir"))
-        .unwrap_or_else(|e| panic!("building component {crate_dir} failed: {e}"));
+    let bytes = build_component(
+        &repo_root().join(crate_dir),
+        &file,
+        &out.join("no-data-dir"),
+    )
+    .unwrap_or_else(|e| panic!("building component {crate_dir} failed: {e}"));
     built.insert(crate_dir.to_owned(), bytes.clone());
     bytes
 }
@@ -46,7 +50,10 @@ fn built(crate_dir: &str) -> Vec<u8> {
 fn library_playbook(id: &str) -> Playbook {
     let library = Library::load_dir(&repo_root().join("playbooks"))
         .unwrap_or_else(|e| panic!("the default library has errors: {e:?}"));
-    library.get(id).cloned().expect("the playbook is in the library")
+    library
+        .get(id)
+        .cloned()
+        .expect("the playbook is in the library")
 }
 
 fn load(playbook: &Playbook, crate_dir: &str, limits: Limits) -> Component {
@@ -116,7 +123,11 @@ async fn seed_group(client: &AwsClient, name: &str) -> ResourceContext {
         ],
     )
     .await;
-    target("vpc_security_group", &id, ec2_arn(REGION, "security-group", &id))
+    target(
+        "vpc_security_group",
+        &id,
+        ec2_arn(REGION, "security-group", &id),
+    )
 }
 
 fn target(kind: &str, id: &str, arn: String) -> ResourceContext {
@@ -169,7 +180,11 @@ async fn close_world_open_ports_returns_exactly_one_revoke_per_world_open_rule()
     let (plan, report) = finished.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.runs, 1);
     assert_eq!(report.requests, 1, "one DescribeSecurityGroups");
-    let permissions: Vec<&Value> = plan.steps.iter().map(|s| &s.params["IpPermissions"]).collect();
+    let permissions: Vec<&Value> = plan
+        .steps
+        .iter()
+        .map(|s| &s.params["IpPermissions"])
+        .collect();
     assert_eq!(
         permissions,
         [
@@ -186,7 +201,11 @@ async fn close_world_open_ports_returns_exactly_one_revoke_per_world_open_rule()
     }
     assert!(plan.is_intact() && plan.plan_id != base.plan_id);
     assert!(plan.runnable && plan.approval_required, "{}", plan.explain);
-    assert!(plan.steps[1].cli.contains("--ip-permissions"), "{}", plan.steps[1].cli);
+    assert!(
+        plan.steps[1].cli.contains("--ip-permissions"),
+        "{}",
+        plan.steps[1].cli
+    );
     // Nothing was revoked by planning: the component only read.
     assert_eq!(
         ingress(&client, &sg.identifier).await,
@@ -235,7 +254,14 @@ async fn stop_with_final_snapshot_names_the_snapshot_and_refuses_an_instance_wit
     let db = |id: &str| target("rds_instance", id, rds_arn(REGION, "db", id));
     let date = json!({"snapshot_date": "20261206"});
 
-    let (_, finished) = run(&component, &playbook, &client, vec![db("pg-alone")], date.clone()).await;
+    let (_, finished) = run(
+        &component,
+        &playbook,
+        &client,
+        vec![db("pg-alone")],
+        date.clone(),
+    )
+    .await;
     let (plan, _) = finished.unwrap_or_else(|e| panic!("{e}"));
     let actions: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
     assert_eq!(actions, ["rds:CreateDBSnapshot", "rds:StopDBInstance"]);
@@ -246,11 +272,14 @@ async fn stop_with_final_snapshot_names_the_snapshot_and_refuses_an_instance_wit
     assert_eq!(plan.steps[1].depends_on, ["snapshot"]);
 
     // The synced record says no replicas; the component re-reads RDS and learns otherwise.
-    let (_, finished) =
-        run(&component, &playbook, &client, vec![db("pg-primary")], date).await;
+    let (_, finished) = run(&component, &playbook, &client, vec![db("pg-primary")], date).await;
     let err = finished.expect_err("an instance with read replicas is refused");
     assert!(matches!(err, ComponentError::Refused { .. }), "{err}");
-    assert!(err.to_string().contains("read replicas (pg-primary-replica)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("read replicas (pg-primary-replica)"),
+        "{err}"
+    );
 }
 
 /// The hostile component's playbook: one revoke of a security group, and the attack as a
@@ -305,9 +334,23 @@ async fn attack(
 ) -> ComponentError {
     let playbook = hostile_playbook();
     let component = load(&playbook, "plugins/dev/hostile-playbook", limits);
-    let (_, result) = run(&component, &playbook, client, vec![sg.clone()], json!({"attack": attack})).await;
+    let (_, result) = run(
+        &component,
+        &playbook,
+        client,
+        vec![sg.clone()],
+        json!({"attack": attack}),
+    )
+    .await;
     let err = result.expect_err("the attack must fail");
-    let (_, after) = run(&component, &playbook, client, vec![sg.clone()], json!({"attack": "none"})).await;
+    let (_, after) = run(
+        &component,
+        &playbook,
+        client,
+        vec![sg.clone()],
+        json!({"attack": "none"}),
+    )
+    .await;
     let (plan, _) = after.unwrap_or_else(|e| panic!("an honest run after `{attack}` failed: {e}"));
     assert_eq!(plan.steps.len(), 1);
     err
@@ -319,14 +362,23 @@ async fn a_hostile_component_cannot_widen_the_plan() {
     let client = emulator.demo_client();
     let sg = seed_group(&client, "web").await;
     for (name, expected) in [
-        ("write-step", "action \"ec2:TerminateInstances\" is not one of the playbook's steps"),
+        (
+            "write-step",
+            "action \"ec2:TerminateInstances\" is not one of the playbook's steps",
+        ),
         ("other-target", "is not one of the identified resources"),
         ("widen-param", "parameter \"GroupId\" must be"),
-        ("extra-param", "parameter \"DryRun\" is not one the playbook declares"),
+        (
+            "extra-param",
+            "parameter \"DryRun\" is not one the playbook declares",
+        ),
         ("cycle", "make a cycle"),
     ] {
         let err = attack(&client, &sg, test_limits(), name).await;
-        assert!(matches!(err, ComponentError::Widened { .. }), "{name}: {err}");
+        assert!(
+            matches!(err, ComponentError::Widened { .. }),
+            "{name}: {err}"
+        );
         assert!(err.to_string().contains(expected), "{name}: {err}");
     }
     let err = attack(&client, &sg, test_limits(), "bad-json").await;
@@ -339,12 +391,18 @@ async fn a_hostile_component_cannot_write_or_read_beyond_its_grant() {
     let client = emulator.demo_client();
     let sg = seed_group(&client, "web").await;
     for (name, expected) in [
-        ("send-write", "`ec2:RevokeSecurityGroupIngress` is not granted"),
+        (
+            "send-write",
+            "`ec2:RevokeSecurityGroupIngress` is not granted",
+        ),
         ("send-other-service", "service `\"rds\"` is not in"),
         ("send-secret", "`ec2:GetPasswordData` is not granted"),
     ] {
         let err = attack(&client, &sg, test_limits(), name).await;
-        assert!(matches!(err, ComponentError::Refused { .. }), "{name}: {err}");
+        assert!(
+            matches!(err, ComponentError::Refused { .. }),
+            "{name}: {err}"
+        );
         assert!(err.to_string().contains(expected), "{name}: {err}");
     }
     // The write never reached AWS.

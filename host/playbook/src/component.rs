@@ -103,10 +103,16 @@ pub fn check_steps(
             )));
         }
         if !ids.insert(step.id.as_str()) {
-            return Err(fail("the id is used by an earlier step: ids are unique".into()));
+            return Err(fail(
+                "the id is used by an earlier step: ids are unique".into(),
+            ));
         }
         check_one(playbook, base, targets, step).map_err(fail)?;
-        let key = (&step.action, &step.target_arn, Value::Object(step.params.clone()).to_string());
+        let key = (
+            &step.action,
+            &step.target_arn,
+            Value::Object(step.params.clone()).to_string(),
+        );
         if !seen.insert(key) {
             return Err(fail(
                 "it repeats an earlier step (same action, target and parameters)".into(),
@@ -165,9 +171,10 @@ fn check_one(
     }
     check_fixed_params(base, step)?;
     if let Some(wait) = &step.wait {
-        let allowed = specs.iter().filter_map(|s| s.wait.as_ref()).any(|w| {
-            w.until.eq_ignore_ascii_case(&wait.until) && wait.timeout_s <= w.timeout_s
-        });
+        let allowed = specs
+            .iter()
+            .filter_map(|s| s.wait.as_ref())
+            .any(|w| w.until.eq_ignore_ascii_case(&wait.until) && wait.timeout_s <= w.timeout_s);
         if !allowed {
             return Err(format!(
                 "it waits for {} for {}s, which the playbook does not declare for {}",

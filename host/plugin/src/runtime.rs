@@ -494,9 +494,11 @@ pub(crate) fn component_store(
 /// What a component run's `aws.send` did: requests charged, and the refusals and other
 /// warnings the host recorded.
 pub(crate) fn component_requests(store: &Store<PluginState>) -> (u32, Vec<String>) {
-    store.data().call.as_ref().map_or((0, Vec::new()), |c| {
-        (c.requests, c.warning_lines.clone())
-    })
+    store
+        .data()
+        .call
+        .as_ref()
+        .map_or((0, Vec::new()), |c| (c.requests, c.warning_lines.clone()))
 }
 
 /// The largest linear memory the store's guest had, in bytes.

@@ -53,12 +53,12 @@ pub const EC2_VERSION: &str = "2016-11-15";
 /// The RDS API version for [`query`].
 pub const RDS_VERSION: &str = "2014-10-31";
 
+pub use bindings::cloudops::playbook::host::Level;
+pub use bindings::cloudops::playbook::types::{PlanInput, Step, Tag, Target, Wait};
 /// The trait a component implements: one function, `plan`.
 pub use bindings::exports::cloudops::playbook::playbook::Guest as Playbook;
 /// The same trait under the name `wit-bindgen` gives it.
 pub use bindings::exports::cloudops::playbook::playbook::Guest;
-pub use bindings::cloudops::playbook::host::Level;
-pub use bindings::cloudops::playbook::types::{PlanInput, Step, Tag, Target, Wait};
 
 /// Makes a type implementing [`Playbook`] the component's exported `playbook` interface.
 /// Call it once at the top level of the component crate (a `cdylib`).

@@ -110,7 +110,8 @@ pub async fn run(cmd: ComponentCommand, data_dir: &Path) -> anyhow::Result<ExitC
             };
             let base = planning::plan(playbook, selection);
             let client = aws_client(profile.as_deref()).await?;
-            let plan = finish_with_component(&library, playbook, selection, &base, &client, data_dir)?;
+            let plan =
+                finish_with_component(&library, playbook, selection, &base, &client, data_dir)?;
             out!("{}", serde_json::to_string_pretty(&plan)?);
             Ok(if plan.runnable {
                 ExitCode::SUCCESS

@@ -25,7 +25,11 @@ fn snapshot_stop() -> Playbook {
 }
 
 fn resource(kind: &str, id: &str) -> ResourceContext {
-    let service = if kind.starts_with("rds") { "rds" } else { "ec2" };
+    let service = if kind.starts_with("rds") {
+        "rds"
+    } else {
+        "ec2"
+    };
     serde_json::from_value(json!({
         "resource_type": kind,
         "identifier": id,
@@ -82,7 +86,10 @@ fn two_revokes_of_the_declared_action_on_the_target_pass_and_rebuild_the_plan() 
     let targets = [sg.clone()];
     let base = base(&p, &targets, &Map::new());
     assert!(base.runnable, "{}", base.explain);
-    let steps = [revoke("revoke-22", &sg, 22), revoke("revoke-3389", &sg, 3389)];
+    let steps = [
+        revoke("revoke-22", &sg, 22),
+        revoke("revoke-3389", &sg, 3389),
+    ];
     let selection = Selection {
         commit: "c0ffee",
         prompt: "close it",
@@ -95,9 +102,9 @@ fn two_revokes_of_the_declared_action_on_the_target_pass_and_rebuild_the_plan() 
     assert!(finished.runnable && finished.approval_required);
     assert_eq!(finished.steps[0].iam, crate::plan::IamVerdict::Allowed);
     assert!(
-        finished.steps[1].cli.starts_with(
-            "aws ec2 revoke-security-group-ingress --group-id sg-1 --ip-permissions"
-        ),
+        finished.steps[1]
+            .cli
+            .starts_with("aws ec2 revoke-security-group-ingress --group-id sg-1 --ip-permissions"),
         "{}",
         finished.steps[1].cli
     );
@@ -120,7 +127,10 @@ fn a_target_that_was_not_identified_is_refused() {
     let sg = resource("vpc_security_group", "sg-1");
     let other = resource("vpc_security_group", "sg-other");
     let v = refused(&p, &[sg], &[revoke("r", &other, 22)]);
-    assert!(v.reason.contains("not one of the identified resources"), "{v}");
+    assert!(
+        v.reason.contains("not one of the identified resources"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -139,7 +149,11 @@ fn an_undeclared_parameter_is_refused() {
     let mut step = revoke("r", &sg, 22);
     step.params.insert("DryRun".into(), json!(false));
     let v = refused(&p, &[sg], &[step]);
-    assert!(v.reason.contains("\"DryRun\" is not one the playbook declares"), "{v}");
+    assert!(
+        v.reason
+            .contains("\"DryRun\" is not one the playbook declares"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -160,9 +174,17 @@ fn a_parameter_the_yaml_fixed_cannot_point_elsewhere() {
 fn duplicate_ids_and_repeated_steps_are_refused() {
     let p = close_ports();
     let sg = resource("vpc_security_group", "sg-1");
-    let v = refused(&p, &[sg.clone()], &[revoke("r", &sg, 22), revoke("r", &sg, 80)]);
+    let v = refused(
+        &p,
+        &[sg.clone()],
+        &[revoke("r", &sg, 22), revoke("r", &sg, 80)],
+    );
     assert!(v.reason.contains("ids are unique"), "{v}");
-    let v = refused(&p, &[sg.clone()], &[revoke("a", &sg, 22), revoke("b", &sg, 22)]);
+    let v = refused(
+        &p,
+        &[sg.clone()],
+        &[revoke("a", &sg, 22), revoke("b", &sg, 22)],
+    );
     assert_eq!(v.step, "\"b\"");
     assert!(v.reason.contains("repeats an earlier step"), "{v}");
 }
@@ -186,7 +208,10 @@ fn dependency_cycles_and_dangling_dependencies_are_refused() {
 fn a_longer_or_other_wait_than_declared_is_refused() {
     let p = snapshot_stop();
     let db = resource("rds_instance", "pg-1");
-    let values = json!({"snapshot_date": "20261206"}).as_object().unwrap().clone();
+    let values = json!({"snapshot_date": "20261206"})
+        .as_object()
+        .unwrap()
+        .clone();
     let targets = [db.clone()];
     let base = base(&p, &targets, &values);
     assert!(base.runnable, "{}", base.explain);
@@ -217,7 +242,11 @@ fn zero_steps_is_a_plan_that_does_nothing_and_says_so() {
     };
     let finished = finish(&p, selection, &base, &[]).unwrap();
     assert!(!finished.runnable && !finished.approval_required);
-    assert!(finished.explain.contains("nothing to do"), "{}", finished.explain);
+    assert!(
+        finished.explain.contains("nothing to do"),
+        "{}",
+        finished.explain
+    );
 }
 
 #[test]

@@ -281,10 +281,11 @@ fn run_once(
 ) -> Result<Vec<ProposedStep>, ComponentError> {
     let name = component.playbook.to_string();
     let limits = &component.limits;
-    let called = component
-        .pre
-        .instantiate(&mut *store)
-        .and_then(|instance| instance.cloudops_playbook_playbook().call_plan(&mut *store, input));
+    let called = component.pre.instantiate(&mut *store).and_then(|instance| {
+        instance
+            .cloudops_playbook_playbook()
+            .call_plan(&mut *store, input)
+    });
     let steps = match called {
         Ok(Ok(steps)) => steps,
         Ok(Err(message)) => {
@@ -423,8 +424,12 @@ mod tests {
         let grant = read_grant(&p, &Limits::default()).unwrap();
         let ops: Vec<String> = grant.operations().map(|(op, _)| op.to_string()).collect();
         assert!(ops.contains(&"ec2:DescribeSecurityGroups".to_owned()));
-        assert!(!ops.iter().any(|o| o.contains("Revoke") || o.contains("Authorize")));
-        assert!(ops.iter().all(|o| o.starts_with("ec2:Describe") || o.starts_with("ec2:List")));
+        assert!(!ops
+            .iter()
+            .any(|o| o.contains("Revoke") || o.contains("Authorize")));
+        assert!(ops
+            .iter()
+            .all(|o| o.starts_with("ec2:Describe") || o.starts_with("ec2:List")));
     }
 
     #[test]
@@ -432,6 +437,10 @@ mod tests {
         let engine = PluginEngine::new(None).unwrap();
         let core = wat::parse_str("(component)").unwrap();
         let err = Component::load(&engine, "x.y", &core, Limits::default()).unwrap_err();
-        assert!(err.to_string().contains("does not export `cloudops:playbook/playbook`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("does not export `cloudops:playbook/playbook`"),
+            "{err}"
+        );
     }
 }

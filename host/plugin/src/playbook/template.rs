@@ -139,11 +139,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = create("reboot-web", dir.path(), None).unwrap();
         assert_eq!(files.len(), 4);
-        let library = cloudops_playbook::Library::load_dir(dir.path())
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        let library =
+            cloudops_playbook::Library::load_dir(dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
         let p = library.get("custom.reboot-web").unwrap();
         assert_eq!(library.component_dir(p).as_deref(), Some("reboot-web"));
-        assert!(create("reboot-web", dir.path(), None).is_err(), "never overwrites");
+        assert!(
+            create("reboot-web", dir.path(), None).is_err(),
+            "never overwrites"
+        );
         assert!(create("Bad_Name", dir.path(), None).is_err());
     }
 }

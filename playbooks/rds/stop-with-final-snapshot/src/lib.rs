@@ -119,7 +119,10 @@ mod tests {
         );
         assert!(snapshot_name("pg", "20260230").is_err());
         assert!(snapshot_name("pg", "2026-12-6").is_err());
-        assert_eq!(snapshot_name("pg", "20240229").unwrap(), "pg-final-20240229");
+        assert_eq!(
+            snapshot_name("pg", "20240229").unwrap(),
+            "pg-final-20240229"
+        );
     }
 
     #[test]
@@ -130,7 +133,9 @@ mod tests {
         let err = check_stoppable(with, "pg").unwrap_err();
         assert!(err.contains("read replicas (pg-r1)"), "{err}");
         let stopped = b"<R><DBInstanceStatus>stopped</DBInstanceStatus><ReadReplicaDBInstanceIdentifiers/></R>";
-        assert!(check_stoppable(stopped, "pg").unwrap_err().contains("stopped"));
+        assert!(check_stoppable(stopped, "pg")
+            .unwrap_err()
+            .contains("stopped"));
         let fine = b"<R><DBInstanceStatus>available</DBInstanceStatus></R>";
         assert_eq!(check_stoppable(fine, "pg"), Ok(()));
     }

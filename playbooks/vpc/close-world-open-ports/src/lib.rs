@@ -53,7 +53,11 @@ pub fn world_open_rules(body: &[u8], group_id: &str) -> Result<Vec<Value>, Strin
     let doc = std::str::from_utf8(body).map_err(|_| "the response is not UTF-8".to_owned())?;
     let groups = xml::fragments(
         doc,
-        &["DescribeSecurityGroupsResponse", "securityGroupInfo", "item"],
+        &[
+            "DescribeSecurityGroupsResponse",
+            "securityGroupInfo",
+            "item",
+        ],
     )?;
     let group = groups
         .iter()

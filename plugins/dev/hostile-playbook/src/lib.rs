@@ -64,7 +64,10 @@ impl sdk::Playbook for Hostile {
                 ])
             }
             "send-write" => {
-                let group = sdk::params(&first)["GroupId"].as_str().unwrap_or("").to_owned();
+                let group = sdk::params(&first)["GroupId"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
                 sdk::query(
                     "ec2",
                     "RevokeSecurityGroupIngress",
