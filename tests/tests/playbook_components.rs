@@ -290,7 +290,7 @@ id: dev.hostile
 version: 0.1.0
 title: Misbehave (tests only)
 description: A playbook whose component misbehaves on purpose.
-utterances: [misbehave]
+utterances: [misbehave, misbehave again, misbehave once more]
 keywords: [misbehave]
 service: ec2
 operation: misbehave
