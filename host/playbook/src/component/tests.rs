@@ -162,7 +162,7 @@ fn a_parameter_the_yaml_fixed_cannot_point_elsewhere() {
     let sg = resource("vpc_security_group", "sg-1");
     let mut step = revoke("r", &sg, 22);
     step.params.insert("GroupId".into(), json!("sg-victim"));
-    let v = refused(&p, &[sg.clone()], &[step]);
+    let v = refused(&p, std::slice::from_ref(&sg), &[step]);
     assert!(v.reason.contains("must be \"sg-1\""), "{v}");
     let mut step = revoke("r", &sg, 22);
     step.params.remove("GroupId");
@@ -176,13 +176,13 @@ fn duplicate_ids_and_repeated_steps_are_refused() {
     let sg = resource("vpc_security_group", "sg-1");
     let v = refused(
         &p,
-        &[sg.clone()],
+        std::slice::from_ref(&sg),
         &[revoke("r", &sg, 22), revoke("r", &sg, 80)],
     );
     assert!(v.reason.contains("ids are unique"), "{v}");
     let v = refused(
         &p,
-        &[sg.clone()],
+        std::slice::from_ref(&sg),
         &[revoke("a", &sg, 22), revoke("b", &sg, 22)],
     );
     assert_eq!(v.step, "\"b\"");
@@ -197,7 +197,7 @@ fn dependency_cycles_and_dangling_dependencies_are_refused() {
     let mut b = revoke("b", &sg, 80);
     a.depends_on = vec!["b".into()];
     b.depends_on = vec!["a".into()];
-    let v = refused(&p, &[sg.clone()], &[a.clone(), b]);
+    let v = refused(&p, std::slice::from_ref(&sg), &[a.clone(), b]);
     assert!(v.reason.contains("cycle"), "{v}");
     a.depends_on = vec!["ghost".into()];
     let v = refused(&p, &[sg], &[a]);
