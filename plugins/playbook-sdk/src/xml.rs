@@ -100,10 +100,8 @@ pub fn child_text(fragment: &str, name: &str) -> Option<String> {
                     return read_text(&mut reader);
                 }
             }
-            Event::Empty(s) => {
-                if depth == 1 && s.local_name().as_ref() == name.as_bytes() {
-                    return Some(String::new());
-                }
+            Event::Empty(s) if depth == 1 && s.local_name().as_ref() == name.as_bytes() => {
+                return Some(String::new());
             }
             Event::End(_) => depth = depth.saturating_sub(1),
             Event::Eof => return None,
