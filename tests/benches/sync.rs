@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cloudops_demo::{seed_estate, Emulator, EstateFile};
-use cloudops_host::aws::{AwsClient, Endpoints, HttpTransport};
 use cloudops_host::embed::Embedder;
 use cloudops_host::estate::Estate;
 use cloudops_host::plugin::{Limits, Plugin};
@@ -60,11 +59,7 @@ async fn run() {
             .iter()
             .map(|a| SyncAccount {
                 name: a.name.clone(),
-                client: AwsClient::new(
-                    a.credentials.clone(),
-                    Endpoints::default().with_global(url),
-                    Arc::new(HttpTransport::new().unwrap()),
-                ),
+                client: a.client_at(url),
                 regions: file.account(&a.id).unwrap().regions.clone(),
             })
             .collect()

@@ -49,7 +49,9 @@ pub fn check(file: &str, text: &str) -> Result<Playbook, Vec<Diagnostic>> {
         file: file.to_owned(),
         errors: Vec::new(),
     };
-    let node = match marked_yaml::parse_yaml(0, text) {
+    // Quoted scalars stay text: `Value: "true"` is the string an AWS API wants, not a bool.
+    let options = marked_yaml::LoaderOptions::default().prevent_coercion(true);
+    let node = match marked_yaml::parse_yaml_with_options(0, text, options) {
         Ok(node) => node,
         Err(e) => {
             c.error_text(&e.to_string());

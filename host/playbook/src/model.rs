@@ -57,7 +57,7 @@ impl Playbook {
         let mut all: Vec<String> = self
             .steps
             .iter()
-            .flat_map(|s| std::iter::once(s.action.clone()).chain(s.iam.iter().cloned()))
+            .flat_map(|s| s.iam_actions().cloned())
             .collect();
         all.sort();
         all.dedup();
@@ -382,10 +382,20 @@ pub struct StepSpec {
     pub wait: Option<crate::plan::Wait>,
     /// Steps of this playbook that must finish first.
     pub depends_on: Vec<String>,
-    /// Further IAM actions the step needs besides `action`.
+    /// The IAM actions the step needs, when they are not just `action`: S3's
+    /// `PutPublicAccessBlock` is authorized by `s3:PutBucketPublicAccessBlock`, and a delete
+    /// with a final snapshot needs the snapshot's action too. Empty means `[action]`.
     pub iam: Vec<String>,
     /// An AWS CLI line to show instead of the derived one, with `{field}` references.
     pub cli: Option<Template>,
+}
+
+impl StepSpec {
+    /// The IAM actions the step needs: `iam` when given (it lists them all), else `action`.
+    pub fn iam_actions(&self) -> impl Iterator<Item = &String> {
+        let own = self.iam.is_empty().then_some(&self.action);
+        own.into_iter().chain(&self.iam)
+    }
 }
 
 /// Text with `{field}` references, checked when the playbook is loaded.

@@ -139,7 +139,7 @@ pub fn plan(playbook: &Playbook, selection: Selection<'_>) -> Plan {
                 Some(t) => t.render(target, &params),
                 None => cli_line(&spec.action, &step_params, &target.region),
             };
-            let (iam, denial) = verdict(target, std::iter::once(&spec.action).chain(&spec.iam));
+            let (iam, denial) = verdict(target, spec.iam_actions());
             let step = Step {
                 id: step_id(&spec.id),
                 action: spec.action.clone(),

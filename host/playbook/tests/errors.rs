@@ -42,6 +42,29 @@ fn a_good_playbook_passes() {
 }
 
 #[test]
+fn quoted_values_stay_text_and_iam_lists_every_action() {
+    let text = GOOD.replace(
+        "      InstanceIds: [\"{params.instance_id}\"]\n",
+        "      InstanceIds: [\"{params.instance_id}\"]\n      DryRun: false\n      \
+         Note: \"true\"\n      Count: \"3\"\n    iam: [ec2:RebootInstances, ec2:DescribeInstances]\n",
+    );
+    let p = check("ec2/reboot.yaml", &text).unwrap();
+    let params = &p.steps[0].params;
+    assert_eq!(params["DryRun"], serde_json::json!(false));
+    assert_eq!(
+        params["Note"],
+        serde_json::json!("true"),
+        "quoted: the text AWS wants"
+    );
+    assert_eq!(params["Count"], serde_json::json!("3"));
+    assert_eq!(
+        p.actions(),
+        ["ec2:DescribeInstances", "ec2:RebootInstances"],
+        "`iam`, when given, is the step's whole IAM need"
+    );
+}
+
+#[test]
 fn yaml_syntax_errors_name_the_place() {
     let e = errors("id: [unclosed\n");
     assert_eq!(e.len(), 1);

@@ -14,6 +14,7 @@ macro_rules! out {
 mod demo;
 mod local;
 mod output;
+mod playbook;
 mod playbook_component;
 mod plugin;
 mod scan;
@@ -57,10 +58,6 @@ pub enum Command {
     /// Build, list and inspect scanner plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
-    /// Playbook components: create one (`playbook new`) and build a library's
-    /// (`playbook build`). See playbooks/COMPONENTS.md.
-    #[command(subcommand)]
-    Playbook(playbook_component::ComponentCommand),
     /// Store or remove AWS keys in the OS keychain.
     #[command(subcommand)]
     Credentials(scan::CredentialsCommand),
@@ -94,6 +91,16 @@ pub enum Command {
     /// Needs no AWS account. Needs moto_server and the embedding model (both installed by
     /// scripts/setup) and the scanner plugins (`cloudops plugin build plugins/`).
     Demo(demo::DemoArgs),
+    /// Write and check playbooks: the YAML files that teach the planner one AWS operation
+    /// each (playbooks/SCHEMA.md documents the format).
+    ///
+    /// Examples:
+    ///   cloudops playbook check              # every error as file:line:column
+    ///   cloudops playbook test               # plan every case in playbooks/tests/
+    ///   cloudops playbook new NAME           # a playbook with a component (playbooks/COMPONENTS.md)
+    ///   cloudops playbook build              # build the library's components
+    #[command(subcommand, verbatim_doc_comment)]
+    Playbook(playbook::PlaybookCommand),
 }
 
 /// Writes one line of results to stdout; see `out!`.
@@ -140,7 +147,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::run(args, &data_dir).await,
         Command::Plugin(cmd) => plugin::run(cmd, &data_dir).await,
-        Command::Playbook(cmd) => playbook_component::run(cmd, &data_dir).await,
         Command::Credentials(cmd) => scan::credentials(cmd),
         Command::Sync(args) => sync::run(args, &data_dir).await,
         Command::Status(args) => sync::status(args, &data_dir),
@@ -151,6 +157,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Store(cmd) => store::run(cmd, &data_dir).await,
         Command::Eval(args) => tokio::task::spawn_blocking(move || search::eval(args)).await?,
         Command::Demo(args) => demo::run(args, &data_dir).await,
+        // Components build and run WebAssembly, and need the data dir's code cache.
+        Command::Playbook(playbook::PlaybookCommand::Component(cmd)) => {
+            playbook_component::run(cmd, &data_dir).await
+        }
+        Command::Playbook(cmd) => playbook::run(cmd),
     }
 }
 

@@ -87,9 +87,15 @@ impl std::fmt::Debug for SeededAccount {
 impl SeededAccount {
     /// A client for this account on `emulator`, signing with the role session.
     pub fn client(&self, emulator: &Emulator) -> AwsClient {
+        self.client_at(emulator.url())
+    }
+
+    /// A client for this account that sends every request to `url` (the emulator, or a proxy
+    /// in front of it), signing with the role session.
+    pub fn client_at(&self, url: &str) -> AwsClient {
         AwsClient::new(
             self.credentials.clone(),
-            Endpoints::default().with_global(emulator.url()),
+            Endpoints::default().with_global(url),
             Arc::new(HttpTransport::new().expect("a default HTTP client always builds")),
         )
     }

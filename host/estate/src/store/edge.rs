@@ -107,8 +107,8 @@ impl Default for EdgeOptions {
 pub struct EdgeStore {
     dir: PathBuf,
     options: EdgeOptions,
-    estate: Shard,
-    chat: Shard,
+    /// One per collection, in [`Collection::ALL`] order.
+    shards: Vec<Shard>,
     /// Writes share it; publishing takes it alone, so a generation is never copied mid-batch.
     gate: RwLock<()>,
     /// Declared after the shards: fields drop in order, and the scratch folder of a reader may
@@ -191,8 +191,10 @@ impl EdgeStore {
             }
         }
         disk::ensure_free(dir, disk::OPEN_MARGIN)?;
-        let estate = Shard::open(dir, dir, Collection::Estate, &options, false)?;
-        let chat = Shard::open(dir, dir, Collection::ChatHistory, &options, false)?;
+        let shards = Collection::ALL
+            .iter()
+            .map(|&c| Shard::open(dir, dir, c, &options, false))
+            .collect::<Result<Vec<_>, _>>()?;
         // The last writer died before publishing what it wrote: this one publishes when it
         // is done even if it writes nothing (a re-sync that finds everything unchanged),
         // else readers would go on seeing the state before the killed sync.
@@ -200,8 +202,7 @@ impl EdgeStore {
         let store = Self {
             dir: dir.to_owned(),
             options,
-            estate,
-            chat,
+            shards,
             gate: RwLock::new(()),
             role: Role::Writer {
                 _lock: lock,
@@ -273,13 +274,14 @@ impl EdgeStore {
                     .to_owned(),
             });
         }
-        let estate = Shard::open(scratch.path(), dir, Collection::Estate, &options, true)?;
-        let chat = Shard::open(scratch.path(), dir, Collection::ChatHistory, &options, true)?;
+        let shards = Collection::ALL
+            .iter()
+            .map(|&c| Shard::open(scratch.path(), dir, c, &options, true))
+            .collect::<Result<Vec<_>, _>>()?;
         let store = Self {
             dir: dir.to_owned(),
             options,
-            estate,
-            chat,
+            shards,
             gate: RwLock::new(()),
             role: Role::Reader { _scratch: scratch },
         };
@@ -292,7 +294,7 @@ impl EdgeStore {
     /// Fails with [`StoreError::Damaged`] when a collection holds fewer points than the
     /// manifest counted: files were lost. More points than counted cannot come from damage.
     fn check_against(&self, manifest: &published::Manifest, whose: &str) -> Result<(), StoreError> {
-        for shard in [&self.estate, &self.chat] {
+        for shard in &self.shards {
             let have = shard.points.load(Ordering::Relaxed);
             let want = manifest.count(shard.collection);
             if have < want {
@@ -325,10 +327,11 @@ impl EdgeStore {
     }
 
     fn shard(&self, collection: Collection) -> &Shard {
-        match collection {
-            Collection::Estate => &self.estate,
-            Collection::ChatHistory => &self.chat,
-        }
+        let index = Collection::ALL
+            .iter()
+            .position(|&c| c == collection)
+            .expect("every collection is in Collection::ALL");
+        &self.shards[index]
     }
 
     /// Checks that this is the writer and that the disk has room, and marks the live shards
@@ -355,14 +358,15 @@ impl EdgeStore {
             return Ok(());
         };
         let _alone = self.gate.write().unwrap_or_else(|e| e.into_inner());
-        for shard in [&self.estate, &self.chat] {
+        for shard in &self.shards {
             shard.shard.flush().map_err(|e| shard.error("flush", e))?;
         }
-        published::publish(
-            &self.dir,
-            self.estate.points.load(Ordering::Relaxed),
-            self.chat.points.load(Ordering::Relaxed),
-        )?;
+        let counts: Vec<(Collection, u64)> = self
+            .shards
+            .iter()
+            .map(|s| (s.collection, s.points.load(Ordering::Relaxed)))
+            .collect();
+        published::publish(&self.dir, &counts)?;
         dirty.store(false, Ordering::SeqCst);
         match fs::remove_file(self.dir.join(WRITING_MARKER)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Open {
@@ -861,7 +865,7 @@ impl EstateStore for EdgeStore {
     fn optimize(&self) -> Result<(), StoreError> {
         let _shared = self.gate.read().unwrap_or_else(|e| e.into_inner());
         self.before_write("optimize")?;
-        for shard in [&self.estate, &self.chat] {
+        for shard in &self.shards {
             shard
                 .shard
                 .optimize()
@@ -874,7 +878,7 @@ impl EstateStore for EdgeStore {
         if self.is_reader() {
             return Ok(());
         }
-        for shard in [&self.estate, &self.chat] {
+        for shard in &self.shards {
             shard.shard.flush().map_err(|e| shard.error("flush", e))?;
         }
         Ok(())

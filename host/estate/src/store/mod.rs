@@ -1,4 +1,5 @@
-//! The local vector store: where scanned resources and chat history live.
+//! The local vector store: where scanned resources and chat history live, and the planner's
+//! playbook index.
 //!
 //! One [`EstateStore`] trait, two backends: [`edge::EdgeStore`] (embedded Qdrant through
 //! `qdrant-edge`, files under the data dir; the default) and [`server::ServerStore`] (a Qdrant
@@ -55,17 +56,24 @@ pub enum Collection {
     Estate,
     /// Chat turns.
     ChatHistory,
+    /// The planner's playbook index: one point per playbook text (description, utterances).
+    Playbooks,
 }
 
 impl Collection {
     /// Every collection, in creation order.
-    pub const ALL: [Collection; 2] = [Collection::Estate, Collection::ChatHistory];
+    pub const ALL: [Collection; 3] = [
+        Collection::Estate,
+        Collection::ChatHistory,
+        Collection::Playbooks,
+    ];
 
     /// The collection's name in Qdrant.
     pub fn name(self) -> &'static str {
         match self {
             Collection::Estate => "aws_estate",
             Collection::ChatHistory => "chat_history",
+            Collection::Playbooks => "playbooks",
         }
     }
 
@@ -83,6 +91,7 @@ impl Collection {
                 "synced_at",
             ],
             Collection::ChatHistory => &["session", "at"],
+            Collection::Playbooks => &["playbook_id", "resource_types", "commit"],
         }
     }
 
@@ -91,6 +100,7 @@ impl Collection {
         match self {
             Collection::Estate => &["synced_at"],
             Collection::ChatHistory => &["at"],
+            Collection::Playbooks => &[],
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct Manifest {
     pub estate: u64,
     /// Points in the chat history collection.
     pub chat: u64,
+    /// Points in the playbook index (absent from manifests written before it existed).
+    #[serde(default)]
+    pub playbooks: u64,
 }
 
 impl Manifest {
@@ -49,6 +52,7 @@ impl Manifest {
         match collection {
             Collection::Estate => self.estate,
             Collection::ChatHistory => self.chat,
+            Collection::Playbooks => self.playbooks,
         }
     }
 }
@@ -93,7 +97,13 @@ pub fn damaged(store_dir: &Path, message: String) -> StoreError {
 
 /// Writes a new generation from the live shard folders (`<store>/<collection>/segments`, which
 /// the caller has flushed and keeps still) and makes it current. Returns its manifest.
-pub fn publish(store_dir: &Path, estate: u64, chat: u64) -> Result<Manifest, StoreError> {
+pub fn publish(store_dir: &Path, counts: &[(Collection, u64)]) -> Result<Manifest, StoreError> {
+    let count = |collection: Collection| {
+        counts
+            .iter()
+            .find(|(c, _)| *c == collection)
+            .map_or(0, |(_, n)| *n)
+    };
     let published = store_dir.join(PUBLISHED_DIR);
     let io_error = |what: &str, e: io::Error| -> StoreError {
         disk_error(store_dir, &e).unwrap_or_else(|| StoreError::Open {
@@ -124,8 +134,9 @@ pub fn publish(store_dir: &Path, estate: u64, chat: u64) -> Result<Manifest, Sto
     let manifest = Manifest {
         generation,
         published_at: now(),
-        estate,
-        chat,
+        estate: count(Collection::Estate),
+        chat: count(Collection::ChatHistory),
+        playbooks: count(Collection::Playbooks),
     };
     write_synced(
         &tmp.join(MANIFEST),
