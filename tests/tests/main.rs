@@ -8,6 +8,7 @@ mod estate_seed;
 mod hostile_plugins;
 mod iam_permissions;
 mod lambda_scan;
+mod playbook_components;
 mod rds_scan;
 mod s3_scan;
 mod sync;

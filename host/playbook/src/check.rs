@@ -238,10 +238,10 @@ impl Checker {
         let component = raw.component.as_ref().map(|path| {
             let bad = path.is_empty()
                 || path.starts_with('/')
-                || path.split(['/', '\\']).any(|part| part == "..")
-                || !path.ends_with(".wasm");
+                || path.split(['/', '\\']).any(|part| part == ".." || part.is_empty())
+                || path.ends_with(".wasm");
             if bad {
-                self.error(path, "component must be a relative path to a .wasm file inside the library, without `..`");
+                self.error(path, "component must name the folder of its Rust crate, relative to this file and inside the library, without `..` (`cloudops playbook new` makes one)");
             }
             path.as_str().to_owned()
         });

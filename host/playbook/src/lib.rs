@@ -9,6 +9,7 @@
 //!
 //! - [`check::check`] reads one file; [`library::Library`] a whole library;
 //! - [`planning::plan`] plans a chosen playbook over the identified resources;
+//! - [`component`] checks what a playbook component returned and rebuilds the plan from it;
 //! - [`plan`] holds the plan's JSON types and the request's ([`plan::PlanRequest`]).
 //!
 //! This crate does no I/O beyond reading a library folder, and links neither the AWS stack
@@ -17,6 +18,7 @@
 pub mod cases;
 pub mod check;
 pub mod cli_line;
+pub mod component;
 mod format;
 pub mod library;
 pub mod model;

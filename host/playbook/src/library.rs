@@ -15,13 +15,18 @@ pub struct Library {
     files: BTreeMap<String, Vec<u8>>,
 }
 
+/// The built component in a component crate's folder. It is built from the crate's source
+/// (`cloudops playbook build`), never committed: a library holds reviewable source, and the
+/// planner, which never runs components, needs only to know the crate is there.
+pub const COMPONENT_FILE: &str = "component.wasm";
+
 /// Files bigger than this are refused: a playbook is a page of YAML.
 pub const MAX_FILE_BYTES: usize = 256 * 1024;
 
 impl Library {
     /// Checks playbook files given as (path relative to the library, bytes). `.yaml` and
     /// `.yml` files are playbooks; every other file is kept for playbooks that reference it
-    /// (components). Returns every error of every file.
+    /// (a component crate's `Cargo.toml` and its built [`COMPONENT_FILE`]). Returns every error of every file.
     pub fn from_files(
         files: impl IntoIterator<Item = (String, Vec<u8>)>,
     ) -> Result<Library, Vec<Diagnostic>> {
@@ -79,10 +84,11 @@ impl Library {
                 }
             }
             if let Some(component) = &p.component {
-                let path = relative_to(&p.file, component);
+                let path = format!("{}/Cargo.toml", relative_to(&p.file, component));
                 if !others.contains_key(&path) {
                     errors.push(at_top(format!(
-                        "component `{component}` is not in the library (looked for {path})"
+                        "component `{component}` is not in the library (looked for its crate's \
+                         {path}; `cloudops playbook new` makes one)"
                     )));
                 }
             }
@@ -129,9 +135,15 @@ impl Library {
         self.playbooks.is_empty()
     }
 
-    /// The bytes of a playbook's component, when it has one.
+    /// The folder of a playbook's component crate, relative to the library, when it has one.
+    pub fn component_dir(&self, playbook: &Playbook) -> Option<String> {
+        Some(relative_to(&playbook.file, playbook.component.as_deref()?))
+    }
+
+    /// The bytes of a playbook's built component (`COMPONENT_FILE` in its crate folder, which
+    /// `cloudops playbook build` writes), when it has one and it was built.
     pub fn component(&self, playbook: &Playbook) -> Option<&[u8]> {
-        let path = relative_to(&playbook.file, playbook.component.as_deref()?);
+        let path = format!("{}/{COMPONENT_FILE}", self.component_dir(playbook)?);
         self.files.get(&path).map(Vec::as_slice)
     }
 }
@@ -174,9 +186,11 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>, errors: &mu
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .replace('\\', "/");
+            // `Cargo.toml` marks a component crate; its sources are the builder's business.
             let wanted = relative.ends_with(".yaml")
                 || relative.ends_with(".yml")
-                || relative.ends_with(".wasm");
+                || relative.ends_with(".wasm")
+                || name == "Cargo.toml";
             if !wanted {
                 continue;
             }

@@ -211,7 +211,7 @@ fn push_unique(list: &mut Vec<String>, item: String) {
 
 /// The user-valued parameters: explicit values first, then the prompt's words, then the
 /// author's default. Anything else is a question back, naming every missing value.
-fn user_params(
+pub(crate) fn user_params(
     playbook: &Playbook,
     selection: Selection<'_>,
 ) -> Result<BTreeMap<String, Value>, Clarify> {
@@ -294,7 +294,7 @@ fn user_params(
 }
 
 /// Every parameter's value for one target, or the resource field it lacks.
-fn target_params(
+pub(crate) fn target_params(
     playbook: &Playbook,
     target: &ResourceContext,
     user: &BTreeMap<String, Value>,
@@ -360,7 +360,7 @@ fn render_value(
 /// The IAM verdict for a step's actions on the target: denied when any is denied (the first
 /// denied action and whether a policy denies it explicitly), allowed when all are allowed,
 /// unknown otherwise.
-fn verdict<'a>(
+pub(crate) fn verdict<'a>(
     target: &ResourceContext,
     actions: impl Iterator<Item = &'a String>,
 ) -> (IamVerdict, Option<(String, bool)>) {
@@ -389,7 +389,7 @@ fn verdict<'a>(
 }
 
 /// The plan in plain words: what, on what, the risk and why, and what stops it.
-fn explain(playbook: &Playbook, targets: &[ResourceContext], plan: &Plan) -> String {
+pub(crate) fn explain(playbook: &Playbook, targets: &[ResourceContext], plan: &Plan) -> String {
     let names: Vec<String> = targets
         .iter()
         .map(|t| {

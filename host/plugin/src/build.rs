@@ -1,4 +1,5 @@
-//! Building a scanner crate into an installable plugin folder.
+//! Building a scanner crate into an installable plugin folder, and a playbook component
+//! crate into its component file ([`build_component`]).
 //!
 //! `cargo build` for `wasm32-unknown-unknown` gives a core module carrying wit-bindgen's
 //! component-type section; `wit-component` turns it into a component; the folder gets the
@@ -403,6 +404,31 @@ pub fn build_plugin(
         component_bytes,
         files,
     })
+}
+
+/// Builds the playbook component crate in `crate_dir` (a `cdylib` targeting
+/// `cloudops:playbook`) the way [`build_plugin`] builds a scanner: same toolchain, same
+/// stripped environment and sandbox, no write inside `data_dir`. Writes the component to
+/// `out_file` (atomically) and returns its bytes.
+pub fn build_component(
+    crate_dir: &Path,
+    out_file: &Path,
+    data_dir: &Path,
+) -> Result<Vec<u8>, BuildError> {
+    let crate_dir = &canonical(crate_dir);
+    let package = package_name(crate_dir)?;
+    let toolchain = GuestToolchain::detect()?;
+    let module = cargo_build(toolchain, crate_dir, data_dir, &package)?;
+    let core = std::fs::read(&module).map_err(|source| BuildError::Io {
+        path: module.clone(),
+        source,
+    })?;
+    let component = componentize(&core).map_err(|reason| BuildError::Componentize {
+        module: module.clone(),
+        reason,
+    })?;
+    write_atomically(out_file, &component)?;
+    Ok(component)
 }
 
 /// Wraps a core module built with wit-bindgen into a component.

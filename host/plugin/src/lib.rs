@@ -8,7 +8,8 @@
 //! - `wit`: bindings, one module per WIT version;
 //! - [`trust`]: reading a plugin folder once and checking it against what the user trusts;
 //! - `runtime`: loading a trusted plugin and calling it;
-//! - [`build`]: turning a scanner crate into a plugin folder.
+//! - [`build`]: turning a scanner crate into a plugin folder;
+//! - [`playbook`]: running playbook components, which finish a plan and may only narrow it.
 
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod gate;
 pub mod limits;
 pub mod manifest;
+pub mod playbook;
 pub mod replay;
 mod runtime;
 pub mod scan;

@@ -62,6 +62,15 @@ pub struct Limits {
     pub max_warnings: usize,
     /// Elements of all tables of one plugin (`table.grow` is memory too).
     pub max_table_elements: usize,
+    /// Fuel one playbook component run (`playbook.plan`) may burn: a few reads and a
+    /// page of steps, far less than a scan.
+    pub component_fuel: u64,
+    /// Wall-clock time one playbook component run may take, AWS round trips included.
+    pub component_timeout: Duration,
+    /// AWS requests one playbook component run may make (refused ones and retries count).
+    pub max_component_requests: u32,
+    /// Largest result a component may return (every string of every step), in bytes.
+    pub max_component_output_bytes: usize,
 }
 
 impl Default for Limits {
@@ -87,6 +96,10 @@ impl Default for Limits {
             max_log_line_bytes: 4096,
             max_warnings: 200,
             max_table_elements: 100_000,
+            component_fuel: 5_000_000_000,
+            component_timeout: Duration::from_secs(120),
+            max_component_requests: 200,
+            max_component_output_bytes: 1 << 20,
         }
     }
 }

@@ -453,6 +453,59 @@ fn check_wit_supported(plugin: &str, version: &semver::Version) -> Result<(), Pl
     })
 }
 
+/// A store for one playbook component run (`plan`): its `aws.send` goes through `grant`
+/// in (`account_id`, `region`) exactly as a scan's does (the same gate, account checks and
+/// request budget, here `limits.max_component_requests`); it emits nothing.
+pub(crate) fn component_store(
+    engine: &PluginEngine,
+    name: &str,
+    limits: &Limits,
+    grant: Arc<Grant>,
+    client: &AwsClient,
+    runtime: &tokio::runtime::Handle,
+    (account_id, region): (&str, &str),
+) -> Store<PluginState> {
+    let limits = Limits {
+        max_requests_per_scan: limits.max_component_requests,
+        ..limits.clone()
+    };
+    let call = ScanCall {
+        grant,
+        client: client.clone(),
+        runtime: runtime.clone(),
+        region: region.to_owned(),
+        account_id: account_id.to_owned(),
+        declared_types: Arc::new(BTreeSet::new()),
+        limits: limits.clone(),
+        requests: 0,
+        emitted: 0,
+        emitted_bytes: 0,
+        sink: Box::new(|_| {}),
+        warnings: LineBudget::new(limits.max_warnings, limits.max_log_line_bytes),
+        warning_lines: Vec::new(),
+        rejected_types: BTreeSet::new(),
+        owned_buckets: None,
+    };
+    let mut store = new_store(engine, name, &limits, Some(call));
+    limit_call(&mut store, limits.component_fuel, limits.component_timeout);
+    store
+}
+
+/// What a component run's `aws.send` did: requests charged, and the refusals and other
+/// warnings the host recorded.
+pub(crate) fn component_requests(store: &Store<PluginState>) -> (u32, Vec<String>) {
+    store
+        .data()
+        .call
+        .as_ref()
+        .map_or((0, Vec::new()), |c| (c.requests, c.warning_lines.clone()))
+}
+
+/// The largest linear memory the store's guest had, in bytes.
+pub(crate) fn peak_memory(store: &Store<PluginState>) -> usize {
+    store.data().limiter.peak
+}
+
 /// The store's data: limits plus, during a scan, everything `aws.send` and `emit` need.
 pub(crate) struct PluginState {
     plugin: Arc<str>,
@@ -547,14 +600,14 @@ fn new_store(
     store
 }
 
-fn limit_call(store: &mut Store<PluginState>, fuel: u64, timeout: Duration) {
+pub(crate) fn limit_call(store: &mut Store<PluginState>, fuel: u64, timeout: Duration) {
     store.set_fuel(fuel).expect("fuel is enabled on the engine");
     store.set_epoch_deadline(Limits::ticks(timeout));
     store.epoch_deadline_trap();
 }
 
 /// Turns a trap into words a user can act on.
-fn trapped(
+pub(crate) fn trapped(
     plugin: &str,
     call: &'static str,
     error: &wasmtime::Error,
@@ -563,6 +616,8 @@ fn trapped(
 ) -> PluginError {
     let (fuel, timeout) = if call == "scan" {
         (limits.scan_fuel, limits.scan_timeout)
+    } else if call == "plan" {
+        (limits.component_fuel, limits.component_timeout)
     } else {
         (limits.call_fuel, limits.call_timeout)
     };

@@ -15,6 +15,7 @@ mod demo;
 mod local;
 mod output;
 mod playbook;
+mod playbook_component;
 mod plugin;
 mod scan;
 mod search;
@@ -96,6 +97,8 @@ pub enum Command {
     /// Examples:
     ///   cloudops playbook check              # every error as file:line:column
     ///   cloudops playbook test               # plan every case in playbooks/tests/
+    ///   cloudops playbook new NAME           # a playbook with a component (playbooks/COMPONENTS.md)
+    ///   cloudops playbook build              # build the library's components
     #[command(subcommand, verbatim_doc_comment)]
     Playbook(playbook::PlaybookCommand),
 }
@@ -154,6 +157,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Store(cmd) => store::run(cmd, &data_dir).await,
         Command::Eval(args) => tokio::task::spawn_blocking(move || search::eval(args)).await?,
         Command::Demo(args) => demo::run(args, &data_dir).await,
+        // Components build and run WebAssembly, and need the data dir's code cache.
+        Command::Playbook(playbook::PlaybookCommand::Component(cmd)) => {
+            playbook_component::run(cmd, &data_dir).await
+        }
         Command::Playbook(cmd) => playbook::run(cmd),
     }
 }

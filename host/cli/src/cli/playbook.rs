@@ -35,6 +35,9 @@ pub enum PlaybookCommand {
     ///   cloudops playbook test ~/ops/playbooks
     #[command(verbatim_doc_comment)]
     Test(LibraryArgs),
+    /// `new`, `build` and `run`: playbook components (playbooks/COMPONENTS.md).
+    #[command(flatten)]
+    Component(super::playbook_component::ComponentCommand),
 }
 
 /// Which library.
@@ -54,6 +57,8 @@ pub fn run(cmd: PlaybookCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PlaybookCommand::Check(args) => check(&library_dir(args)?),
         PlaybookCommand::Test(args) => test(&library_dir(args)?),
+        // cli::run sends these to playbook_component::run, which needs the data dir.
+        PlaybookCommand::Component(_) => anyhow::bail!("playbook components run from cli::run"),
     }
 }
 
