@@ -9,6 +9,7 @@ mod hostile_plugins;
 mod iam_permissions;
 mod lambda_scan;
 mod playbook_components;
+mod playbook_types;
 mod rds_scan;
 mod s3_scan;
 mod sync;
