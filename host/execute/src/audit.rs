@@ -278,8 +278,7 @@ impl AuditLog {
         let mut tail = Vec::new();
         file.seek(SeekFrom::Start(head.len)).map_err(io)?;
         file.read_to_end(&mut tail).map_err(io)?;
-        let mut lines = tail.split_inclusive(|b| *b == b'\n').peekable();
-        while let Some(line) = lines.next() {
+        for line in tail.split_inclusive(|b| *b == b'\n') {
             if !line.ends_with(b"\n") {
                 file.set_len(head.len).map_err(io)?;
                 break;
