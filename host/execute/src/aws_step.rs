@@ -246,8 +246,8 @@ impl StateReader for AwsStateReader {
     }
 }
 
-/// EC2's state name: the `<name>` inside the first `<instanceState>` (tags and groups have
-/// other `<name>`-less shapes, but a `<name>` before it would be another element's).
+/// EC2's state name: the first `<name>` after `<instanceState>` (the response has other
+/// `<name>` elements, so a plain first `<name>` could be another's).
 fn ec2_state(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
     let state = &text[text.find("<instanceState>")?..];
