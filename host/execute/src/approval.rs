@@ -42,15 +42,14 @@ pub struct Grant {
     pub arn: String,
 }
 
-/// What a consumed approval allows a run to do: exactly these pairs, for this plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a consumed approval allows a run to do: exactly these pairs, for this plan. Only
+/// [`ApprovalBook::consume`] makes one (its fields are private and it cannot be
+/// deserialised), so a run's scope always comes from a consumed approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scope {
-    /// The plan's hash.
-    pub plan_id: String,
-    /// The approval it came from.
-    pub approval_id: String,
-    /// The allowed (action, ARN) pairs.
-    pub grants: BTreeSet<Grant>,
+    pub(crate) plan_id: String,
+    pub(crate) approval_id: String,
+    pub(crate) grants: BTreeSet<Grant>,
 }
 
 impl Scope {
@@ -60,6 +59,21 @@ impl Scope {
             action: action.to_owned(),
             arn: arn.to_owned(),
         })
+    }
+
+    /// The hash of the plan it is for.
+    pub fn plan_id(&self) -> &str {
+        &self.plan_id
+    }
+
+    /// The approval it came from.
+    pub fn approval_id(&self) -> &str {
+        &self.approval_id
+    }
+
+    /// The allowed (action, ARN) pairs.
+    pub fn grants(&self) -> &BTreeSet<Grant> {
+        &self.grants
     }
 }
 
