@@ -1,0 +1,3 @@
+//! The integration tests of cloudops-execute: one binary, one module per file.
+
+mod killed;
