@@ -25,26 +25,8 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-const REBOOT: &str = "\
-id: ec2.reboot-instance
-version: 1.0.0
-title: Reboot an EC2 instance
-description: Reboots an instance.
-utterances: [reboot the server, restart web-01, bounce the instance]
-service: ec2
-operation: reboot
-applies_to: [ec2_instance]
-parameters:
-  - name: instance_id
-    from: identifier
-risk:
-  level: low
-steps:
-  - id: reboot
-    action: ec2:RebootInstances
-    params:
-      InstanceIds: [\"{params.instance_id}\"]
-";
+/// The playbook crate's minimal valid playbook.
+const REBOOT: &str = include_str!("../../playbook/tests/fixtures/reboot-instance.yaml");
 
 const CASES: &str = r#"[
   {"name": "reboots", "playbook": "ec2.reboot-instance", "prompt": "reboot web-1",

@@ -15,6 +15,7 @@
 //! The same planner serves `cloudops-server` and the host's in-process planning. It holds
 //! no credentials and keeps nothing of a request.
 
+mod batch;
 pub mod eval;
 mod index;
 pub mod intent;
@@ -68,7 +69,6 @@ pub enum PlannerError {
 pub struct Planner {
     library: Library,
     commit: String,
-    embedder: Arc<Embedder>,
     location: Location,
     store: Arc<dyn EstateStore>,
     vectors: index::VectorCache,
@@ -76,6 +76,8 @@ pub struct Planner {
     replaced: Option<String>,
     /// The library's words and their weights.
     words: words::Words,
+    /// Prompts are embedded in batches under load, shared along the chain of planners.
+    prompts: Arc<batch::QueryEmbedder>,
     /// Recent prompt vectors by retrieval text, shared along the chain of planners.
     queries: Arc<quick_cache::sync::Cache<String, Arc<Vec<f32>>>>,
 }
@@ -123,11 +125,15 @@ impl Planner {
         let replaced = previous.map(|p| p.commit.clone()).filter(|c| *c != commit);
         tracing::info!(commit = %commit, playbooks = library.len(), "playbook library indexed");
         let words = words::Words::new(&library);
+        let prompts = previous.map_or_else(
+            || Arc::new(batch::QueryEmbedder::new(embedder.clone())),
+            |p| p.prompts.clone(),
+        );
         Ok(Planner {
+            prompts,
             words,
             library,
             commit,
-            embedder,
             location: index.clone(),
             store,
             vectors,
@@ -201,10 +207,14 @@ impl Planner {
         types.sort();
         types.dedup();
         let text = retrieval_text(&request.prompt, &request.identified_resources);
-        let vector = self
-            .embedder
-            .embed_query(&text)
-            .map_err(PlannerError::Embed)?;
+        let vector = match self.queries.get(&text) {
+            Some(v) => v,
+            None => {
+                let v = Arc::new(self.prompts.embed(&text).map_err(PlannerError::Embed)?);
+                self.queries.insert(text.clone(), v.clone());
+                v
+            }
+        };
         let hits = index::search(self.store.as_ref(), &self.commit, &vector, &types, 256)?;
         let prompt = intent::normalize(&request.prompt);
         let terms = words::terms(&text);

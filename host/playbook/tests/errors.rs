@@ -4,26 +4,8 @@
 use cloudops_playbook::check::check;
 use cloudops_playbook::Library;
 
-const GOOD: &str = "\
-id: ec2.reboot-instance
-version: 1.0.0
-title: Reboot an EC2 instance
-description: Reboots an instance.
-utterances: [reboot the server, restart web-01, bounce the instance]
-service: ec2
-operation: reboot
-applies_to: [ec2_instance]
-parameters:
-  - name: instance_id
-    from: identifier
-risk:
-  level: low
-steps:
-  - id: reboot
-    action: ec2:RebootInstances
-    params:
-      InstanceIds: [\"{params.instance_id}\"]
-";
+/// A minimal valid playbook, shared with the CLI's tests.
+const GOOD: &str = include_str!("fixtures/reboot-instance.yaml");
 
 fn errors(text: &str) -> Vec<String> {
     check("ec2/reboot.yaml", text)

@@ -1,0 +1,320 @@
+//! The plan server's figures: `cargo bench -p cloudops-server --bench plan`
+//! (`source scripts/env.sh` first, for the model).
+//!
+//! - plan latency p50/p99 and requests/s at 1 and at 20 concurrent clients, over real HTTP on
+//!   loopback, against the `cloudops-server` binary (a child process) serving a Git repository
+//!   of the repo's `playbooks/`, with the seed example's request;
+//! - the server's RSS after that (VmRSS, and the peak VmHWM);
+//! - library load time (parse + check + embed + index, in process) for the real library and
+//!   for 2,000 generated playbooks (the real ones with every text made unique, so each is
+//!   embedded).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloudops_estate::embed::Embedder;
+use cloudops_estate::store::Location;
+use cloudops_planner::Planner;
+use cloudops_playbook::Library;
+use serde_json::{json, Value};
+
+const SEQUENTIAL: usize = 300;
+const CLIENTS: usize = 20;
+const PER_CLIENT: usize = 50;
+const GENERATED: usize = 2_000;
+
+fn main() {
+    let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks");
+    let repo = tempfile::tempdir().unwrap();
+    copy_dir(&library, repo.path());
+    for args in [
+        &["init", "--quiet", "--initial-branch", "main"][..],
+        &["add", "--all"],
+        &[
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@cloudops.invalid",
+            "commit",
+            "--quiet",
+            "-m",
+            "library",
+        ],
+    ] {
+        let ok = Command::new("git")
+            .current_dir(repo.path())
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "git {args:?}");
+    }
+    println!(
+        "plan server bench ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(http_figures(repo.path()));
+    load_figures(&library);
+}
+
+/// A running `cloudops-server`, killed on drop.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn http_figures(repo: &Path) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_cloudops-server"))
+        .args([
+            "--playbooks",
+            &repo.to_string_lossy(),
+            "--listen",
+            &addr,
+            "--poll-seconds",
+            "0",
+        ])
+        .env("RUST_LOG", "warn,qdrant_edge=error")
+        .env_remove("REDIS_URL")
+        .env_remove("QDRANT_URL")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the cloudops-server binary runs");
+    let server = ServerProcess(child);
+    let client = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the server did not start in 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "  server ready (process start + library load) in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let body = Arc::new(serde_json::to_vec(&seed_request()).unwrap());
+    let url = Arc::new(format!("{base}/v1/plan"));
+    for _ in 0..20 {
+        one_plan(&client, &url, &body).await; // warm-up
+    }
+
+    let begun = Instant::now();
+    let mut latencies = Vec::with_capacity(SEQUENTIAL);
+    for _ in 0..SEQUENTIAL {
+        latencies.push(one_plan(&client, &url, &body).await);
+    }
+    report("1 client", &mut latencies, SEQUENTIAL, begun.elapsed());
+
+    let begun = Instant::now();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (client, url, body) = (reqwest::Client::new(), url.clone(), body.clone());
+            tokio::spawn(async move {
+                let mut mine = Vec::with_capacity(PER_CLIENT);
+                for _ in 0..PER_CLIENT {
+                    mine.push(one_plan(&client, &url, &body).await);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    report(
+        &format!("{CLIENTS} clients"),
+        &mut latencies,
+        CLIENTS * PER_CLIENT,
+        begun.elapsed(),
+    );
+
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", server.0.id())).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    println!(
+        "  server RSS {:.0} MiB (peak {:.0} MiB)",
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
+}
+
+async fn one_plan(client: &reqwest::Client, url: &str, body: &Arc<Vec<u8>>) -> Duration {
+    let started = Instant::now();
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.as_ref().clone())
+        .send()
+        .await
+        .expect("the server answers");
+    assert!(
+        response.status().is_success(),
+        "plan failed: {}",
+        response.status()
+    );
+    let text = response.bytes().await.unwrap();
+    let plan: Value = serde_json::from_slice(&text).unwrap();
+    assert_eq!(plan["steps"][0]["action"], "rds:StopDBInstance");
+    started.elapsed()
+}
+
+fn report(label: &str, latencies: &mut [Duration], requests: usize, elapsed: Duration) {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    println!(
+        "  {label}: p50 {:.2} ms, p99 {:.2} ms, {:.0} requests/s ({requests} plans)",
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        requests as f64 / elapsed.as_secs_f64()
+    );
+}
+
+fn seed_request() -> Value {
+    let cases =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks/tests/rds.stop-instance.json");
+    let cases: Value = serde_json::from_slice(&std::fs::read(cases).unwrap()).unwrap();
+    json!({"prompt": cases[0]["prompt"], "identified_resources": cases[0]["resources"]})
+}
+
+fn load_figures(library: &Path) {
+    let embedder = Arc::new(Embedder::from_env().expect("the model: source scripts/env.sh"));
+    let mut real = Vec::new();
+    library_files(library, library, &mut real);
+    let count = Library::from_files(real.clone())
+        .expect("the real library is sound")
+        .len();
+    time_load(
+        &format!("real library ({count} playbooks)"),
+        real.clone(),
+        &embedder,
+    );
+    let mut generated = Vec::new();
+    let mut playbooks = 0;
+    'all: for n in 0.. {
+        for (path, bytes) in &real {
+            let is_playbook = path.ends_with(".yaml") || path.ends_with(".yml");
+            let bytes = match std::str::from_utf8(bytes) {
+                Ok(text) if is_playbook => variant(text, n).into_bytes(),
+                _ => bytes.clone(),
+            };
+            generated.push((format!("gen{n}/{path}"), bytes));
+            playbooks += usize::from(is_playbook);
+        }
+        if playbooks >= GENERATED {
+            break 'all;
+        }
+    }
+    time_load(
+        &format!("{playbooks} generated playbooks"),
+        generated,
+        &embedder,
+    );
+}
+
+fn time_load(label: &str, files: Vec<(String, Vec<u8>)>, embedder: &Arc<Embedder>) {
+    let index = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let library = Library::from_files(files).unwrap_or_else(|e| panic!("{label}: {e:?}"));
+    let checked = started.elapsed();
+    let location = Location::Embedded(index.path().into());
+    Planner::build(library, "bench".into(), embedder.clone(), &location, None)
+        .expect("the planner builds");
+    let total = started.elapsed();
+    println!(
+        "  load {label}: {:.2} s (parse + check {:.0} ms, embed + index {:.2} s)",
+        total.as_secs_f64(),
+        checked.as_secs_f64() * 1e3,
+        (total - checked).as_secs_f64()
+    );
+}
+
+/// `text` with its id, inverse, title and utterances made unique to variant `n`.
+fn variant(text: &str, n: usize) -> String {
+    let mut out = String::new();
+    let mut in_utterances = false;
+    for line in text.lines() {
+        let line = if let Some(id) = line.strip_prefix("id: ") {
+            format!("id: {id}-g{n}")
+        } else if let Some(id) = line.strip_prefix("inverse: ") {
+            format!("inverse: {id}-g{n}")
+        } else if let Some(title) = line.strip_prefix("title: ") {
+            format!("title: {title} (fleet {n})")
+        } else if in_utterances && line.starts_with("  - ") {
+            format!("{line} in fleet {n}")
+        } else {
+            line.to_owned()
+        };
+        if !line.starts_with("  ") {
+            in_utterances = line.starts_with("utterances:");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The library's files as `Library::load_dir` reads them (playbooks and components).
+fn library_files(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            library_files(root, &path, out);
+        } else if [".yaml", ".yml", ".wasm"].iter().any(|e| name.ends_with(e)) {
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            out.push((relative, std::fs::read(&path).unwrap()));
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
