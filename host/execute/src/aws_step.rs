@@ -41,7 +41,8 @@ pub struct Api {
 }
 
 /// List element names that are not `member` (query) or not the parameter's own name (EC2), by
-/// (endpoint service, member name), from botocore's models.
+/// (endpoint service, member name), from botocore's models; `tests/list_names.rs` checks them
+/// against botocore for every action the playbooks use.
 pub const LIST_NAMES: &[(&str, &str, &str)] = &[
     ("rds", "Tags", "Tag"),
     ("rds", "VpcSecurityGroupIds", "VpcSecurityGroupId"),
@@ -54,6 +55,7 @@ pub const LIST_NAMES: &[(&str, &str, &str)] = &[
     ("ec2", "BlockDeviceMappings", "BlockDeviceMapping"),
     ("ec2", "SecurityGroupRuleIds", "SecurityGroupRuleId"),
     ("ec2", "Tags", "Tag"),
+    ("ec2", "UserIdGroupPairs", "Groups"),
 ];
 
 /// The API for a step's action and target, or why it cannot be sent yet.
