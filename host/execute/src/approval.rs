@@ -50,6 +50,7 @@ pub struct Scope {
     pub(crate) plan_id: String,
     pub(crate) approval_id: String,
     pub(crate) grants: BTreeSet<Grant>,
+    pub(crate) expires_at: u64,
 }
 
 impl Scope {
@@ -74,6 +75,12 @@ impl Scope {
     /// The allowed (action, ARN) pairs.
     pub fn grants(&self) -> &BTreeSet<Grant> {
         &self.grants
+    }
+
+    /// When its approval expired or expires (Unix seconds); a run started before then may
+    /// finish after it.
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
     }
 }
 
@@ -321,6 +328,7 @@ impl ApprovalBook {
                 plan_id: plan.plan_id.clone(),
                 approval_id: id.to_owned(),
                 grants: wanted,
+                expires_at: approval.expires_at,
             })
         })
     }

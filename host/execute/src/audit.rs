@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::approval::{Approval, Grant};
+use crate::approval::{Approval, Grant, Scope};
 use crate::events::{Event, RunOutcome};
 use crate::files;
 use crate::scrub::scrub_map;
@@ -122,7 +122,17 @@ impl Entry {
         }
     }
 
-    /// The approval's record.
+    /// The record of the approval a scope came from, as a run consumed it.
+    pub fn scope(scope: &Scope) -> Entry {
+        Entry::Approval {
+            approval_id: scope.approval_id().to_owned(),
+            plan_id: scope.plan_id().to_owned(),
+            grants: scope.grants().iter().cloned().collect(),
+            expires_at: scope.expires_at(),
+        }
+    }
+
+    /// The approval's record, when it is granted.
     pub fn approval(approval: &Approval) -> Entry {
         Entry::Approval {
             approval_id: approval.id.clone(),

@@ -1,9 +1,9 @@
 //! The execution engine: runs an approved plan's steps in a Tokio task.
 //!
-//! [`Engine::start`] checks the plan against its [`Scope`], records the plan and the run's
-//! start in the audit log, and returns an [`ExecutionId`] at once; the run goes on in the
-//! background. Steps run by [`Strategy`]: serially, up to a bound at a time, or as a DAG, and
-//! a step never starts before the steps it `depends_on` finished. A [`StepRunner`] executes a
+//! [`Engine::start`] checks the plan against its [`Scope`], records the plan, the consumed
+//! approval, the principal and the run's start in the audit log, and returns an
+//! [`ExecutionId`] at once; the run goes on in the background. Steps run by [`Strategy`]:
+//! serially, up to a bound at a time, or as a DAG, and a step never starts before the steps it `depends_on` finished. A [`StepRunner`] executes a
 //! step (the `aws` kind sends its action through the host's client); afterwards, a step with a
 //! `wait` polls a [`StateReader`] until the target reaches `wait.until` or the timeout passes.
 //! Cancelling ([`Engine::cancel`]) lets the call in flight finish and starts nothing more.
@@ -237,6 +237,7 @@ impl Engine {
         check_request(&request).map_err(StartError::Refused)?;
         let id = ExecutionId(uuid::Uuid::new_v4().to_string());
         self.audit.append(&Entry::plan(&request.plan))?;
+        self.audit.append(&Entry::scope(&request.scope))?;
         if let Some(arn) = &request.principal {
             self.audit.append(&Entry::Principal {
                 run: id.0.clone(),
