@@ -5,11 +5,11 @@
 //! [`ExecutionId`] at once; the run goes on in the background. Steps run by [`Strategy`]:
 //! serially, up to a bound at a time, or as a DAG, and a step never starts before the steps
 //! it `depends_on` finished. A [`StepRunner`] executes a step (the `aws` kind sends its action
-//! through the host's client); afterwards, a step with a `wait` polls a [`StateReader`] until the target reaches `wait.until` or the timeout passes.
-//! Cancelling ([`Engine::cancel`]) lets the call in flight finish and starts nothing more.
-//! Every [`Event`] goes to the run's sinks and to the audit log; a step's requests are checked
-//! against the scope and recorded *before* they are sent, and if the log cannot be written
-//! nothing more is sent.
+//! through the host's client); afterwards, a step with a `wait` polls a [`StateReader`] until
+//! the target reaches `wait.until` or the timeout passes. Cancelling ([`Engine::cancel`]) lets
+//! the call in flight finish and starts nothing more. Every [`Event`] goes to the run's sinks
+//! and to the audit log; a step's requests are checked against the scope and recorded
+//! *before* they are sent, and if the log cannot be written nothing more is sent.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
