@@ -135,7 +135,7 @@ impl StepContext {
             )));
         }
         let entry = Entry::request(&self.run, &self.step, operation, target, params);
-        self.emitter.audit.append(&entry).map_err(|e| {
+        blocking(|| self.emitter.audit.append(&entry)).map_err(|e| {
             self.emitter
                 .broken
                 .lock()
@@ -156,7 +156,7 @@ struct Emitter {
 
 impl Emitter {
     fn emit(&self, event: Event) {
-        if let Err(e) = self.audit.append(&Entry::Event(event.clone())) {
+        if let Err(e) = blocking(|| self.audit.append(&Entry::Event(event.clone()))) {
             self.broken
                 .lock()
                 .expect("not poisoned")
@@ -169,6 +169,16 @@ impl Emitter {
 
     fn is_broken(&self) -> bool {
         self.broken.lock().expect("not poisoned").is_some()
+    }
+}
+
+/// Runs an audit append (a lock and an fsync) without stalling the other tasks of a
+/// multi-threaded runtime; on a current-thread runtime (tests) it simply runs.
+fn blocking<T>(append: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(append),
+        _ => append(),
     }
 }
 

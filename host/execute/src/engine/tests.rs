@@ -133,7 +133,7 @@ fn position(log: &[(String, &str)], step: &str, what: &str) -> usize {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dag_runs_each_step_after_its_dependencies_and_independent_ones_together() {
     let s = setup();
     let p = plan(
@@ -166,7 +166,8 @@ async fn a_dag_runs_each_step_after_its_dependencies_and_independent_ones_togeth
     assert_eq!(summary.runs[0].requests, 4);
 }
 
-#[tokio::test]
+// On a multi-threaded runtime, where audit appends leave the worker (`block_in_place`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_runs_at_most_its_limit_and_serial_one() {
     for (strategy, most) in [
         (Strategy::Parallel { limit: 2 }, 2),
