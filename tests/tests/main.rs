@@ -5,6 +5,7 @@
 mod ec2_scan;
 mod elb_scan;
 mod estate_seed;
+mod execute;
 mod hostile_plugins;
 mod iam_permissions;
 mod lambda_scan;
