@@ -12,6 +12,9 @@ pub fn cli_line(action: &str, params: &Map<String, Value>, region: &str) -> Stri
         other => other,
     };
     let mut words = vec!["aws".to_owned(), service.to_owned(), kebab(operation)];
+    // Sorted by name, so the line is the same whatever order serde_json keeps maps in.
+    let mut params: Vec<(&String, &Value)> = params.iter().collect();
+    params.sort_by_key(|(name, _)| *name);
     for (name, value) in params {
         words.push(format!("--{}", kebab(name)));
         match value {

@@ -330,8 +330,8 @@ impl Plan {
         if let Value::Object(fields) = &mut value {
             fields.remove("plan_id");
         }
-        // serde_json's maps are ordered (BTreeMap), so the text is canonical.
-        let text = serde_json::to_string(&value).expect("a plan is always JSON");
+        let mut text = String::new();
+        canonical(&value, &mut text);
         hex::encode(Sha256::digest(text.as_bytes()))
     }
 
@@ -341,9 +341,61 @@ impl Plan {
     }
 }
 
+/// JSON with every object's keys sorted, at every depth: the same content gives the same text
+/// whether serde_json keeps maps sorted or in insertion order (its `preserve_order` feature,
+/// which another crate in the same build may turn on), so the server and the host agree on a
+/// plan's id.
+fn canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_id_does_not_depend_on_key_order() {
+        let a: Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"d": 2, "c": 3}], "x": null}}"#)
+                .unwrap();
+        let mut reordered = Map::new();
+        reordered.insert(
+            "a".into(),
+            serde_json::json!({"x": null, "y": [1, {"c": 3, "d": 2}]}),
+        );
+        reordered.insert("b".into(), Value::from(1));
+        let (mut one, mut two) = (String::new(), String::new());
+        canonical(&a, &mut one);
+        canonical(&Value::Object(reordered), &mut two);
+        assert_eq!(one, two);
+        assert_eq!(one, r#"{"a":{"x":null,"y":[1,{"c":3,"d":2}]},"b":1}"#);
+    }
 
     #[test]
     fn the_id_is_the_content_and_any_change_shows() {
