@@ -295,7 +295,7 @@ fn library_files(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         }
         if entry.file_type().unwrap().is_dir() {
             library_files(root, &path, out);
-        } else if [".yaml", ".yml", ".wasm"].iter().any(|e| name.ends_with(e)) {
+        } else if cloudops_playbook::library::is_library_file(&name) {
             let relative = path
                 .strip_prefix(root)
                 .unwrap()

@@ -136,7 +136,8 @@ impl Source {
     }
 
     /// The library's files at `commit` (paths relative to the library folder): playbooks
-    /// (`.yaml`, `.yml`) and components (`.wasm`), hidden folders and `target/` skipped as
+    /// (`.yaml`, `.yml`), components (`.wasm`) and component crates' `Cargo.toml` (as
+    /// `cloudops_playbook::library::is_library_file` says), hidden folders and `target/` skipped as
     /// [`cloudops_playbook::Library::load_dir`] does. A file over the library's size limit is
     /// reported, not read.
     pub async fn files(&self, commit: &str) -> Result<Files, SourceError> {
@@ -191,9 +192,7 @@ impl Source {
         let hidden = inside
             .split('/')
             .any(|part| part.starts_with('.') || part == "target");
-        let wanted = [".yaml", ".yml", ".wasm"]
-            .iter()
-            .any(|e| inside.ends_with(e));
+        let wanted = cloudops_playbook::library::is_library_file(inside);
         (wanted && !hidden).then(|| inside.to_owned())
     }
 }

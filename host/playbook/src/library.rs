@@ -148,6 +148,18 @@ impl Library {
     }
 }
 
+/// Whether a file (its path relative to the library, `/`-separated) is one a library reads:
+/// playbooks (`.yaml`, `.yml`), built components (`.wasm`) and the `Cargo.toml` that marks a
+/// component crate (its sources are the builder's business). Every reader of a library — a
+/// folder, a Git commit — asks this one function.
+pub fn is_library_file(relative: &str) -> bool {
+    let name = relative.rsplit('/').next().unwrap_or(relative);
+    relative.ends_with(".yaml")
+        || relative.ends_with(".yml")
+        || relative.ends_with(".wasm")
+        || name == "Cargo.toml"
+}
+
 /// `reference` resolved against the folder of `file` (both relative to the library).
 fn relative_to(file: &str, reference: &str) -> String {
     match file.rsplit_once('/') {
@@ -186,12 +198,7 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>, errors: &mu
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .replace('\\', "/");
-            // `Cargo.toml` marks a component crate; its sources are the builder's business.
-            let wanted = relative.ends_with(".yaml")
-                || relative.ends_with(".yml")
-                || relative.ends_with(".wasm")
-                || name == "Cargo.toml";
-            if !wanted {
+            if !is_library_file(&relative) {
                 continue;
             }
             match std::fs::read(&path) {
