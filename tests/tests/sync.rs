@@ -439,7 +439,10 @@ fn assert_same_ranking(query: &str, want: &[SearchHit], got: &[SearchHit]) -> us
         )
     };
     assert_eq!(want.len(), got.len(), "{}", context());
-    for (w, g) in want.iter().zip(got) {
+    // Scores must agree over the compared top; below it the server's HNSW index is
+    // approximate (the embedded store searches a small estate exactly), and one near-tie at
+    // rank 19 of 20 was seen to differ.
+    for (w, g) in want.iter().zip(got).take(COMPARED) {
         assert!((w.score - g.score).abs() < SCORE_NOISE, "{}", context());
     }
     let complete = want.len() < FETCHED;
