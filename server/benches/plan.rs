@@ -205,8 +205,7 @@ fn seed_request() -> Value {
 
 fn load_figures(library: &Path) {
     let embedder = Arc::new(Embedder::from_env().expect("the model: source scripts/env.sh"));
-    let mut real = Vec::new();
-    library_files(library, library, &mut real);
+    let real = cloudops_playbook::library::read_dir(library).expect("the real library reads");
     let count = Library::from_files(real.clone())
         .expect("the real library is sound")
         .len();
@@ -278,32 +277,6 @@ fn variant(text: &str, n: usize) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The library's files as `Library::load_dir` reads them (playbooks and components).
-fn library_files(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            library_files(root, &path, out);
-        } else if cloudops_playbook::library::is_library_file(&name) {
-            let relative = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            out.push((relative, std::fs::read(&path).unwrap()));
-        }
-    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -106,13 +106,7 @@ impl Library {
 
     /// Reads and checks every file under `dir` (hidden folders and `target/` skipped).
     pub fn load_dir(dir: &Path) -> Result<Library, Vec<Diagnostic>> {
-        let mut files = Vec::new();
-        let mut errors = Vec::new();
-        walk(dir, dir, &mut files, &mut errors);
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Library::from_files(files)
+        Library::from_files(read_dir(dir)?)
     }
 
     /// The playbook with this id.
@@ -145,6 +139,19 @@ impl Library {
     pub fn component(&self, playbook: &Playbook) -> Option<&[u8]> {
         let path = format!("{}/{COMPONENT_FILE}", self.component_dir(playbook)?);
         self.files.get(&path).map(Vec::as_slice)
+    }
+}
+
+/// The files a library folder holds, as [`Library::from_files`] takes them (relative path,
+/// bytes; hidden folders and `target/` skipped, only what [`is_library_file`] keeps).
+pub fn read_dir(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Vec<Diagnostic>> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    walk(dir, dir, &mut files, &mut errors);
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(errors)
     }
 }
 
