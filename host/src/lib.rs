@@ -7,10 +7,11 @@
 //! local estate ([`estate`], [`store`], [`search`]).
 //!
 //! This crate only re-exports the host crates (see host/README.md for their layers) and
-//! reads the config file ([`config`]). It depends on neither the demo nor the CLI's crates.
+//! reads the config file ([`config`]) and opens the local estate from it ([`local`]). It depends on neither the demo nor the CLI's crates.
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod local;
 
 pub use cloudops_aws as aws;
 pub use cloudops_core::{lexical, paths, resource, AccountName};

@@ -10,8 +10,11 @@ use cloudops_core::resource;
 use cloudops_estate::{estate, store};
 use cloudops_plugin_host as plugin;
 
+mod recorded;
 pub mod status;
 pub mod sync;
+
+pub use recorded::sync_recorded;
 
 use std::collections::HashMap;
 

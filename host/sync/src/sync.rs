@@ -162,6 +162,10 @@ pub struct SyncReport {
     pub held: Vec<HeldDeletion>,
     /// Wall time.
     pub duration: Duration,
+    /// Why the store could not be published to readers after the sync (its changes are
+    /// stored, but searches still see the state before it); `None` when it was, or when the
+    /// sync was not run through [`crate::sync_recorded`].
+    pub unpublished: Option<String>,
 }
 
 impl SyncReport {

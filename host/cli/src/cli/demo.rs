@@ -13,7 +13,8 @@ use cloudops_host::scan::sync::{SyncAccount, SyncOptions, DEFAULT_CONCURRENCY};
 use cloudops_host::search::{self, SearchRequest};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{local, sync};
+use super::sync;
+use cloudops_host::local;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {

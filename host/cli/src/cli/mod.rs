@@ -12,7 +12,6 @@ macro_rules! out {
 }
 
 mod demo;
-mod local;
 mod output;
 mod playbook;
 mod playbook_component;

@@ -18,7 +18,7 @@ use cloudops_host::store::{self, Location};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::json;
 
-use super::local;
+use cloudops_host::local;
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {

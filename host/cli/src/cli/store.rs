@@ -10,7 +10,8 @@ use cloudops_host::config::Config;
 use cloudops_host::store::published::WRITING_MARKER;
 use cloudops_host::store::{Collection, Location};
 
-use super::{local, sync};
+use super::sync;
+use cloudops_host::local;
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {

@@ -12,12 +12,12 @@ use cloudops_host::config::{AccountConfig, Config};
 use cloudops_host::estate::Estate;
 use cloudops_host::paths;
 use cloudops_host::plugin::{self, CodeCache, Limits, Plugin, PluginEngine};
-use cloudops_host::scan::status::{FailedAccount, RunMarker, ScopeStatus, SyncStatus};
+use cloudops_host::scan::status::{RunMarker, ScopeStatus, SyncStatus};
 use cloudops_host::scan::sync::{self, Event, SyncAccount, SyncOptions, SyncReport};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::local;
+use cloudops_host::local;
 
 /// Exit status of a sync that ran but where some account, region or service failed.
 pub const EXIT_PARTIAL: u8 = 3;
@@ -111,64 +111,22 @@ pub async fn run_sync(
 ) -> anyhow::Result<SyncReport> {
     let total = accounts.iter().map(|a| a.regions.len()).sum::<usize>() * plugins.len();
     let progress = Arc::new(Progress::new(total as u64));
-    for (name, error) in &failed {
-        progress.event(Event::AccountFailed {
-            name: name.clone(),
-            error: error.clone(),
-            scopes: 0,
-        });
-    }
-    // Each scope's outcome is saved as it ends, so a sync killed part-way still shows in
-    // `status` what it finished.
-    let live = Arc::new(Mutex::new(SyncStatus::load(data_dir).unwrap_or_default()));
     let events = {
-        let (progress, live, data_dir) = (progress.clone(), live.clone(), data_dir.to_owned());
-        Arc::new(move |event: Event| {
-            let save = |update: &dyn Fn(&mut SyncStatus)| {
-                let mut status = live.lock().expect("status lock");
-                update(&mut status);
-                if let Err(e) = status.save(&data_dir) {
-                    tracing::warn!("{e}");
-                }
-            };
-            match &event {
-                Event::AccountReady { account, .. } => save(&|s| {
-                    s.accounts.insert(account.id.clone(), account.clone());
-                }),
-                Event::ScopeDone(scope) => save(&|s| s.record(scope.clone())),
-                _ => {}
-            }
-            progress.event(event)
-        })
+        let progress = progress.clone();
+        Arc::new(move |event: Event| progress.event(event))
     };
-    // Until `end`, a later `status` knows this sync has not finished (or was killed).
-    let running = RunMarker::begin(data_dir).map_err(anyhow::Error::msg)?;
-    let publisher = estate.clone();
-    let mut report = sync::sync(accounts, plugins, estate, options, events).await;
+    let report =
+        cloudops_host::scan::sync_recorded(accounts, failed, plugins, estate, options, data_dir, events)
+            .await
+            .map_err(anyhow::Error::msg);
     progress.finish();
-    // Readers (search, the app) see the store as of its last publication: hand them this
-    // sync's state now rather than whenever the last handle on the store is dropped.
-    if let Err(e) = tokio::task::spawn_blocking(move || publisher.store().publish()).await? {
+    let report = report?;
+    if let Some(e) = &report.unpublished {
         eprintln!(
-            "warning: this sync's changes are stored, but searches still see the state before              it: {e}"
+            "warning: this sync's changes are stored, but searches still see the state before \
+             it: {e}"
         );
     }
-    report.failed_accounts.splice(0..0, failed);
-    let mut status = live.lock().expect("status lock").clone();
-    for account in &report.accounts {
-        status.accounts.insert(account.id.clone(), account.clone());
-        status.failed_accounts.remove(&account.name);
-    }
-    for (name, error) in &report.failed_accounts {
-        status
-            .failed_accounts
-            .insert(name.clone(), FailedAccount::new(name, error));
-    }
-    for scope in &report.scopes {
-        status.record(scope.clone());
-    }
-    status.save(data_dir).map_err(anyhow::Error::msg)?;
-    running.end().map_err(anyhow::Error::msg)?;
     Ok(report)
 }
 

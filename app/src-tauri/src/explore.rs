@@ -1,0 +1,280 @@
+//! The resource explorer: the same query language as `cloudops search`, with filter chips,
+//! and one resource's detail (metadata, navigable relations, allowed and denied actions,
+//! constraints, last seen).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cloudops_host::estate::{utc, Record};
+use cloudops_host::search::{self, SearchRequest};
+use cloudops_host::store::{Collection, Filter};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tauri::State;
+
+use crate::error::{CommandError, CommandResult};
+use crate::state::AppState;
+
+/// Results of a query with words in it: the best ones are what matters.
+const RANKED_LIMIT: usize = 200;
+/// Results of a filter-only query (chips, `env=prod`, an empty box): every match, up to this
+/// many; the list is virtualised, so only the rows on screen are drawn.
+const LISTING_LIMIT: usize = 100_000;
+
+/// What the explorer asks for: the query box and the chips.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExploreRequest {
+    /// The query, in `cloudops search`'s language.
+    #[serde(default)]
+    pub query: String,
+    /// Account-id chips.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Region chips.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Resource-type chips.
+    #[serde(default)]
+    pub types: Vec<String>,
+}
+
+/// One row of the result list: what the list shows, nothing sealed beyond it.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    /// The point id, to ask for the detail.
+    pub point_id: String,
+    /// `rds_instance`, ...
+    pub resource_type: String,
+    /// The name.
+    pub name: String,
+    /// The identifier.
+    pub id: String,
+    /// The account id.
+    pub account: String,
+    /// The account's name.
+    pub account_name: String,
+    /// The region.
+    pub region: String,
+    /// The state, if it has one.
+    pub state: Option<String>,
+    /// The fused score.
+    pub score: f32,
+    /// What the constraints allow in a few words (`stop, start`), or `?` when IAM is unknown.
+    pub may: String,
+}
+
+/// The answer to an [`ExploreRequest`].
+#[derive(Debug, Serialize)]
+pub struct Explored {
+    /// How the query was read, for the chips the query itself implies.
+    pub parsed: Value,
+    /// Best first.
+    pub rows: Vec<Row>,
+    /// How long the host took (parse, embed, search, decode), in milliseconds.
+    pub took_ms: f64,
+}
+
+/// Searches the estate.
+#[tauri::command]
+pub async fn explore(
+    state: State<'_, Arc<AppState>>,
+    request: ExploreRequest,
+) -> CommandResult<Explored> {
+    let state = state.inner().clone();
+    // The store and the model block: keep them off the async runtime.
+    tokio::task::spawn_blocking(move || explore_blocking(&state, request))
+        .await
+        .map_err(CommandError::host)?
+}
+
+fn explore_blocking(state: &AppState, request: ExploreRequest) -> CommandResult<Explored> {
+    let reader = state.reader()?;
+    let started = Instant::now();
+    let ranked = !request.query.trim().is_empty();
+    let results = search::search(
+        &reader.estate,
+        &reader.accounts,
+        &SearchRequest {
+            query: request.query,
+            accounts: request.accounts,
+            regions: request.regions,
+            types: request.types,
+            limit: if ranked { RANKED_LIMIT } else { LISTING_LIMIT },
+        },
+    )
+    .map_err(CommandError::host)?;
+    let rows = results
+        .hits
+        .iter()
+        .map(|hit| {
+            let r = &hit.record.resource;
+            Row {
+                point_id: hit.id.to_string(),
+                resource_type: r.resource_type.clone(),
+                name: r.name.clone(),
+                id: r.identifier.clone(),
+                account: r.account_id.clone(),
+                account_name: hit.record.account_name.clone(),
+                region: r.region.clone(),
+                state: r.state.clone(),
+                score: hit.score,
+                may: you_may(&hit.record),
+            }
+        })
+        .collect();
+    let p = &results.parsed;
+    Ok(Explored {
+        parsed: serde_json::json!({
+            "text": p.text, "tags": p.tags, "accounts": p.accounts, "regions": p.regions,
+            "services": p.services, "types": p.types,
+        }),
+        rows,
+        took_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// What the constraints allow, in a few words (as `cloudops search`'s YOU MAY column).
+fn you_may(record: &Record) -> String {
+    if record.permissions.is_none() {
+        return "?".to_owned();
+    }
+    let c = &record.constraints;
+    let may: Vec<&str> = [
+        (c.can_stop, "stop"),
+        (c.can_start, "start"),
+        (c.can_delete, "delete"),
+    ]
+    .into_iter()
+    .filter_map(|(ok, verb)| ok.then_some(verb))
+    .collect();
+    if may.is_empty() {
+        "-".to_owned()
+    } else {
+        may.join(", ")
+    }
+}
+
+/// A relation, with the related resource when the estate holds it.
+#[derive(Debug, Serialize)]
+pub struct RelationView {
+    /// `subnet`, `vpc`, `volume`, ...
+    pub kind: String,
+    /// The other resource's ARN.
+    pub target_arn: String,
+    /// Its point id, when it is in the estate (the detail panel links to it).
+    pub point_id: Option<String>,
+    /// Its name, when it is in the estate.
+    pub name: Option<String>,
+}
+
+/// One resource in full.
+#[derive(Debug, Serialize)]
+pub struct Detail {
+    /// The point id.
+    pub point_id: String,
+    /// The record: resource, service, account name, permissions, constraints, principal.
+    pub record: Record,
+    /// Tags as a map.
+    pub tags: BTreeMap<String, String>,
+    /// Relations, resolved where possible.
+    pub relations: Vec<RelationView>,
+    /// When a sync last saw it (UTC), if known.
+    pub last_seen: Option<String>,
+    /// Parts kept from an earlier read, in words (`tags since 2026-12-06 01:30 UTC`).
+    pub stale: Vec<String>,
+}
+
+/// One resource's detail.
+#[tauri::command]
+pub async fn resource_detail(
+    state: State<'_, Arc<AppState>>,
+    point_id: String,
+) -> CommandResult<Detail> {
+    let state = state.inner().clone();
+    tokio::task::spawn_blocking(move || detail_blocking(&state, &point_id))
+        .await
+        .map_err(CommandError::host)?
+}
+
+fn detail_blocking(state: &AppState, point_id: &str) -> CommandResult<Detail> {
+    let id = point_id
+        .parse()
+        .map_err(|e| CommandError::Invalid(format!("`{point_id}` is not a point id: {e}")))?;
+    let reader = state.reader()?;
+    let estate = &reader.estate;
+    let not_found = || {
+        CommandError::NotFound(format!(
+            "no resource {point_id} in the estate any more: a sync removed it; search again"
+        ))
+    };
+    let record = estate
+        .get(&[id])
+        .map_err(CommandError::host)?
+        .pop()
+        .ok_or_else(not_found)?;
+    let point = estate
+        .store()
+        .retrieve(Collection::Estate, &[id], false)
+        .map_err(CommandError::host)?
+        .pop()
+        .ok_or_else(not_found)?;
+    let last_seen = point.payload.get("synced_at").and_then(Value::as_i64).map(utc);
+    let relations = record
+        .resource
+        .relations
+        .iter()
+        .map(|rel| {
+            let found = resolve_arn(&reader.estate, &record, &rel.target_arn);
+            RelationView {
+                kind: rel.kind.clone(),
+                target_arn: rel.target_arn.clone(),
+                point_id: found.as_ref().map(|(id, _)| id.clone()),
+                name: found.map(|(_, name)| name),
+            }
+        })
+        .collect();
+    Ok(Detail {
+        point_id: point_id.to_owned(),
+        tags: record
+            .resource
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect(),
+        relations,
+        last_seen,
+        stale: record.stale().iter().map(ToString::to_string).collect(),
+        record,
+    })
+}
+
+/// Finds the resource an ARN names among the records of its account and region, by the
+/// identifier at the ARN's end (`subnet/subnet-0a1b` → `subnet-0a1b`, `db:pg-main1` →
+/// `pg-main1`). ARNs are sealed in the store; identifiers are not.
+fn resolve_arn(
+    estate: &cloudops_host::estate::Estate,
+    from: &Record,
+    arn: &str,
+) -> Option<(String, String)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, _, region, account, rest] = parts.as_slice() else {
+        return None;
+    };
+    let identifier = rest.rsplit(['/', ':']).next()?;
+    let account = if account.is_empty() {
+        from.resource.account_id.as_str()
+    } else {
+        account
+    };
+    let mut filter = Filter::all()
+        .eq("account_id", account)
+        .eq("identifier", identifier);
+    if !region.is_empty() {
+        filter = filter.eq("region", *region);
+    }
+    let points = estate.store().scan(Collection::Estate, &filter).ok()?;
+    let point = points.first()?;
+    let plain = cloudops_host::estate::Estate::plain(point.id, &point.payload).ok()?;
+    Some((point.id.to_string(), plain.name.to_owned()))
+}
