@@ -1,0 +1,3 @@
+//! cloudops-ask's integration tests: one test binary, one module per file.
+
+mod request;

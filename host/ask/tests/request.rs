@@ -1,0 +1,1 @@
+//! The plan request carries only what planning needs (see request.rs).
