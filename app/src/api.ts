@@ -135,10 +135,10 @@ export interface Plugins {
   install_dir: string;
 }
 
-export interface RunSummary {
-  run: string;
+export interface RunInfo {
+  id: string;
   plan_id: string;
-  status: unknown;
+  status: string;
   completed: string[];
   failed: string[];
   requests: number;
@@ -148,7 +148,72 @@ export interface Executions {
   path: string;
   records: number;
   tampered: string | null;
-  runs: RunSummary[];
+  runs: RunInfo[];
+}
+
+/** An engine event (`type` names it), or the app's `rescanned` after a run. */
+export interface RunEvent {
+  type: string;
+  run: string;
+  step?: string;
+  line?: string;
+  error?: string;
+  state?: string | null;
+  until?: string;
+  elapsed_s?: number;
+  outcome?: string | null;
+  completed?: string[];
+  steps?: string[];
+  ms?: number;
+  found?: number;
+  updated?: number;
+  errors?: string[];
+}
+
+export interface PlanStep {
+  id: string;
+  action: string;
+  target: { arn: string; id: string; type?: string; resource_type?: string; account: string; region: string };
+  params: Record<string, unknown>;
+  cli: string;
+  depends_on: string[];
+  iam: "allowed" | "denied" | "unknown";
+}
+
+export interface Plan {
+  plan_id: string;
+  playbook: { id: string; version: string; commit: string } | null;
+  explain: string;
+  runnable: boolean;
+  steps: PlanStep[];
+  risk: { level: string; reasons: string[] };
+  approval_required: boolean;
+  denied: { step: string; action: string; arn: string; explicit: boolean }[];
+  blocked: { step: string; reason: string }[];
+  clarify: { question: string; missing: string[]; candidates: { id: string; label: string }[] } | null;
+}
+
+export interface PlanView {
+  plan: Plan;
+  planner: string;
+  question: string | null;
+  needs_typing: boolean;
+}
+
+export interface Resolved {
+  query: string;
+  plural: boolean;
+  resources: { point_id: string; type: string; name: string; id: string; account: string; region: string; state: string | null }[];
+  ambiguous: { arn: string; id: string; name: string; resource_type: string; account: string; region: string; score: number }[];
+}
+
+export interface Turn {
+  session: string;
+  at: number;
+  role: string;
+  text: string;
+  plan_id: string | null;
+  run_id: string | null;
 }
 
 export const api = {
@@ -163,7 +228,18 @@ export const api = {
   trustPlugin: (name: string) => invoke<PluginView>("trust_plugin", { name }),
   executions: () => invoke<Executions>("list_executions"),
   executionRecords: (run: string) => invoke<Record<string, unknown>[]>("execution_records", { run }),
+  executionEvents: (run: string) => invoke<RunEvent[]>("execution_events", { run }),
+  cancelExecution: (run: string) => invoke<void>("cancel_execution", { run }),
+  chatHistory: () => invoke<Turn[]>("chat_history"),
+  chatResolve: (prompt: string) => invoke<Resolved>("chat_resolve", { prompt }),
+  chatPlan: (prompt: string, keep: string[]) => invoke<PlanView>("chat_plan", { prompt, keep }),
+  chatApprove: (planId: string, typed: string | null) =>
+    invoke<{ approval_id: string; run: string }>("chat_approve", { planId, typed }),
 };
+
+export function onExecution(handler: (e: RunEvent) => void): Promise<UnlistenFn> {
+  return listen<RunEvent>("execution", (event) => handler(event.payload));
+}
 
 export function onSync(handler: (e: SyncEvent) => void): Promise<UnlistenFn> {
   return listen<SyncEvent>("sync", (event) => handler(event.payload));

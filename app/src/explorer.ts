@@ -31,8 +31,6 @@ export function explorerView(root: HTMLElement): View {
   const chips: Record<ChipKind, string[]> = { types: [], accounts: [], regions: [] };
   let rows: Row[] = [];
   let selected = -1;
-  let seq = 0;
-  let shownSeq = 0;
 
   const query = h("input", {
     id: "explorer-query", type: "search", "data-autofocus": true, autocomplete: "off",
@@ -161,42 +159,54 @@ export function explorerView(root: HTMLElement): View {
     }
   });
 
-  async function run(): Promise<void> {
-    const mine = ++seq;
-    const started = performance.now();
-    const text = query.value;
+  // One search in flight at a time; keystrokes typed meanwhile coalesce into the newest
+  // query, which runs as soon as the one in flight is painted. Nothing queues up behind a
+  // fast typist, and every painted answer is for what the box held when it was asked.
+  let inFlight = false;
+  let pending: { text: string; started: number } | null = null;
+
+  function run(): void {
+    const request = { text: query.value, started: performance.now() };
+    if (inFlight) {
+      pending = request;
+      return;
+    }
+    void execute(request);
+  }
+
+  async function execute(request: { text: string; started: number }): Promise<void> {
+    inFlight = true;
     try {
-      const result = await api.explore({ query: text, ...chips });
-      // Only the newest answer is shown: an older one arriving late is dropped.
-      if (mine < shownSeq) return;
-      shownSeq = mine;
+      const result = await api.explore({ query: request.text, ...chips });
       rows = result.rows;
       selected = -1;
       list.scrollTop = 0;
       paint();
       renderChips(result.parsed);
       summary.textContent = `${rows.length.toLocaleString()} results in ${result.took_ms.toFixed(1)} ms`;
+      summary.className = "muted";
       // Painted once the browser has drawn the next frame.
-      requestAnimationFrame(() => setTimeout(() => {
-        const probe = window.__cloudops;
-        probe.latencies.push(performance.now() - started);
-        probe.lastQuery = text;
-        probe.lastCount = rows.length;
-      }, 0));
+      await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+      const probe = window.__cloudops;
+      probe.latencies.push(performance.now() - request.started);
+      probe.lastQuery = request.text;
+      probe.lastCount = rows.length;
     } catch (e) {
-      if (mine < shownSeq) return;
-      shownSeq = mine;
       rows = [];
       paint();
       summary.textContent = message(e);
       summary.className = "error";
-      return;
+    } finally {
+      inFlight = false;
+      const next = pending;
+      pending = null;
+      if (next) void execute(next);
     }
-    summary.className = "muted";
   }
-  query.addEventListener("input", () => void run());
+  query.addEventListener("input", run);
 
   async function showDetail(pointId: string): Promise<void> {
+    openDetail = pointId;
     try {
       renderDetail(await api.detail(pointId));
     } catch (e) {
@@ -253,18 +263,14 @@ export function explorerView(root: HTMLElement): View {
     announce(`showing ${r.name || r.identifier}`);
   }
 
-  let shown = false;
+  let openDetail: string | null = null;
   return {
     show() {
+      // Asked again each time: a sync or a run may have changed what the estate holds.
       void loadChipChoices();
-      if (!shown) {
-        shown = true;
-        void run();
-      }
-      requestAnimationFrame(paint);
+      run();
+      if (openDetail) void showDetail(openDetail);
     },
   };
 }
 
-/** Lets other views (chat, executions) refresh the explorer after a change. */
-export const explorerEvents = new EventTarget();

@@ -3,6 +3,7 @@
 //! `cloudops sync` takes the same accounts (plus `--profile`/`--region`, which the app has no
 //! use for).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use cloudops_host::aws::{self, iam, AwsClient, Endpoints, HttpTransport};
@@ -13,8 +14,8 @@ use crate::error::{CommandError, CommandResult};
 
 /// The configured accounts, ready to sync. An account that cannot be set up fails the whole
 /// request with its name and what to do: in the app the user fixes it and presses Sync again.
-pub async fn configured() -> CommandResult<Vec<SyncAccount>> {
-    let config = Config::load().map_err(CommandError::Host)?;
+pub async fn configured(data_dir: &Path) -> CommandResult<Vec<SyncAccount>> {
+    let config = Config::load_for(data_dir).map_err(CommandError::Host)?;
     let entries = if config.accounts.is_empty() {
         vec![AccountConfig {
             name: std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into()),
@@ -28,15 +29,15 @@ pub async fn configured() -> CommandResult<Vec<SyncAccount>> {
     let transport = Arc::new(HttpTransport::new().map_err(CommandError::host)?);
     let mut accounts = Vec::new();
     for entry in entries {
-        let fail = |what: String| {
-            CommandError::Host(format!("account `{}`: {what}", entry.name))
-        };
+        let fail = |what: String| CommandError::Host(format!("account `{}`: {what}", entry.name));
         let regions = if entry.regions.is_empty() {
             let env = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION"));
             env.map(|r| vec![r]).map_err(|_| {
-                fail("no regions: list them as `regions = [...]` under its [[accounts]] in \
+                fail(
+                    "no regions: list them as `regions = [...]` under its [[accounts]] in \
                       config.toml, or set AWS_REGION"
-                    .into())
+                        .into(),
+                )
             })?
         } else {
             entry.regions.clone()

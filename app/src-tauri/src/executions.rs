@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use cloudops_execute::audit::{self, AuditLog, Entry, Record};
+use cloudops_host::ask::run;
+use cloudops_host::execute::audit::{self, AuditLog, Entry, Record};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::State;
@@ -23,35 +24,61 @@ pub struct Executions {
     /// `None` when the chain verifies; else what is wrong, naming the line.
     pub tampered: Option<String>,
     /// The runs, newest first.
-    pub runs: Vec<audit::RunSummary>,
+    pub runs: Vec<run::RunInfo>,
 }
 
-/// Every run in the audit log.
+/// Every run in the audit log, newest first: running, or how it ended (a run whose process
+/// died is closed as interrupted, as `cloudops runs` does).
 #[tauri::command]
 pub async fn list_executions(state: State<'_, Arc<AppState>>) -> CommandResult<Executions> {
-    let log = AuditLog::open(state.data_dir());
-    let path = log.path().to_owned();
-    let verified = tokio::task::spawn_blocking(move || audit::verify(&path))
-        .await
-        .map_err(CommandError::host)?;
-    let path = log.path().display().to_string();
-    Ok(match verified {
-        Ok(summary) => Executions {
+    let data_dir = state.data_dir().to_owned();
+    let path = AuditLog::open(&data_dir).path().to_owned();
+    let (listed, verified) =
+        tokio::task::spawn_blocking(move || (run::list(&data_dir), audit::verify(&path)))
+            .await
+            .map_err(CommandError::host)?;
+    let path = AuditLog::open(state.data_dir())
+        .path()
+        .display()
+        .to_string();
+    Ok(match (listed, verified) {
+        (Ok(runs), Ok(summary)) => Executions {
             path,
             records: summary.records,
             tampered: None,
-            runs: summary.runs.into_iter().rev().collect(),
+            runs: runs.into_iter().rev().collect(),
         },
-        Err(tamper) => Executions {
+        (Err(e), _) => Executions {
+            path,
+            records: 0,
+            tampered: Some(e.to_string()),
+            runs: Vec::new(),
+        },
+        (_, Err(tamper)) => Executions {
             path,
             records: 0,
             tampered: Some(format!(
-                "{tamper}; the runs cannot be shown from a damaged log: keep it as evidence \
-                 (`cloudops audit verify`)"
+                "{tamper}; keep the log as evidence (`cloudops audit verify`)"
             )),
             runs: Vec::new(),
         },
     })
+}
+
+/// The engine events of run `run` so far (its step logs), from its event file.
+#[tauri::command]
+pub fn execution_events(
+    state: State<'_, Arc<AppState>>,
+    run: String,
+) -> CommandResult<Vec<cloudops_host::execute::events::Event>> {
+    run::events(state.data_dir(), &run).map_err(|e| CommandError::NotFound(e.to_string()))
+}
+
+/// Cancels a running run (of this app or of a `cloudops` process): the call in flight
+/// finishes, nothing after it starts.
+#[tauri::command]
+pub fn cancel_execution(state: State<'_, Arc<AppState>>, run: String) -> CommandResult<()> {
+    run::request_cancel(state.data_dir(), &run).map_err(|e| CommandError::Invalid(e.to_string()))
 }
 
 /// The audit records of one run: its plan and approval (which precede the run and name its
@@ -72,11 +99,11 @@ pub async fn execution_records(
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect();
     let plan_id = records.iter().find_map(|r| match &r.entry {
-        Entry::Event(cloudops_execute::events::Event::RunStarted { run: id, plan_id, .. })
-            if *id == run =>
-        {
-            Some(plan_id.clone())
-        }
+        Entry::Event(cloudops_host::execute::events::Event::RunStarted {
+            run: id,
+            plan_id,
+            ..
+        }) if *id == run => Some(plan_id.clone()),
         _ => None,
     });
     let belongs = |r: &Record| match &r.entry {
@@ -94,7 +121,9 @@ pub async fn execution_records(
         .filter_map(|r| serde_json::to_value(r).ok())
         .collect();
     if found.is_empty() {
-        return Err(CommandError::NotFound(format!("no run `{run}` in the audit log")));
+        return Err(CommandError::NotFound(format!(
+            "no run `{run}` in the audit log"
+        )));
     }
     Ok(found)
 }

@@ -17,7 +17,7 @@ use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 
 /// Results of a query with words in it: the best ones are what matters.
-const RANKED_LIMIT: usize = 200;
+const RANKED_LIMIT: usize = 100;
 /// Results of a filter-only query (chips, `env=prod`, an empty box): every match, up to this
 /// many; the list is virtualised, so only the rows on screen are drawn.
 const LISTING_LIMIT: usize = 100_000;
@@ -219,7 +219,11 @@ fn detail_blocking(state: &AppState, point_id: &str) -> CommandResult<Detail> {
         .map_err(CommandError::host)?
         .pop()
         .ok_or_else(not_found)?;
-    let last_seen = point.payload.get("synced_at").and_then(Value::as_i64).map(utc);
+    let last_seen = point
+        .payload
+        .get("synced_at")
+        .and_then(Value::as_i64)
+        .map(utc);
     let relations = record
         .resource
         .relations
@@ -257,11 +261,7 @@ fn resolve_arn(
     from: &Record,
     arn: &str,
 ) -> Option<(String, String)> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [_, _, _, region, account, rest] = parts.as_slice() else {
-        return None;
-    };
-    let identifier = rest.rsplit(['/', ':']).next()?;
+    let (region, account, identifier) = arn_parts(arn)?;
     let account = if account.is_empty() {
         from.resource.account_id.as_str()
     } else {
@@ -271,10 +271,43 @@ fn resolve_arn(
         .eq("account_id", account)
         .eq("identifier", identifier);
     if !region.is_empty() {
-        filter = filter.eq("region", *region);
+        filter = filter.eq("region", region);
     }
     let points = estate.store().scan(Collection::Estate, &filter).ok()?;
     let point = points.first()?;
     let plain = cloudops_host::estate::Estate::plain(point.id, &point.payload).ok()?;
     Some((point.id.to_string(), plain.name.to_owned()))
+}
+
+/// An ARN's region, account and the identifier at its end (empty region or account for
+/// global resources such as S3 buckets).
+fn arn_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, _, region, account, rest] = parts.as_slice() else {
+        return None;
+    };
+    let identifier = rest.rsplit(['/', ':']).next().filter(|i| !i.is_empty())?;
+    Some((region, account, identifier))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::arn_parts;
+
+    #[test]
+    fn arns_give_their_region_account_and_identifier() {
+        assert_eq!(
+            arn_parts("arn:aws:ec2:us-west-2:111111111111:subnet/subnet-0a1b"),
+            Some(("us-west-2", "111111111111", "subnet-0a1b"))
+        );
+        assert_eq!(
+            arn_parts("arn:aws:rds:us-west-2:111111111111:db:pg-instance-main1"),
+            Some(("us-west-2", "111111111111", "pg-instance-main1"))
+        );
+        assert_eq!(
+            arn_parts("arn:aws:s3:::ledger-eu"),
+            Some(("", "", "ledger-eu"))
+        );
+        assert_eq!(arn_parts("not an arn"), None);
+    }
 }

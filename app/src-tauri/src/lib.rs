@@ -2,11 +2,12 @@
 //! host crates directly (no HTTP between the app and its own host) and are thin: parse the
 //! arguments, call the host, map the result; progress reaches the window as events.
 //!
-//! Views (the frontend in `app/src`): Chat, Explorer ([`explore`]), Executions
+//! Views (the frontend in `app/src`): Chat ([`chat`]), Explorer ([`explore`]), Executions
 //! ([`executions`]), Sync ([`sync`]) and Plugins ([`plugins`]). No credential crosses IPC.
 #![deny(missing_docs)]
 
 mod accounts;
+pub mod chat;
 pub mod error;
 pub mod executions;
 pub mod explore;
@@ -16,14 +17,27 @@ pub mod sync;
 
 use std::sync::Arc;
 
+use cloudops_host::config::Config;
 use state::AppState;
+use tauri::Manager;
 
 /// Runs the app until its window closes. The data dir is `CLOUDOPS_DATA_DIR` or the XDG data
 /// dir, as for the CLI.
 pub fn run() {
     let data_dir = cloudops_host::paths::data_dir(None);
-    let state = Arc::new(AppState::new(data_dir));
-    let result = tauri::Builder::default()
+    let aws_configured = Config::load_for(&data_dir)
+        .map(|c| sync::aws_configured(&c))
+        .unwrap_or(true);
+    if !aws_configured {
+        // No AWS set up: the demo's account keys (written when it starts) are the profiles
+        // the ask flow loads. Set before any thread exists, so no reader races the change.
+        std::env::set_var(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            state::demo_credentials_file(&data_dir),
+        );
+    }
+    let state = Arc::new(AppState::new(data_dir, aws_configured));
+    let app = tauri::Builder::default()
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             app_info,
@@ -36,13 +50,34 @@ pub fn run() {
             plugins::install_plugin,
             plugins::trust_plugin,
             executions::list_executions,
+            executions::execution_events,
             executions::execution_records,
+            executions::cancel_execution,
+            chat::chat_history,
+            chat::chat_resolve,
+            chat::chat_plan,
+            chat::chat_approve,
         ])
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("error: the cloudops window could not run: {e}");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: the cloudops window could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            // The event loop ends the process without dropping the state: stop the demo's
+            // emulator and remove its keys here.
+            let state = handle.state::<Arc<AppState>>();
+            if let Ok(mut demo) = state.demo.try_lock() {
+                if demo.take().is_some() {
+                    let _ = std::fs::remove_file(state::demo_credentials_file(state.data_dir()));
+                }
+            }
+        }
+    });
 }
 
 /// What the window needs to know at start: where the data is, and whether there is any.

@@ -77,7 +77,8 @@ fn clean(s: &str) -> String {
 
 fn view(files: &PluginFiles, trust: &TrustStore) -> PluginView {
     let m = files.manifest();
-    let (operations, refused) = match Grant::new(&m.capabilities, Limits::default().request_caps()) {
+    let (operations, refused) = match Grant::new(&m.capabilities, Limits::default().request_caps())
+    {
         Ok(grant) => (
             grant
                 .operations()
@@ -100,7 +101,9 @@ fn view(files: &PluginFiles, trust: &TrustStore) -> PluginView {
         trust: match trust.status(files) {
             TrustStatus::Trusted => "trusted".into(),
             TrustStatus::Unknown => "unknown".into(),
-            TrustStatus::Changed(what) => format!("changed: its {what} changed since it was trusted"),
+            TrustStatus::Changed(what) => {
+                format!("changed: its {what} changed since it was trusted")
+            }
         },
         services: m.capabilities.services.iter().map(|s| clean(s)).collect(),
         operations,
@@ -151,7 +154,11 @@ pub fn install_plugin(state: State<'_, Arc<AppState>>, path: String) -> CommandR
         )));
     }
     copy_dir(&source, &dest).map_err(|e| {
-        CommandError::Host(format!("copying {} to {}: {e}", source.display(), dest.display()))
+        CommandError::Host(format!(
+            "copying {} to {}: {e}",
+            source.display(),
+            dest.display()
+        ))
     })?;
     let trust = TrustStore::open(&paths::trust_file(data_dir)).map_err(CommandError::host)?;
     let installed = PluginFiles::read(&dest).map_err(CommandError::host)?;

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cloudops_demo::{Emulator, SeededAccount};
+use cloudops_host::ask::AccountAccess;
+use cloudops_host::aws::Endpoints;
 use cloudops_host::config::Config;
 use cloudops_host::estate::Estate;
 use cloudops_host::local;
@@ -31,6 +33,63 @@ pub struct Demo {
     pub accounts: Vec<(SeededAccount, Vec<String>)>,
 }
 
+impl Demo {
+    /// The AWS profile a demo account's keys are under in [`demo_credentials_file`].
+    pub fn profile(name: &str) -> String {
+        format!("cloudops-demo-{name}")
+    }
+
+    /// Every AWS request to the emulator.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints::default().with_global(self.emulator.url())
+    }
+
+    /// How the ask flow reaches each demo account: its profile in the demo's credentials file.
+    pub fn access(&self) -> Vec<AccountAccess> {
+        self.accounts
+            .iter()
+            .map(|(a, _)| AccountAccess {
+                name: a.name.clone(),
+                profile: Some(Demo::profile(&a.name)),
+                role_arn: None,
+            })
+            .collect()
+    }
+
+    /// Writes the seeded accounts' session keys (the emulator's, not AWS's) as profiles into
+    /// [`demo_credentials_file`], readable by this user only, so the ask flow's clients load
+    /// them the way they load any profile.
+    pub fn write_credentials(&self, data_dir: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = demo_credentials_file(data_dir);
+        std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&path)?;
+        for (a, _) in &self.accounts {
+            let c = &a.credentials;
+            writeln!(file, "[{}]", Demo::profile(&a.name))?;
+            writeln!(file, "aws_access_key_id = {}", c.access_key_id())?;
+            writeln!(file, "aws_secret_access_key = {}", c.secret_access_key())?;
+            if let Some(token) = c.session_token() {
+                writeln!(file, "aws_session_token = {token}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the demo's account keys are kept while it runs: `<data dir>/demo/credentials`. With
+/// no AWS configuration of the user's, the app points `AWS_SHARED_CREDENTIALS_FILE` here at
+/// start (see `lib.rs`).
+pub fn demo_credentials_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("demo").join("credentials")
+}
+
 /// The app's state, managed by Tauri.
 pub struct AppState {
     /// `CLOUDOPS_DATA_DIR` or the XDG data dir.
@@ -40,16 +99,22 @@ pub struct AppState {
     pub demo: tokio::sync::Mutex<Option<Demo>>,
     /// True while a sync (or the demo's seeding and sync) runs.
     pub syncing: AtomicBool,
+    /// The chat's ask session.
+    pub chat: crate::chat::Chat,
+    /// Whether the user had AWS set up when the app started (see `sync::aws_configured`).
+    pub aws_configured: bool,
 }
 
 impl AppState {
     /// The state for `data_dir`.
-    pub fn new(data_dir: PathBuf) -> Self {
+    pub fn new(data_dir: PathBuf, aws_configured: bool) -> Self {
         Self {
             data_dir,
             reader: Mutex::new(None),
             demo: tokio::sync::Mutex::new(None),
             syncing: AtomicBool::new(false),
+            chat: crate::chat::Chat::default(),
+            aws_configured,
         }
     }
 
@@ -64,7 +129,7 @@ impl AppState {
         if let Some(reader) = slot.as_ref() {
             return Ok(reader.clone());
         }
-        let config = Config::load().map_err(CommandError::Host)?;
+        let config = Config::load_for(&self.data_dir).map_err(CommandError::Host)?;
         let opened = local::open_reader(&self.data_dir, &config).map_err(|e| {
             CommandError::NoEstate(format!(
                 "{e}. Nothing synced yet? Open Sync and press Sync, or load the demo estate"

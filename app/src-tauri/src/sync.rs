@@ -24,7 +24,7 @@ pub const SYNC_EVENT: &str = "sync";
 pub fn sync_status(state: State<'_, Arc<AppState>>) -> CommandResult<Value> {
     let data_dir = state.data_dir();
     let status = SyncStatus::load(data_dir).map_err(CommandError::Host)?;
-    let config = Config::load().map_err(CommandError::Host)?;
+    let config = Config::load_for(state.data_dir()).map_err(CommandError::Host)?;
     let running = state.syncing.load(std::sync::atomic::Ordering::SeqCst);
     let interrupted = matches!(RunMarker::load(data_dir), Some((_, false)));
     Ok(json!({
@@ -38,17 +38,22 @@ pub fn sync_status(state: State<'_, Arc<AppState>>) -> CommandResult<Value> {
             v["iam_success_rate"] = json!(s.iam_success_rate());
             v
         }).collect::<Vec<_>>(),
-        "aws_configured": aws_configured(&config),
+        "aws_configured": state.aws_configured,
         "demo_running": state.demo.try_lock().map(|d| d.is_some()).unwrap_or(true),
     }))
 }
 
 /// Whether the user has AWS set up at all: config accounts, AWS variables, or ~/.aws files.
 /// With none, the app offers the demo estate first.
-fn aws_configured(config: &Config) -> bool {
-    let env = ["AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
+pub fn aws_configured(config: &Config) -> bool {
+    let env = [
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
     let files = std::env::var_os("HOME").is_some_and(|home| {
         let aws = std::path::Path::new(&home).join(".aws");
         aws.join("config").is_file() || aws.join("credentials").is_file()
@@ -60,7 +65,8 @@ fn aws_configured(config: &Config) -> bool {
 /// when none is left.
 fn load_plugins(state: &AppState) -> CommandResult<Vec<Plugin>> {
     let data_dir = state.data_dir();
-    let engine = PluginEngine::new(Some(CodeCache::in_data_dir(data_dir))).map_err(CommandError::host)?;
+    let engine =
+        PluginEngine::new(Some(CodeCache::in_data_dir(data_dir))).map_err(CommandError::host)?;
     let trust = TrustStore::open(&paths::trust_file(data_dir)).map_err(CommandError::host)?;
     let roots = paths::plugin_roots(data_dir);
     let (plugins, errors) = plugin::load_all(&engine, &roots, &Limits::default(), &trust);
@@ -95,10 +101,16 @@ fn event_json(event: &Event) -> Value {
         Event::AccountReady { account, scopes } => {
             json!({"type": "account_ready", "account": account, "scopes": scopes})
         }
-        Event::AccountFailed { name, error, scopes } => {
+        Event::AccountFailed {
+            name,
+            error,
+            scopes,
+        } => {
             json!({"type": "account_failed", "name": name, "error": error, "scopes": scopes})
         }
-        Event::Scanned { scope, found } => json!({"type": "scanned", "scope": scope, "found": found}),
+        Event::Scanned { scope, found } => {
+            json!({"type": "scanned", "scope": scope, "found": found})
+        }
         Event::Stored { scope, count } => json!({"type": "stored", "scope": scope, "count": count}),
         Event::ScopeDone(s) => json!({"type": "scope_done", "status": s}),
     }
@@ -112,7 +124,7 @@ async fn run_sync(
     plugins: Vec<Plugin>,
     allow_mass_delete: bool,
 ) -> CommandResult<Value> {
-    let config = Config::load().map_err(CommandError::Host)?;
+    let config = Config::load_for(state.data_dir()).map_err(CommandError::Host)?;
     let writer = {
         let (data_dir, config) = (state.data_dir.clone(), config.clone());
         tokio::task::spawn_blocking(move || local::open(&data_dir, &config))
@@ -167,7 +179,7 @@ pub async fn start_sync(app: AppHandle, state: State<'_, Arc<AppState>>) -> Comm
         let demo = state.demo.lock().await;
         match demo.as_ref() {
             Some(d) => demo_accounts(d),
-            None => crate::accounts::configured().await?,
+            None => crate::accounts::configured(state.data_dir()).await?,
         }
     };
     let result = run_sync(&app, &state, accounts, plugins, false).await;
@@ -204,7 +216,9 @@ pub async fn start_demo(app: AppHandle, state: State<'_, Arc<AppState>>) -> Comm
 
 async fn demo_run(app: &AppHandle, state: &AppState) -> CommandResult<Value> {
     if state.demo.lock().await.is_some() {
-        return Err(CommandError::Busy("the demo estate is already loaded: press Sync to sync it again".into()));
+        return Err(CommandError::Busy(
+            "the demo estate is already loaded: press Sync to sync it again".into(),
+        ));
     }
     // Fail before starting anything if the plugins are missing.
     let plugins = load_plugins(state)?;
@@ -214,7 +228,9 @@ async fn demo_run(app: &AppHandle, state: &AppState) -> CommandResult<Value> {
     };
     emit(app, json!({"type": "emulator_starting"}));
     let emulator = Emulator::start().await.map_err(|e| {
-        CommandError::Host(format!("{e} (scripts/setup installs the emulator, moto, into .venv)"))
+        CommandError::Host(format!(
+            "{e} (scripts/setup installs the emulator, moto, into .venv)"
+        ))
     })?;
     let total: usize = estate_file.declared_counts().values().sum();
     emit(app, json!({"type": "seeding", "done": 0, "total": total}));
@@ -233,13 +249,23 @@ async fn demo_run(app: &AppHandle, state: &AppState) -> CommandResult<Value> {
         .accounts
         .into_iter()
         .map(|a| {
-            let regions = estate_file.account(&a.id).map(|acc| acc.regions.clone()).unwrap_or_default();
+            let regions = estate_file
+                .account(&a.id)
+                .map(|acc| acc.regions.clone())
+                .unwrap_or_default();
             (a, regions)
         })
         .collect();
     let demo = Demo { emulator, accounts };
+    demo.write_credentials(state.data_dir()).map_err(|e| {
+        CommandError::Host(format!(
+            "writing the demo accounts' keys into the data dir: {e}"
+        ))
+    })?;
     let sync_accounts = demo_accounts(&demo);
     *state.demo.lock().await = Some(demo);
+    // The chat's session reaches AWS through the demo from now on.
+    state.chat.reset().await;
     // The demo estate is freshly seeded: nothing stored can be wrongly removed.
     run_sync(app, state, sync_accounts, plugins, true).await
 }

@@ -30,11 +30,20 @@ pub fn install_plugins(data_dir: &Path) {
     }
 }
 
+/// One window through the demo's whole story, a scenario at a time (loading the demo estate
+/// takes minutes, so the scenarios share it): the sync view's progress until it completes;
+/// search finds pg-instance-main1 with its permissions; the idle app's memory; ask → plan →
+/// approve → the emulator reports the instance stopped and the explorer shows it; a denied
+/// plan shows no Approve button. Each scenario saves a screenshot.
 #[test]
-fn first_run_loads_the_demo_estate_and_the_explorer_shows_permissions() {
-    let test = "first_run_loads_the_demo_estate_and_the_explorer_shows_permissions";
+fn the_demo_estate_in_a_real_window() {
+    let test = "the_demo_estate_in_a_real_window";
     let home = tempfile::tempdir().expect("a home");
     let data = tempfile::tempdir().expect("a data dir");
+    if crate::window::missing(test) {
+        return;
+    }
+    install_plugins(data.path());
     let Some(window) = Window::open(Launch {
         test,
         data_dir: data.path(),
@@ -43,10 +52,21 @@ fn first_run_loads_the_demo_estate_and_the_explorer_shows_permissions() {
     }) else {
         return;
     };
-    install_plugins(data.path());
+    sync_view_shows_progress_and_completes(&window);
+    search_finds_the_database_and_shows_its_permissions(&window);
+    // Idle: nothing running, the ~6k-resource estate loaded and searched once.
+    std::thread::sleep(Duration::from_secs(5));
+    println!(
+        "idle memory of the app (app + WebKit processes, PSS) with the demo estate loaded: {:.0} MiB",
+        window.memory_mib()
+    );
+    ask_plan_approve_stops_the_database(&window);
+    a_denied_plan_has_no_approve_button(&window);
+}
 
+fn sync_view_shows_progress_and_completes(window: &Window) {
     // Nothing synced and no AWS configuration: the Sync view offers the demo estate.
-    window.wait_text("#demo-offer", Duration::from_secs(30), |t| {
+    window.wait_text("#demo-offer", Duration::from_secs(60), |t| {
         t.contains("No AWS configuration found")
     });
     window.screenshot("sync-first-run");
@@ -71,18 +91,28 @@ fn first_run_loads_the_demo_estate_and_the_explorer_shows_permissions() {
     let rows = window.text(&window.wait("#sync-scopes tbody", Duration::from_secs(10)));
     assert!(rows.contains("production (111111111111)"), "{rows}");
     window.screenshot("sync-complete");
+}
 
-    // The explorer finds the database and shows what the principal may do to it.
-    let tab = window.wait("#tab-explorer", Duration::from_secs(5));
-    window.click(&tab);
-    let query = window.wait("#explorer-query", Duration::from_secs(5));
-    window.type_text(&query, "pg-instance-main1");
+/// Opens the explorer, searches `query` and opens the detail of the result `id`.
+fn open_in_explorer(window: &Window, query: &str, id: &str) {
+    window.click(&window.wait("#tab-explorer", Duration::from_secs(5)));
+    let input = window.wait("#explorer-query", Duration::from_secs(5));
+    window.script(
+        "const q = document.getElementById('explorer-query'); q.value = ''; \
+         q.dispatchEvent(new Event('input'));",
+        serde_json::json!([]),
+    );
+    window.type_text(&input, query);
     window.wait(
-        "#explorer-results .item[data-id='pg-instance-main1']",
+        &format!("#explorer-results .item[data-id='{id}']"),
         Duration::from_secs(30),
     );
-    window.type_text(&query, ENTER);
-    window.wait_text("#detail-id", Duration::from_secs(30), |t| t == "pg-instance-main1");
+    window.type_text(&input, ENTER);
+    window.wait_text("#detail-id", Duration::from_secs(30), |t| t == id);
+}
+
+fn search_finds_the_database_and_shows_its_permissions(window: &Window) {
+    open_in_explorer(window, "pg-instance-main1", "pg-instance-main1");
     let permissions = window.text(&window.wait("#detail-permissions", Duration::from_secs(5)));
     assert!(permissions.contains("rds:StopDBInstance"), "{permissions}");
     assert!(
@@ -90,11 +120,56 @@ fn first_run_loads_the_demo_estate_and_the_explorer_shows_permissions() {
         "{permissions}"
     );
     window.screenshot("explorer-pg-instance-main1");
+}
 
-    // Idle: nothing running, the estate loaded.
-    std::thread::sleep(Duration::from_secs(5));
-    println!(
-        "idle memory of the app (app + WebKit processes, PSS) with the demo estate loaded: {:.0} MiB",
-        window.memory_mib()
+/// Asks `prompt` in the chat and plans it over every resource it resolved to.
+fn ask(window: &Window, prompt: &str) {
+    window.click(&window.wait("#tab-chat", Duration::from_secs(5)));
+    let input = window.wait("#chat-prompt", Duration::from_secs(5));
+    window.type_text(&input, prompt);
+    window.type_text(&input, ENTER);
+    // The newest card's Plan button (earlier asks left theirs behind, disabled).
+    let plan = window.wait("#chat-plan:not([disabled])", Duration::from_secs(60));
+    window.click(&plan);
+}
+
+fn ask_plan_approve_stops_the_database(window: &Window) {
+    ask(window, "stop pg-instance-main1");
+    let explain = window.wait_text("#plan-explain", Duration::from_secs(120), |t| !t.is_empty());
+    let steps = window.text(&window.wait("#plan-steps", Duration::from_secs(5)));
+    assert!(steps.contains("rds:StopDBInstance"), "{steps}");
+    assert!(steps.contains("aws rds stop-db-instance"), "{steps}");
+    window.screenshot("chat-plan-stop");
+    // A high-risk plan needs the target's name typed; lower ones only the button.
+    if let Some(typed) = window.find("#approve-typed") {
+        window.type_text(&typed, "pg-instance-main1");
+    }
+    window.click(&window.wait("#approve-button", Duration::from_secs(5)));
+    let log = window.wait("[data-run][data-done='true']", Duration::from_secs(300));
+    let text = window.text(&log);
+    assert!(text.contains("run succeeded"), "{explain}\n{text}");
+    window.screenshot("chat-run-stopped");
+    // The emulator says stopped, and the explorer (re-scanned) shows it.
+    open_in_explorer(window, "pg-instance-main1", "pg-instance-main1");
+    let state = window.wait_text("#detail-state", Duration::from_secs(30), |t| t == "stopped");
+    assert_eq!(state, "stopped");
+    window.screenshot("explorer-pg-instance-main1-stopped");
+}
+
+fn a_denied_plan_has_no_approve_button(window: &Window) {
+    // Clear the chat so only the new plan's card is there to look at.
+    window.script(
+        "document.getElementById('chat-messages').replaceChildren();",
+        serde_json::json!([]),
     );
+    ask(window, "delete pg-instance-main1");
+    window.wait("#plan-explain", Duration::from_secs(120));
+    let denied = window.text(&window.wait("#plan-denied", Duration::from_secs(5)));
+    assert!(denied.contains("rds:DeleteDBInstance"), "{denied}");
+    window.wait("#plan-not-runnable", Duration::from_secs(5));
+    assert!(
+        window.find("#approve-button").is_none(),
+        "a denied plan offered Approve"
+    );
+    window.screenshot("chat-plan-denied");
 }

@@ -29,7 +29,9 @@ fn index(data_dir: &Path, size: usize) -> usize {
     let store = store::open(&Location::Embedded(data_dir.join("store"))).expect("the store");
     let estate = Estate::new(
         Arc::from(store),
-        Arc::new(Embedder::from_env().expect("the model: run scripts/setup and source scripts/env.sh")),
+        Arc::new(
+            Embedder::from_env().expect("the model: run scripts/setup and source scripts/env.sh"),
+        ),
         Arc::new(Sealer::from_key(&key)),
     );
     for chunk in records.chunks(500) {
@@ -53,8 +55,8 @@ fn index(data_dir: &Path, size: usize) -> usize {
 }
 
 #[test]
-fn explorer_answers_keystrokes_within_100_ms_p95_at_10k_resources() {
-    let test = "explorer_answers_keystrokes_within_100_ms_p95_at_10k_resources";
+fn explorer_answers_keystrokes_within_100_ms_p95_at_10k_resources_in_a_real_window() {
+    let test = "explorer_answers_keystrokes_within_100_ms_p95_at_10k_resources_in_a_real_window";
     let home = tempfile::tempdir().expect("a home");
     let data = tempfile::tempdir().expect("a data dir");
     if crate::window::missing(test) {
@@ -78,7 +80,14 @@ fn explorer_answers_keystrokes_within_100_ms_p95_at_10k_resources() {
     let query = window.wait("#explorer-query", Duration::from_secs(5));
     // Warm-up: the first query loads the model and opens the store.
     window.type_text(&query, "warm");
-    window.wait_text("#explorer-summary", Duration::from_secs(60), |t| t.contains("results in"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while window.script("return window.__cloudops.lastQuery;", json!([])) != "warm" {
+        assert!(
+            Instant::now() < deadline,
+            "the warm-up query was never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let mut samples = Vec::new();
     for text in [
         "pg-instance-main1",

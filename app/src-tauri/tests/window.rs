@@ -24,7 +24,9 @@ pub const ENTER: &str = "\u{E007}";
 fn missing_tools() -> Option<String> {
     for tool in ["Xvfb", "WebKitWebDriver"] {
         if which(tool).is_none() {
-            return Some(format!("{tool} is not installed (scripts/setup installs it)"));
+            return Some(format!(
+                "{tool} is not installed (scripts/setup installs it)"
+            ));
         }
     }
     if tauri_driver().is_none() {
@@ -88,6 +90,8 @@ struct Group(Child);
 
 impl Drop for Group {
     fn drop(&mut self) {
+        // Taken first: a process that left the group (the emulator may) is still ours.
+        let below = descendants(self.0.id());
         let group = format!("-{}", self.0.id());
         let kill = |signal: &str| {
             let _ = Command::new("kill")
@@ -105,6 +109,12 @@ impl Drop for Group {
         }
         // Whatever is left of the group (WebKit's processes outlive their parent otherwise).
         kill("-KILL");
+        for pid in below {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.0.wait();
     }
 }
@@ -155,23 +165,31 @@ impl Window {
                 .stderr(Stdio::null()),
         )
         .expect("starting Xvfb");
-        wait_for(Path::new(&format!("/tmp/.X11-unix/X{display}")), Duration::from_secs(20));
+        wait_for(
+            Path::new(&format!("/tmp/.X11-unix/X{display}")),
+            Duration::from_secs(20),
+        );
         let port = free_port();
         let native = free_port();
         let mut cmd = Command::new(tauri_driver().expect("checked above"));
-        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .env("DISPLAY", format!(":{display}"))
-            .env("CLOUDOPS_DATA_DIR", launch.data_dir)
-            .env("HOME", launch.home)
-            .env("CLOUDOPS_KEY_STORE", "file")
-            // WebKit's sandbox needs user namespaces, which CI containers often lack.
-            .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
-            .env("GDK_BACKEND", "x11")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("DISPLAY", format!(":{display}"))
+        .env("CLOUDOPS_DATA_DIR", launch.data_dir)
+        .env("HOME", launch.home)
+        .env("CLOUDOPS_KEY_STORE", "file")
+        // WebKit's sandbox needs user namespaces, which CI containers often lack.
+        .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
+        .env("GDK_BACKEND", "x11")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }
@@ -214,7 +232,11 @@ impl Window {
 
     /// Runs JavaScript in the window and returns its value.
     pub fn script(&self, script: &str, args: Value) -> Value {
-        self.session_call("POST", "/execute/sync", json!({"script": script, "args": args}))
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": args}),
+        )
     }
 
     /// The element matching a CSS selector, if there is one now.
@@ -307,10 +329,12 @@ impl Window {
         path
     }
 
-    /// The proportional set size (PSS) of the app and every process it started (WebKit's
-    /// web and network processes), in MiB: what the app costs the machine.
+    /// The proportional set size (PSS) of the app and WebKit's processes it started (web,
+    /// network), in MiB: what the app costs the machine. The demo's emulator, also its child,
+    /// stands in for AWS and is not counted.
     pub fn memory_mib(&self) -> f64 {
-        let app = std::fs::canonicalize(env!("CARGO_BIN_EXE_cloudops-app")).expect("the app binary");
+        let app =
+            std::fs::canonicalize(env!("CARGO_BIN_EXE_cloudops-app")).expect("the app binary");
         let driver = self.driver.as_ref().expect("running").0.id();
         let mut roots = Vec::new();
         for pid in descendants(driver) {
@@ -318,10 +342,19 @@ impl Window {
                 roots.push(pid);
             }
         }
-        assert!(!roots.is_empty(), "the app process was not found under tauri-driver");
+        assert!(
+            !roots.is_empty(),
+            "the app process was not found under tauri-driver"
+        );
+        let webkit = |pid: &u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.starts_with("WebKit"))
+        };
         roots
             .iter()
-            .flat_map(|&pid| std::iter::once(pid).chain(descendants(pid)))
+            .flat_map(|&pid| {
+                std::iter::once(pid).chain(descendants(pid).into_iter().filter(webkit))
+            })
             .map(pss_kib)
             .sum::<u64>() as f64
             / 1024.0
@@ -333,7 +366,13 @@ impl Drop for Window {
         if !self.session.is_empty() {
             // Closing the session closes the window; a failure here must not hide the test's.
             let path = format!("/session/{}", self.session);
-            let _ = http(self.port, "DELETE", &path, &Value::Null, Duration::from_secs(10));
+            let _ = http(
+                self.port,
+                "DELETE",
+                &path,
+                &Value::Null,
+                Duration::from_secs(10),
+            );
         }
         self.driver.take();
         self.xvfb.take();
@@ -343,12 +382,22 @@ impl Drop for Window {
 /// One HTTP/1.0 exchange with the WebDriver server on the loopback port (HTTP/1.0: the
 /// answer ends when the connection closes, with no chunking to undo). Returns the status
 /// and the body.
-fn http(port: u16, method: &str, path: &str, body: &Value, timeout: Duration) -> std::io::Result<(u16, String)> {
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &Value,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let body = if body.is_null() { String::new() } else { body.to_string() };
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
     write!(
         stream,
         "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -422,7 +471,11 @@ fn free_display() -> u32 {
 fn wait_for(path: &Path, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while !path.exists() {
-        assert!(Instant::now() < deadline, "{} did not appear", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} did not appear",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -430,7 +483,10 @@ fn wait_for(path: &Path, timeout: Duration) {
 fn wait_for_port(port: u16, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "tauri-driver did not listen on {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

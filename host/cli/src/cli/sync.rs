@@ -115,10 +115,11 @@ pub async fn run_sync(
         let progress = progress.clone();
         Arc::new(move |event: Event| progress.event(event))
     };
-    let report =
-        cloudops_host::scan::sync_recorded(accounts, failed, plugins, estate, options, data_dir, events)
-            .await
-            .map_err(anyhow::Error::msg);
+    let report = cloudops_host::scan::sync_recorded(
+        accounts, failed, plugins, estate, options, data_dir, events,
+    )
+    .await
+    .map_err(anyhow::Error::msg);
     progress.finish();
     let report = report?;
     if let Some(e) = &report.unpublished {
