@@ -14,6 +14,7 @@ macro_rules! out {
 mod ask;
 mod audit;
 mod demo;
+mod demo_ask;
 mod local;
 mod output;
 mod plan_view;
