@@ -17,6 +17,9 @@
 //! [aws]
 //! # Where AWS requests go instead of AWS (an emulator); AWS_ENDPOINT_URL overrides.
 //! endpoint_url = "http://127.0.0.1:5000"
+//! # Sign with AWS's documented example keys, which only an emulator accepts (what
+//! # `cloudops demo --keep` writes); needs endpoint_url.
+//! example_keys = true
 //!
 //! [[accounts]]
 //! name = "production"                # how queries name it ("in production account")
@@ -73,6 +76,10 @@ pub struct ServerConfig {
 pub struct AwsConfig {
     /// Every service's endpoint (an emulator); `AWS_ENDPOINT_URL` overrides.
     pub endpoint_url: Option<String>,
+    /// Sign with AWS's documented example keys instead of the default credentials (an
+    /// emulator's; only with `endpoint_url`).
+    #[serde(default)]
+    pub example_keys: bool,
 }
 
 /// `[store]`.
@@ -182,6 +189,18 @@ impl Config {
         }
     }
 
+    /// The credentials that replace the default chain: AWS's documented example keys when
+    /// `[aws] example_keys` is set together with `endpoint_url` (AWS itself refuses them).
+    pub fn base_credentials(&self) -> Option<crate::aws::Credentials> {
+        (self.aws.example_keys && self.aws.endpoint_url.is_some()).then(|| {
+            crate::aws::Credentials::from_keys(
+                crate::aws::EXAMPLE_ACCESS_KEY,
+                crate::aws::EXAMPLE_SECRET_KEY,
+                None,
+            )
+        })
+    }
+
     /// The ask flow's options for `data_dir` under this configuration: the store, the plan
     /// server, the accounts and the endpoints.
     pub fn ask_options(&self, data_dir: &Path) -> crate::ask::Options {
@@ -194,6 +213,7 @@ impl Config {
         }
         options.server_url = self.server_url();
         options.endpoints = self.endpoints();
+        options.base_credentials = self.base_credentials();
         options.accounts = self
             .accounts
             .iter()

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cloudops_host::aws::{self, iam, AwsClient, Endpoints, HttpTransport};
+use cloudops_host::aws::{self, iam, AwsClient, HttpTransport};
 use cloudops_host::config::{AccountConfig, Config};
 use cloudops_host::scan::sync::SyncAccount;
 
@@ -43,10 +43,14 @@ pub async fn configured(data_dir: &Path) -> CommandResult<Vec<SyncAccount>> {
             entry.regions.clone()
         };
         let regions = aws::regions::checked_regions(&regions).map_err(fail)?;
-        let credentials = aws::load_credentials(entry.profile.as_deref())
-            .await
-            .map_err(|e| fail(format!("loading its credentials: {e}")))?;
-        let mut client = AwsClient::new(credentials, Endpoints::from_env(), transport.clone());
+        // A kept demo's config signs with the emulator's keys, as `cloudops sync` does.
+        let credentials = match (config.base_credentials(), &entry.profile) {
+            (Some(example), None) => example,
+            _ => aws::load_credentials(entry.profile.as_deref())
+                .await
+                .map_err(|e| fail(format!("loading its credentials: {e}")))?,
+        };
+        let mut client = AwsClient::new(credentials, config.endpoints(), transport.clone());
         if let Some(role) = &entry.role_arn {
             client = iam::assume_role(&client, &regions[0], role, "cloudops-app")
                 .await

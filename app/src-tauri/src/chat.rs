@@ -57,6 +57,7 @@ async fn session(state: &Arc<AppState>) -> CommandResult<Arc<Session>> {
     if let Some(demo) = state.demo.lock().await.as_ref() {
         options.endpoints = demo.endpoints();
         options.accounts = demo.access();
+        options.base_credentials = Some(demo.base_credentials());
     }
     let session = tokio::task::spawn_blocking(move || Session::open(options))
         .await

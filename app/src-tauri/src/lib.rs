@@ -28,14 +28,6 @@ pub fn run() {
     let aws_configured = Config::load_for(&data_dir)
         .map(|c| sync::aws_configured(&c))
         .unwrap_or(true);
-    if !aws_configured {
-        // No AWS set up: the demo's account keys (written when it starts) are the profiles
-        // the ask flow loads. Set before any thread exists, so no reader races the change.
-        std::env::set_var(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            state::demo_credentials_file(&data_dir),
-        );
-    }
     let state = Arc::new(AppState::new(data_dir, aws_configured));
     let app = tauri::Builder::default()
         .manage(state)
@@ -69,12 +61,10 @@ pub fn run() {
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             // The event loop ends the process without dropping the state: stop the demo's
-            // emulator and remove its keys here.
+            // emulator here.
             let state = handle.state::<Arc<AppState>>();
             if let Ok(mut demo) = state.demo.try_lock() {
-                if demo.take().is_some() {
-                    let _ = std::fs::remove_file(state::demo_credentials_file(state.data_dir()));
-                }
+                demo.take();
             }
         }
     });

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use cloudops_demo::{Emulator, SeededAccount};
 use cloudops_host::ask::AccountAccess;
-use cloudops_host::aws::Endpoints;
+use cloudops_host::aws::{Credentials, Endpoints, EXAMPLE_ACCESS_KEY, EXAMPLE_SECRET_KEY};
 use cloudops_host::config::Config;
 use cloudops_host::estate::Estate;
 use cloudops_host::local;
@@ -34,60 +34,30 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// The AWS profile a demo account's keys are under in [`demo_credentials_file`].
-    pub fn profile(name: &str) -> String {
-        format!("cloudops-demo-{name}")
-    }
-
     /// Every AWS request to the emulator.
     pub fn endpoints(&self) -> Endpoints {
         Endpoints::default().with_global(self.emulator.url())
     }
 
-    /// How the ask flow reaches each demo account: its profile in the demo's credentials file.
+    /// How the ask flow reaches each demo account: the role the seed made there, assumed
+    /// with the emulator's keys ([`Demo::base_credentials`]), as a kept `cloudops demo`'s
+    /// config.toml says.
     pub fn access(&self) -> Vec<AccountAccess> {
         self.accounts
             .iter()
             .map(|(a, _)| AccountAccess {
                 name: a.name.clone(),
-                profile: Some(Demo::profile(&a.name)),
-                role_arn: None,
+                profile: None,
+                role_arn: Some(a.role_arn.clone()),
             })
             .collect()
     }
 
-    /// Writes the seeded accounts' session keys (the emulator's, not AWS's) as profiles into
-    /// [`demo_credentials_file`], readable by this user only, so the ask flow's clients load
-    /// them the way they load any profile.
-    pub fn write_credentials(&self, data_dir: &Path) -> std::io::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = demo_credentials_file(data_dir);
-        std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&path)?;
-        for (a, _) in &self.accounts {
-            let c = &a.credentials;
-            writeln!(file, "[{}]", Demo::profile(&a.name))?;
-            writeln!(file, "aws_access_key_id = {}", c.access_key_id())?;
-            writeln!(file, "aws_secret_access_key = {}", c.secret_access_key())?;
-            if let Some(token) = c.session_token() {
-                writeln!(file, "aws_session_token = {token}")?;
-            }
-        }
-        Ok(())
+    /// The keys the demo signs with: AWS's documented example keys, which only an emulator
+    /// accepts.
+    pub fn base_credentials(&self) -> Credentials {
+        Credentials::from_keys(EXAMPLE_ACCESS_KEY, EXAMPLE_SECRET_KEY, None)
     }
-}
-
-/// Where the demo's account keys are kept while it runs: `<data dir>/demo/credentials`. With
-/// no AWS configuration of the user's, the app points `AWS_SHARED_CREDENTIALS_FILE` here at
-/// start (see `lib.rs`).
-pub fn demo_credentials_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("demo").join("credentials")
 }
 
 /// The app's state, managed by Tauri.

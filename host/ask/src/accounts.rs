@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cloudops_aws::{iam, AwsClient, Endpoints, HttpTransport};
+use cloudops_aws::{iam, AwsClient, Credentials, Endpoints, HttpTransport};
 use serde::{Deserialize, Serialize};
 
 use crate::AskError;
@@ -25,6 +25,7 @@ pub struct AccountAccess {
 /// A client per account id, built on first use.
 pub struct Clients {
     access: Vec<AccountAccess>,
+    base: Option<Credentials>,
     names: BTreeMap<String, String>,
     endpoints: Endpoints,
     transport: Arc<HttpTransport>,
@@ -33,9 +34,11 @@ pub struct Clients {
 
 impl Clients {
     /// Clients from `access` (empty: the default credentials for every account), with
-    /// `names` mapping account ids to their names (from the last sync's status).
+    /// `names` mapping account ids to their names (from the last sync's status). `base`,
+    /// when given, replaces the default credentials (the demo's emulator keys).
     pub fn new(
         access: Vec<AccountAccess>,
+        base: Option<Credentials>,
         names: BTreeMap<String, String>,
         endpoints: Endpoints,
     ) -> Result<Clients, AskError> {
@@ -45,6 +48,7 @@ impl Clients {
         })?;
         Ok(Clients {
             access,
+            base,
             names,
             endpoints,
             transport: Arc::new(transport),
@@ -90,9 +94,12 @@ impl Clients {
                 ))
             }
         };
-        let credentials = cloudops_aws::load_credentials(access.profile.as_deref())
-            .await
-            .map_err(|e| fail(format!("loading its credentials: {e}")))?;
+        let credentials = match (&self.base, &access.profile) {
+            (Some(base), None) => base.clone(),
+            _ => cloudops_aws::load_credentials(access.profile.as_deref())
+                .await
+                .map_err(|e| fail(format!("loading its credentials: {e}")))?,
+        };
         let mut client =
             AwsClient::new(credentials, self.endpoints.clone(), self.transport.clone());
         if let Some(role) = &access.role_arn {

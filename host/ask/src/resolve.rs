@@ -2,13 +2,16 @@
 //!
 //! The prompt's operation words ("stop", "please", "the") are dropped and the rest is searched
 //! as `cloudops search` would: its account, region, service and type words become filters and
-//! the remaining words are matched by name and meaning. A **plural** prompt ("every", "all",
+//! the remaining words are matched by name and meaning. Resources the prompt **names**
+//! exactly are meant, every one named ("stop web-1 and web-2"). A **plural** prompt ("every", "all",
 //! "both", a plural noun such as "web servers") takes every hit close to the best one; a
 //! **singular** prompt takes the best hit, unless another is nearly as good and neither is
 //! named exactly, in which case the answer is a list of candidates to choose from.
 
+use std::collections::BTreeSet;
+
 use cloudops_estate::estate::{Estate, Record};
-use cloudops_estate::search::{self, AccountName, ParsedQuery, SearchRequest};
+use cloudops_estate::search::{self, AccountName, ParsedQuery, SearchHit, SearchRequest};
 use serde::Serialize;
 
 use crate::AskError;
@@ -179,7 +182,7 @@ pub fn resolve(
         accounts,
         &SearchRequest {
             query: query.clone(),
-            limit: if plural { MAX_PLURAL } else { CANDIDATES },
+            limit: MAX_PLURAL,
             ..SearchRequest::default()
         },
     )
@@ -196,6 +199,28 @@ pub fn resolve(
         resources: Vec::new(),
         ambiguous: Vec::new(),
     };
+    let exact: Vec<&SearchHit> = hits
+        .iter()
+        .filter(|h| named_exactly(prompt, &h.record))
+        .collect();
+    if !exact.is_empty() {
+        // Named resources are meant, every one named ("stop web-1 and web-2"), and of a
+        // name several types share (an instance and its root volume) each: the planner keeps
+        // those its playbook applies to. Two of one type and name are ambiguous.
+        let mut seen = BTreeSet::new();
+        let distinct = exact
+            .iter()
+            .all(|h| seen.insert((&h.record.resource.name, &h.record.resource.resource_type)));
+        if distinct {
+            resolution.resources = exact.iter().map(|h| h.record.clone()).collect();
+        } else {
+            resolution.ambiguous = exact
+                .iter()
+                .map(|h| candidate(&h.record, h.score))
+                .collect();
+        }
+        return Ok(resolution);
+    }
     if plural {
         // A query of filters only lists what matches; all of it is meant.
         let all = results.parsed.text.is_empty();
@@ -206,12 +231,15 @@ pub fn resolve(
             .collect();
         return Ok(resolution);
     }
-    let exact = named_exactly(prompt, &best.record);
     let close = hits
         .get(1)
         .is_some_and(|second| best_score - second.score < AMBIGUITY_MARGIN);
-    if close && !exact {
-        resolution.ambiguous = hits.iter().map(|h| candidate(&h.record, h.score)).collect();
+    if close {
+        resolution.ambiguous = hits
+            .iter()
+            .take(CANDIDATES)
+            .map(|h| candidate(&h.record, h.score))
+            .collect();
     } else {
         resolution.resources = vec![best.record.clone()];
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use cloudops_aws::Endpoints;
+use cloudops_aws::{Credentials, Endpoints};
 use cloudops_estate::embed::Embedder;
 use cloudops_estate::estate::Estate;
 use cloudops_estate::store::seal::Sealer;
@@ -38,8 +38,9 @@ use crate::AskError;
 /// How long to wait for the store's writer lock (held by a sync) before giving up.
 const WRITER_WAIT: Duration = Duration::from_secs(10);
 
-/// What a session needs: where things are and how to reach AWS and the planner.
-#[derive(Debug, Clone)]
+/// What a session needs: where things are and how to reach AWS and the planner. (Not
+/// `Debug`: it may hold credentials.)
+#[derive(Clone)]
 pub struct Options {
     /// The data dir (store, key, plans, runs, approvals, audit log).
     pub data_dir: PathBuf,
@@ -54,6 +55,9 @@ pub struct Options {
     pub accounts: Vec<AccountAccess>,
     /// Where AWS requests go (the environment's `AWS_ENDPOINT_URL`, or an emulator).
     pub endpoints: Endpoints,
+    /// Credentials used instead of the default chain for accounts without a profile (the
+    /// demo's emulator keys); `None`: the default chain. Never written anywhere.
+    pub base_credentials: Option<Credentials>,
     /// How long an approval lasts.
     pub approval_ttl: Duration,
     /// How often waiters read a target's state.
@@ -73,6 +77,7 @@ impl Options {
             library_dir: None,
             accounts: Vec::new(),
             endpoints: Endpoints::from_env(),
+            base_credentials: None,
             approval_ttl: DEFAULT_TTL,
             poll: Duration::from_secs(2),
             chat_session: "cli".into(),
@@ -121,7 +126,12 @@ impl Session {
                     .collect()
             })
             .unwrap_or_default();
-        let clients = Clients::new(options.accounts.clone(), names, options.endpoints.clone())?;
+        let clients = Clients::new(
+            options.accounts.clone(),
+            options.base_credentials.clone(),
+            names,
+            options.endpoints.clone(),
+        )?;
         let engine = Engine::new(AuditLog::open(&options.data_dir), options.poll);
         Ok(Session {
             embedder: Arc::new(embedder),
@@ -273,13 +283,16 @@ impl Session {
                 plan: plan.clone(),
             },
         )?;
+        let asked = Turn::now(&self.options.chat_session, "user", prompt);
         let mut said = Turn::now(
             &self.options.chat_session,
             "assistant",
             plan.explain.clone(),
         );
         said.plan_id = Some(plan.plan_id.clone());
-        let turns = [Turn::now(&self.options.chat_session, "user", prompt), said];
+        // The answer comes after the question, even within one millisecond.
+        said.at = said.at.max(asked.at + 1);
+        let turns = [asked, said];
         if let Err(e) = tokio::task::block_in_place(|| self.remember(&turns)) {
             tracing::warn!("the chat history was not saved: {e}");
         }

@@ -11,11 +11,16 @@ macro_rules! out {
     };
 }
 
+mod ask;
+mod audit;
 mod demo;
+mod demo_ask;
 mod output;
+mod plan_view;
 mod playbook;
 mod playbook_component;
 mod plugin;
+mod runs;
 mod scan;
 mod search;
 mod store;
@@ -100,6 +105,57 @@ pub enum Command {
     ///   cloudops playbook build              # build the library's components
     #[command(subcommand, verbatim_doc_comment)]
     Playbook(playbook::PlaybookCommand),
+    /// Ask for a change in your words: cloudops finds the resources in the local estate, gets
+    /// a plan (steps with their AWS CLI lines, IAM verdicts, risk), asks for approval as the
+    /// risk requires, runs it, and re-scans what it touched.
+    ///
+    /// Low-risk plans run with `--yes`; medium ones ask you to type `yes`; high and critical
+    /// ones ask for the target's name. A plan IAM denies or a precondition blocks never asks.
+    ///
+    /// Examples:
+    ///   cloudops ask stop pg-instance-main1
+    ///   cloudops ask start web-server-1 --yes
+    ///   cloudops ask reboot every staging web server --show-request
+    ///   cloudops ask stop pg-instance-main1 --json
+    #[command(verbatim_doc_comment)]
+    Ask(ask::AskArgs),
+    /// Print the plan for a prompt and run nothing; its id is what `approve` takes.
+    ///
+    /// Examples:
+    ///   cloudops plan stop pg-instance-main1
+    ///   cloudops plan terminate web-server-1 --json
+    #[command(verbatim_doc_comment)]
+    Plan(ask::PlanArgs),
+    /// Approve a plan printed by `plan` or `ask` and run it (in a terminal: high-risk plans
+    /// ask for the target's name).
+    ///
+    /// Examples:
+    ///   cloudops approve 3f2a9c1b7d4e
+    ///   cloudops approve 3f2a9c1b7d4e --later --ttl 300   # grant only; run with `run start`
+    #[command(verbatim_doc_comment)]
+    Approve(ask::ApproveArgs),
+    /// List the runs of this data dir: running, succeeded, failed, cancelled or interrupted
+    /// (their process died), with the steps that completed.
+    Runs(runs::RunsArgs),
+    /// Show a run's events (`--follow` from another terminal), or start an approved plan.
+    ///
+    /// Examples:
+    ///   cloudops run show 6c1e…-…  --follow
+    ///   cloudops run start 3f2a9c1b7d4e --approval 0b7f…
+    #[command(subcommand, verbatim_doc_comment)]
+    Run(runs::RunCommand),
+    /// Cancel a run, from any terminal: the AWS call in flight finishes, nothing after it
+    /// starts.
+    Cancel(runs::CancelArgs),
+    /// Print the hash-chained audit log; `cloudops audit verify` checks it.
+    ///
+    /// Examples:
+    ///   cloudops audit
+    ///   cloudops audit verify
+    #[command(verbatim_doc_comment)]
+    Audit(audit::AuditArgs),
+    /// Print the chat history: prompts, plans and outcomes (sealed in the store).
+    History(audit::HistoryArgs),
 }
 
 /// Writes one line of results to stdout; see `out!`.
@@ -161,6 +217,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             playbook_component::run(cmd, &data_dir).await
         }
         Command::Playbook(cmd) => playbook::run(cmd),
+        Command::Ask(args) => ask::ask(args, &data_dir).await,
+        Command::Plan(args) => ask::plan(args, &data_dir).await,
+        Command::Approve(args) => ask::approve(args, &data_dir).await,
+        Command::Runs(args) => runs::list(args, &data_dir),
+        Command::Run(cmd) => runs::run(cmd, &data_dir).await,
+        Command::Cancel(args) => runs::cancel(args, &data_dir),
+        Command::Audit(args) => audit::run(args, &data_dir),
+        Command::History(args) => audit::history(args, &data_dir),
     }
 }
 
