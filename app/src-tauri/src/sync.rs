@@ -257,11 +257,6 @@ async fn demo_run(app: &AppHandle, state: &AppState) -> CommandResult<Value> {
         })
         .collect();
     let demo = Demo { emulator, accounts };
-    demo.write_credentials(state.data_dir()).map_err(|e| {
-        CommandError::Host(format!(
-            "writing the demo accounts' keys into the data dir: {e}"
-        ))
-    })?;
     let sync_accounts = demo_accounts(&demo);
     *state.demo.lock().await = Some(demo);
     // The chat's session reaches AWS through the demo from now on.
