@@ -62,10 +62,9 @@ pub fn run() {
         if let tauri::RunEvent::Exit = event {
             // The event loop ends the process without dropping the state: stop the demo's
             // emulator here.
-            let state = handle.state::<Arc<AppState>>();
-            if let Ok(mut demo) = state.demo.try_lock() {
-                demo.take();
-            }
+            let state = handle.state::<Arc<AppState>>().inner().clone();
+            let demo = state.demo.try_lock().ok().and_then(|mut d| d.take());
+            drop(demo);
         }
     });
 }

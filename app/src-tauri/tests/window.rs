@@ -310,11 +310,6 @@ impl Window {
         );
     }
 
-    /// Sends keys to whatever has the focus (Alt+2 and the like).
-    pub fn keys(&self, element: &str, keys: &str) {
-        self.type_text(element, keys);
-    }
-
     /// Saves a screenshot of the window as `<name>.png` and prints its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let dir = screenshot_dir();
