@@ -38,6 +38,7 @@ export function chatView(root: HTMLElement): View {
   async function resolve(): Promise<void> {
     const text = prompt.value.trim();
     if (!text) return;
+    prompt.value = "";
     say(h("strong", {}, "You: "), text);
     try {
       const resolved = await api.chatResolve(text);

@@ -194,7 +194,10 @@ impl Window {
             cmd.env(k, v);
         }
         let driver = spawn_group(&mut cmd).expect("starting tauri-driver");
+        // tauri-driver answers nothing (it closes the connection) until the WebKitWebDriver
+        // it started listens too.
         wait_for_port(port, Duration::from_secs(30));
+        wait_for_port(native, Duration::from_secs(30));
         let mut window = Window {
             port,
             session: String::new(),
