@@ -15,6 +15,10 @@ const TYPES = [
 /** Latency samples (ms from a keystroke to its results painted), read by the e2e tests. */
 interface Probe {
   latencies: number[];
+  /** The host's share of each (parse, embed, search, decode), from its answer. */
+  host: number[];
+  /** From the keystroke to the answer's arrival (queueing behind a search, IPC, host). */
+  answered: number[];
   lastQuery: string;
   lastCount: number;
 }
@@ -23,7 +27,7 @@ declare global {
     __cloudops: Probe;
   }
 }
-window.__cloudops = { latencies: [], lastQuery: "", lastCount: -1 };
+window.__cloudops = { latencies: [], host: [], answered: [], lastQuery: "", lastCount: -1 };
 
 type ChipKind = "types" | "accounts" | "regions";
 
@@ -178,6 +182,7 @@ export function explorerView(root: HTMLElement): View {
     inFlight = true;
     try {
       const result = await api.explore({ query: request.text, ...chips });
+      const answered = performance.now() - request.started;
       rows = result.rows;
       selected = -1;
       list.scrollTop = 0;
@@ -189,6 +194,8 @@ export function explorerView(root: HTMLElement): View {
       await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
       const probe = window.__cloudops;
       probe.latencies.push(performance.now() - request.started);
+      probe.host.push(result.took_ms);
+      probe.answered.push(answered);
       probe.lastQuery = request.text;
       probe.lastCount = rows.length;
     } catch (e) {

@@ -17,7 +17,7 @@ use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 
 /// Results of a query with words in it: the best ones are what matters.
-const RANKED_LIMIT: usize = 100;
+const RANKED_LIMIT: usize = 50;
 /// Results of a filter-only query (chips, `env=prod`, an empty box): every match, up to this
 /// many; the list is virtualised, so only the rows on screen are drawn.
 const LISTING_LIMIT: usize = 100_000;

@@ -54,6 +54,18 @@ fn index(data_dir: &Path, size: usize) -> usize {
     count
 }
 
+/// What is typed, one key at a time.
+const QUERIES: [&str; 5] = [
+    "pg-instance-main1",
+    "production database",
+    "env=prod AND app=main",
+    "web servers in staging",
+    "buckets in us-east-1",
+];
+
+/// The time between two keys: a fast typist's (about 120 words a minute).
+const TYPING_PACE: Duration = Duration::from_millis(100);
+
 #[test]
 fn explorer_answers_keystrokes_within_100_ms_p95_at_10k_resources_in_a_real_window() {
     let test = "explorer_answers_keystrokes_within_100_ms_p95_at_10k_resources_in_a_real_window";
@@ -88,46 +100,59 @@ fn explorer_answers_keystrokes_within_100_ms_p95_at_10k_resources_in_a_real_wind
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut samples = Vec::new();
-    for text in [
-        "pg-instance-main1",
-        "production database",
-        "env=prod AND app=main",
-        "web servers in staging",
-        "buckets in us-east-1",
-    ] {
-        window.script(
-            "const q = document.getElementById('explorer-query'); q.value = ''; \
-             window.__cloudops.latencies = [];",
-            json!([]),
+    // The queries are typed in the page, one key every TYPING_PACE (a fast typist), each key
+    // an `input` event as the keyboard makes: WebDriver's own key injection holds WebKit's
+    // main loop between keys and would time itself, not the app.
+    window.script(
+        "const [queries, pace] = arguments; const p = window.__cloudops; \
+         const q = document.getElementById('explorer-query'); \
+         const sleep = (ms) => new Promise((r) => setTimeout(r, ms)); \
+         p.latencies = []; p.host = []; p.answered = []; p.typed = false; \
+         (async () => { \
+           for (const text of queries) { \
+             q.value = ''; \
+             for (const c of text) { q.value += c; q.dispatchEvent(new Event('input')); await sleep(pace); } \
+             while (p.lastQuery !== text) await sleep(10); \
+           } \
+           p.typed = true; \
+         })();",
+        json!([QUERIES, TYPING_PACE.as_millis() as u64]),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let probe = loop {
+        let probe = window.script("return window.__cloudops;", json!([]));
+        if probe["typed"] == true {
+            break probe;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the queries were not all answered: {probe}"
         );
-        for c in text.chars() {
-            window.type_text(&query, &c.to_string());
-        }
-        // Every keystroke's answer painted (later ones may overtake earlier ones: each counts).
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let probe = window.script("return window.__cloudops;", json!([]));
-            let done = probe["lastQuery"] == text && probe["lastCount"].as_i64().unwrap_or(-1) >= 0;
-            if done {
-                let lat: Vec<f64> = probe["latencies"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
-                    .unwrap_or_default();
-                samples.extend(lat);
-                break;
-            }
-            assert!(Instant::now() < deadline, "no answer to {text:?}: {probe}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let numbers = |key: &str| -> Vec<f64> {
+        probe[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_f64())
+            .collect()
+    };
+    let (samples, host, answered) = (numbers("latencies"), numbers("host"), numbers("answered"));
     window.screenshot("explorer-latency-10k");
     let p95 = p95(&samples);
     let mean = samples.iter().sum::<f64>() / samples.len() as f64;
     println!(
         "explorer latency at {count} resources, keystroke to results painted: p95 {p95:.1} ms, \
-         mean {mean:.1} ms over {} keystrokes",
-        samples.len()
+         mean {mean:.1} ms over {} answers painted ({} keys typed {} ms apart; keys typed during a search coalesce); \
+         answer arrived (queueing, IPC, host): p95 {:.1} ms, of which the host (parse, embed, \
+         search, decode): p95 {:.1} ms; load average {}",
+        samples.len(),
+        QUERIES.iter().map(|q| q.len()).sum::<usize>(),
+        TYPING_PACE.as_millis(),
+        crate::window::p95(&answered),
+        crate::window::p95(&host),
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
     );
     assert!(p95 <= 100.0, "p95 {p95:.1} ms is over the 100 ms budget");
 }
