@@ -238,7 +238,7 @@ async fn demo_run(app: &AppHandle, state: &AppState) -> CommandResult<Value> {
         let app = app.clone();
         demo::seed_estate(&emulator, &estate_file, move |p: SeedProgress| {
             // Every 1% is enough for a progress bar and keeps the window's queue short.
-            if p.done % (p.total / 100).max(1) == 0 || p.done == p.total {
+            if p.done.is_multiple_of((p.total / 100).max(1)) || p.done == p.total {
                 emit(&app, json!({"type": "seeding", "done": p.done, "total": p.total, "location": p.location}));
             }
         })
