@@ -207,11 +207,12 @@ impl Planner {
         types.sort();
         types.dedup();
         let text = retrieval_text(&request.prompt, &request.identified_resources);
-        let vector = match self.queries.get(&text) {
+        let key = prompt_key(&text);
+        let vector = match self.queries.get(&key) {
             Some(v) => v,
             None => {
-                let v = Arc::new(self.prompts.embed(&text).map_err(PlannerError::Embed)?);
-                self.queries.insert(text.clone(), v.clone());
+                let v = Arc::new(self.prompts.embed(&key).map_err(PlannerError::Embed)?);
+                self.queries.insert(key, v.clone());
                 v
             }
         };
@@ -317,6 +318,17 @@ pub fn retrieval_text(prompt: &str, resources: &[ResourceContext]) -> String {
         }
     }
     text
+}
+
+/// The text the model embeds for a retrieval text, and the prompt cache's key: lower case,
+/// words joined by single spaces. The model's tokenizer lowercases and splits on whitespace
+/// itself, so this changes no vector, and "Stop  RDS instance" shares "stop rds instance"'s
+/// cache entry.
+pub fn prompt_key(text: &str) -> String {
+    text.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn replace_ignore_case(text: &str, needle: &str, with: &str) -> String {

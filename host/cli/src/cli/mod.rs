@@ -161,7 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Playbook(playbook::PlaybookCommand::Component(cmd)) => {
             playbook_component::run(cmd, &data_dir).await
         }
-        Command::Playbook(cmd) => playbook::run(cmd),
+        Command::Playbook(cmd) => playbook::run(cmd, &data_dir),
     }
 }
 
