@@ -477,3 +477,98 @@ fn runs_progress(data: &Path) -> (usize, bool) {
     }
     done
 }
+
+/// `cloudops cancel ID` from another process stops a run of `ask --yes` after the call in
+/// flight, and `run show ID --follow` in a third one prints its events until it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_cancelled_and_followed_from_other_processes() {
+    let test = "a_run_is_cancelled_and_followed_from_other_processes";
+    let many: Vec<Value> = (1..=20)
+        .map(|i| {
+            serde_json::json!({"type": "rds_instance", "account": "111111111111",
+                "region": "us-west-2", "id": format!("batch-dev-{i}"),
+                "tags": {"env": "development"}, "attrs": {"engine": "mysql"}})
+        })
+        .collect();
+    let Some(f) = Fixture::new(test, &serde_json::to_string(&many).unwrap()).await else {
+        return;
+    };
+    let names: String = (1..=20)
+        .map(|i| format!("batch-dev-{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = command(f.data.path(), &["ask", "stop", &names, "--yes"], &[]);
+    cmd.envs(f.env.iter().map(|(k, v)| (*k, v.as_str())));
+    let mut asking = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let id = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never started"
+        );
+        if let Some(id) = run_with_a_finished_step(f.data.path()) {
+            break id;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let mut follow = command(f.data.path(), &["run", "show", &id, "--follow"], &[]);
+    let follower = follow
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cancelled = f.run(&["cancel", &id], "").await;
+    assert!(cancelled.status.success(), "{}", stderr(&cancelled));
+    let asked = tokio::task::spawn_blocking(move || asking.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(asked.status.code(), Some(1), "{}", stderr(&asked));
+    assert!(
+        stderr(&asked).contains("run cancelled"),
+        "{}",
+        stderr(&asked)
+    );
+    let followed = tokio::task::spawn_blocking(move || follower.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(followed.status.success(), "{}", stderr(&followed));
+    assert!(
+        stdout(&followed).contains("run cancelled"),
+        "{}",
+        stdout(&followed)
+    );
+    let runs = f.json(&["runs", "--json"]).await;
+    assert_eq!(runs["runs"][0]["status"], "cancelled", "{runs}");
+    let completed = runs["runs"][0]["completed"].as_array().unwrap().len();
+    assert!((1..20).contains(&completed), "{runs}");
+    // A finished run cannot be cancelled, and says so.
+    let late = f.run(&["cancel", &id], "").await;
+    assert_eq!(late.status.code(), Some(1));
+    assert!(
+        stderr(&late).contains("is not running"),
+        "{}",
+        stderr(&late)
+    );
+}
+
+/// The id of a run with a finished step and no end yet.
+fn run_with_a_finished_step(data: &Path) -> Option<String> {
+    for entry in std::fs::read_dir(data.join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.contains("\"type\":\"step_finished\"") && !text.contains("run_finished") {
+                return Some(path.file_stem()?.to_string_lossy().into_owned());
+            }
+        }
+    }
+    None
+}
