@@ -572,3 +572,82 @@ fn run_with_a_finished_step(data: &Path) -> Option<String> {
     }
     None
 }
+
+/// `cloudops demo --keep` on a small estate: it shows a plan and runs one low-risk stop,
+/// suggests names from that estate, and leaves a config.toml so that later commands with the
+/// same data dir reach the running emulator with no AWS environment at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_demo_plans_runs_and_leaves_a_working_data_dir() {
+    let test = "a_kept_demo_plans_runs_and_leaves_a_working_data_dir";
+    if demo::Emulator::start().await.is_err() {
+        skipped(test, "the emulator is not available");
+        return;
+    }
+    let data = data_dir_with_plugins(&["rds", "ec2"]);
+    let estate = data.path().join("estate.json");
+    std::fs::write(&estate, ESTATE).unwrap();
+    let (out, err) = (data.path().join("demo.out"), data.path().join("demo.err"));
+    let mut demo = command(
+        data.path(),
+        &["demo", "--estate", estate.to_str().unwrap(), "--keep"],
+        &[],
+    )
+    .stdout(std::fs::File::create(&out).unwrap())
+    .stderr(std::fs::File::create(&err).unwrap())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while !std::fs::read_to_string(&err)
+        .unwrap()
+        .contains("Press Ctrl-C")
+    {
+        assert!(
+            demo.try_wait().unwrap().is_none(),
+            "{}",
+            std::fs::read_to_string(&err).unwrap()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the demo never got ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let shown = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        shown.contains("$ cloudops plan stop pg-instance-main1"),
+        "{shown}"
+    );
+    // The first database whose stop is low risk: staging, not Multi-AZ, no replicas.
+    assert!(
+        shown.contains("$ cloudops ask stop orders-staging-a --yes"),
+        "{shown}"
+    );
+    assert!(shown.contains(": succeeded;"), "{shown}");
+    assert!(shown.contains("search pg-instance-main1"), "{shown}");
+    assert!(!shown.contains("pg-main1\n"), "{shown}");
+
+    // No AWS variable at all: the data dir's config.toml says where and how.
+    let later = |args: &'static [&'static str]| {
+        let dir = data.path().to_owned();
+        tokio::task::spawn_blocking(move || command(&dir, args, &[]).output().unwrap())
+    };
+    let synced = later(&["sync"]).await.unwrap();
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    let runs = later(&["runs", "--json"]).await.unwrap();
+    let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(runs["runs"][0]["status"], "succeeded", "{runs}");
+    let found = later(&["search", "orders-staging-a", "--json"])
+        .await
+        .unwrap();
+    let found: Value = serde_json::from_slice(&found.stdout).unwrap();
+    assert_eq!(found["results"][0]["state"], "stopped", "{found}");
+    let config = std::fs::read_to_string(data.path().join("config.toml")).unwrap();
+    assert!(!config.contains(demo::DEMO_SECRET_KEY), "{config}");
+
+    let stopped = std::process::Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert!(demo.wait().unwrap().success());
+}
