@@ -499,7 +499,7 @@ async fn a_run_is_cancelled_and_followed_from_other_processes() {
         .join(" ");
     let mut cmd = command(f.data.path(), &["ask", "stop", &names, "--yes"], &[]);
     cmd.envs(f.env.iter().map(|(k, v)| (*k, v.as_str())));
-    let mut asking = cmd
+    let asking = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
