@@ -91,7 +91,7 @@ pub enum Command {
     /// recall@5 and MRR.
     Eval(search::EvalArgs),
     /// Run the demo: start a local AWS emulator, seed a three-account estate, sync it
-    /// (plugins, IAM, embeddings, sealed store), then search it.
+    /// (plugins, IAM, embeddings, sealed store), search it, plan a change and run a low-risk one.
     ///
     /// Needs no AWS account. Needs moto_server and the embedding model (both installed by
     /// scripts/setup) and the scanner plugins (`cloudops plugin build plugins/`).
@@ -106,9 +106,11 @@ pub enum Command {
     ///   cloudops playbook build              # build the library's components
     #[command(subcommand, verbatim_doc_comment)]
     Playbook(playbook::PlaybookCommand),
-    /// Ask for a change in your words: cloudops finds the resources in the local estate, gets
-    /// a plan (steps with their AWS CLI lines, IAM verdicts, risk), asks for approval as the
-    /// risk requires, runs it, and re-scans what it touched.
+    /// Ask for a change in your words: see its plan, approve it, run it.
+    ///
+    /// cloudops finds the resources in the local estate, gets a plan (steps with their AWS CLI
+    /// lines, IAM verdicts, risk), asks for approval as the risk requires, runs it, and
+    /// re-scans what it touched.
     ///
     /// Low-risk plans run with `--yes`; medium ones ask you to type `yes`; high and critical
     /// ones ask for the target's name. A plan IAM denies or a precondition blocks never asks.
@@ -127,8 +129,9 @@ pub enum Command {
     ///   cloudops plan terminate web-server-1 --json
     #[command(verbatim_doc_comment)]
     Plan(ask::PlanArgs),
-    /// Approve a plan printed by `plan` or `ask` and run it (in a terminal: high-risk plans
-    /// ask for the target's name).
+    /// Approve a plan printed by `plan` or `ask`, and run it.
+    ///
+    /// In a terminal: medium-risk plans ask for `yes`, high-risk ones for the target's name.
     ///
     /// Examples:
     ///   cloudops approve 3f2a9c1b7d4e
