@@ -307,6 +307,20 @@ async fn stop_pg_instance_main1_runs_once_approved_and_search_shows_it_stopped()
         history.to_string().contains("stop pg-instance-main1"),
         "{history}"
     );
+    // The history is sealed: the prompt is in no file of the store in clear.
+    let mut dirs = vec![f.data.path().join("store")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                let clear = bytes.windows(22).any(|w| w == b"stop pg-instance-main1");
+                assert!(!clear, "the prompt is in clear in {}", path.display());
+            }
+        }
+    }
 
     // A step IAM denies: the plan says so, nothing asks, nothing runs.
     let denied = f
