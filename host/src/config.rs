@@ -9,6 +9,18 @@
 //! concurrency = 10
 //! services = ["ec2", "rds"]          # default: every installed plugin
 //!
+//! [server]
+//! # The plan server `cloudops ask` and `plan` use; unset: the planner runs in process.
+//! # CLOUDOPS_SERVER_URL overrides.
+//! url = "http://127.0.0.1:8080"
+//!
+//! [aws]
+//! # Where AWS requests go instead of AWS (an emulator); AWS_ENDPOINT_URL overrides.
+//! endpoint_url = "http://127.0.0.1:5000"
+//! # Sign with AWS's documented example keys, which only an emulator accepts (what
+//! # `cloudops demo --keep` writes); needs endpoint_url.
+//! example_keys = true
+//!
 //! [[accounts]]
 //! name = "production"                # how queries name it ("in production account")
 //! profile = "prod"                   # a profile in ~/.aws/config (role_arn/source_profile work)
@@ -21,6 +33,9 @@
 //! ```
 //!
 //! With no `[[accounts]]`, a sync covers the default credentials (or `--profile`s).
+//!
+//! The file is `CLOUDOPS_CONFIG`, else `config.toml` in the data dir when there is one (what
+//! `cloudops demo --keep` writes), else `~/.config/cloudops/config.toml`.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +54,32 @@ pub struct Config {
     /// Accounts a sync covers.
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
+    /// The plan server.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where AWS requests go.
+    #[serde(default)]
+    pub aws: AwsConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The plan server's base URL; unset means planning in process.
+    pub url: Option<String>,
+}
+
+/// `[aws]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// Every service's endpoint (an emulator); `AWS_ENDPOINT_URL` overrides.
+    pub endpoint_url: Option<String>,
+    /// Sign with AWS's documented example keys instead of the default credentials (an
+    /// emulator's; only with `endpoint_url`).
+    #[serde(default)]
+    pub example_keys: bool,
 }
 
 /// `[store]`.
@@ -95,6 +136,24 @@ impl Config {
         }
     }
 
+    /// The config file for `data_dir`: `CLOUDOPS_CONFIG`, else `<data_dir>/config.toml`
+    /// when it exists, else `~/.config/cloudops/config.toml`.
+    pub fn path_for(data_dir: &Path) -> Option<PathBuf> {
+        let in_data_dir = data_dir.join("config.toml");
+        if std::env::var_os("CLOUDOPS_CONFIG").is_none() && in_data_dir.is_file() {
+            return Some(in_data_dir);
+        }
+        Self::path()
+    }
+
+    /// Loads the config file for `data_dir` ([`Config::path_for`]).
+    pub fn load_for(data_dir: &Path) -> Result<Self, String> {
+        match Self::path_for(data_dir) {
+            Some(path) => Self::load_from(&path),
+            None => Ok(Self::default()),
+        }
+    }
+
     /// Loads `path`; a missing file is the default configuration.
     pub fn load_from(path: &Path) -> Result<Self, String> {
         match std::fs::read_to_string(path) {
@@ -110,6 +169,61 @@ impl Config {
             .ok()
             .filter(|u| !u.is_empty())
             .or_else(|| self.store.qdrant_url.clone())
+    }
+
+    /// The plan server's URL, if one is configured (`CLOUDOPS_SERVER_URL` wins).
+    pub fn server_url(&self) -> Option<String> {
+        std::env::var("CLOUDOPS_SERVER_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.server.url.clone())
+    }
+
+    /// Where AWS requests go: the environment's `AWS_ENDPOINT_URL*` variables, else the
+    /// config's `[aws] endpoint_url` for every service, else AWS itself.
+    pub fn endpoints(&self) -> crate::aws::Endpoints {
+        let from_env = crate::aws::Endpoints::from_env();
+        match &self.aws.endpoint_url {
+            Some(url) if !from_env.is_overridden() => from_env.with_global(url.clone()),
+            _ => from_env,
+        }
+    }
+
+    /// The credentials that replace the default chain: AWS's documented example keys when
+    /// `[aws] example_keys` is set together with `endpoint_url` (AWS itself refuses them).
+    pub fn base_credentials(&self) -> Option<crate::aws::Credentials> {
+        (self.aws.example_keys && self.aws.endpoint_url.is_some()).then(|| {
+            crate::aws::Credentials::from_keys(
+                crate::aws::EXAMPLE_ACCESS_KEY,
+                crate::aws::EXAMPLE_SECRET_KEY,
+                None,
+            )
+        })
+    }
+
+    /// The ask flow's options for `data_dir` under this configuration: the store, the plan
+    /// server, the accounts and the endpoints.
+    pub fn ask_options(&self, data_dir: &Path) -> crate::ask::Options {
+        let mut options = crate::ask::Options::new(data_dir);
+        if let Some(url) = self.qdrant_url() {
+            options.store = crate::store::Location::Server {
+                url,
+                api_key: self.qdrant_api_key(),
+            };
+        }
+        options.server_url = self.server_url();
+        options.endpoints = self.endpoints();
+        options.base_credentials = self.base_credentials();
+        options.accounts = self
+            .accounts
+            .iter()
+            .map(|a| crate::ask::AccountAccess {
+                name: a.name.clone(),
+                profile: a.profile.clone(),
+                role_arn: a.role_arn.clone(),
+            })
+            .collect();
+        options
     }
 
     /// The server's API key, read from the environment variable the config names.

@@ -28,3 +28,9 @@ pub use retry::{RateLimiter, RequestStats, RetryPolicy, Retryable, StatsSnapshot
 pub use transport::{HttpTransport, RawResponse, SendFuture, Transport, TransportError};
 
 pub use aws_credential_types::Credentials;
+
+/// AWS's documented example access key id (its docs use it everywhere). AWS refuses it;
+/// emulators such as moto accept it, so the demo and a kept demo's config sign with it.
+pub const EXAMPLE_ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+/// The secret access key that goes with [`EXAMPLE_ACCESS_KEY`] in AWS's documentation.
+pub const EXAMPLE_SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";

@@ -11,9 +11,9 @@ use crate::aws::{AwsClient, Credentials, Endpoints, HttpTransport};
 pub const DEMO_ACCOUNT: &str = "123456789012";
 /// Keys the demo signs with. moto accepts any key while authentication is off; with it on
 /// (see [`Emulator::enable_auth`]) it knows these as the root user's keys.
-pub const DEMO_ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+pub const DEMO_ACCESS_KEY: &str = crate::aws::EXAMPLE_ACCESS_KEY;
 /// The secret that goes with [`DEMO_ACCESS_KEY`].
-pub const DEMO_SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+pub const DEMO_SECRET_KEY: &str = crate::aws::EXAMPLE_SECRET_KEY;
 
 /// The emulator could not be used.
 #[derive(Debug, thiserror::Error)]

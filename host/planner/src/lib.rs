@@ -105,14 +105,45 @@ impl Planner {
         index: &Location,
         previous: Option<&Planner>,
     ) -> Result<Planner, PlannerError> {
+        Self::build_reusing(library, commit, embedder, index, previous, None)
+    }
+
+    /// [`Planner::build`], reusing the text vectors a planner saved at `vectors`
+    /// ([`Planner::save_vectors`]) when the file is there and readable: a short-lived process
+    /// (`cloudops ask`) then embeds only texts that changed instead of the whole library.
+    pub fn build_with_saved_vectors(
+        library: Library,
+        commit: String,
+        embedder: Arc<Embedder>,
+        index: &Location,
+        vectors: &std::path::Path,
+    ) -> Result<Planner, PlannerError> {
+        let saved = index::load_vectors(vectors);
+        Self::build_reusing(library, commit, embedder, index, None, Some(&saved))
+    }
+
+    /// Writes the library's text vectors to `path` (JSON, by rename) for
+    /// [`Planner::build_with_saved_vectors`].
+    pub fn save_vectors(&self, path: &std::path::Path) -> std::io::Result<()> {
+        index::save_vectors(&self.vectors, path)
+    }
+
+    fn build_reusing(
+        library: Library,
+        commit: String,
+        embedder: Arc<Embedder>,
+        index: &Location,
+        previous: Option<&Planner>,
+        saved: Option<&index::VectorCache>,
+    ) -> Result<Planner, PlannerError> {
         let previous = previous.filter(|p| p.location == *index);
         let store: Arc<dyn EstateStore> = match previous {
             Some(p) => p.store.clone(),
             None => Arc::from(store::open(index).map_err(PlannerError::Index)?),
         };
         let empty = index::VectorCache::new();
-        let vectors =
-            index::embed_library(&library, &embedder, previous.map_or(&empty, |p| &p.vectors))?;
+        let known = previous.map(|p| &p.vectors).or(saved).unwrap_or(&empty);
+        let vectors = index::embed_library(&library, &embedder, known)?;
         index::write(store.as_ref(), &library, &commit, &vectors)?;
         // Only the commit this chain of planners stopped serving two builds ago goes: the
         // previous one may still be answering, and other servers sharing a Qdrant server may

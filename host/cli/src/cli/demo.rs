@@ -13,7 +13,7 @@ use cloudops_host::scan::sync::{SyncAccount, SyncOptions, DEFAULT_CONCURRENCY};
 use cloudops_host::search::{self, SearchRequest};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{local, sync};
+use super::{demo_ask, local, sync};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -27,7 +27,8 @@ pub struct DemoArgs {
     /// Scans and batches in flight at once.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     concurrency: usize,
-    /// Keep the emulator running after the sync (until Ctrl-C) and print how to use it.
+    /// Keep the emulator running after the sync (until Ctrl-C) and write the data dir's
+    /// config.toml for it, so later commands with the same `--data-dir` reach it.
     #[arg(long)]
     keep: bool,
 }
@@ -45,8 +46,9 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     };
     // Fail before starting anything if plugins, model or store are missing.
     let plugins = sync::load_plugins(data_dir, Vec::new())?;
-    let config = Config::load().map_err(anyhow::Error::msg)?;
+    let config = Config::load_for(data_dir).map_err(anyhow::Error::msg)?;
     let local = local::open(data_dir, &config)?;
+    let store = local.location.clone();
 
     eprintln!("starting the local AWS emulator (moto) ...");
     let emulator = Emulator::start().await?;
@@ -153,14 +155,15 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
             r.region
         );
     }
-    let dir = data_dir.display();
-    out!(
-        "\nThe estate is stored in {dir}. Try:\n  \
-         cloudops --data-dir {dir} search pg-main1\n  \
-         cloudops --data-dir {dir} search env=prod AND app=main\n  \
-         cloudops --data-dir {dir} search web servers in staging account in us-east-1 --json\n  \
-         cloudops --data-dir {dir} status"
-    );
+    // One plan shown and one low-risk change run, on names from this estate.
+    let picks = demo_ask::picks(&estate_file);
+    if let Err(e) = demo_ask::plan_and_run(data_dir, store, &emulator, &seeded, &picks).await {
+        eprintln!("warning: the ask part of the demo failed: {e:#}");
+    }
+    if args.keep {
+        demo_ask::write_config(data_dir, &emulator, &seeded, &estate_file)?;
+    }
+    suggest(data_dir, &picks);
     if args.keep {
         eprintln!(
             "\nThe emulator keeps running at {url}. Press Ctrl-C to stop it.",
@@ -170,6 +173,26 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     }
     drop(emulator);
     Ok(sync::exit_code(&report))
+}
+
+/// The commands to try next, on names from the seeded estate.
+fn suggest(data_dir: &Path, picks: &demo_ask::Picks) {
+    let dir = data_dir.display();
+    let mut lines = vec![format!("search {}", picks.name)];
+    lines.extend(picks.tags.as_ref().map(|t| format!("search {t}")));
+    lines.push(format!("search databases in {} --json", picks.place));
+    if let Some(db) = &picks.production_db {
+        lines.push(format!("plan stop {db}"));
+    }
+    lines.extend([
+        "runs".to_owned(),
+        "audit verify".to_owned(),
+        "status".to_owned(),
+    ]);
+    out!("\nThe estate is stored in {dir}. Try:");
+    for line in lines {
+        out!("  cloudops --data-dir {dir} {line}");
+    }
 }
 
 fn progress_bar(len: u64, what: &str) -> Option<ProgressBar> {

@@ -11,12 +11,17 @@ macro_rules! out {
     };
 }
 
+mod ask;
+mod audit;
 mod demo;
+mod demo_ask;
 mod local;
 mod output;
+mod plan_view;
 mod playbook;
 mod playbook_component;
 mod plugin;
+mod runs;
 mod scan;
 mod search;
 mod store;
@@ -86,7 +91,7 @@ pub enum Command {
     /// recall@5 and MRR.
     Eval(search::EvalArgs),
     /// Run the demo: start a local AWS emulator, seed a three-account estate, sync it
-    /// (plugins, IAM, embeddings, sealed store), then search it.
+    /// (plugins, IAM, embeddings, sealed store), search it, plan a change and run a low-risk one.
     ///
     /// Needs no AWS account. Needs moto_server and the embedding model (both installed by
     /// scripts/setup) and the scanner plugins (`cloudops plugin build plugins/`).
@@ -101,6 +106,60 @@ pub enum Command {
     ///   cloudops playbook build              # build the library's components
     #[command(subcommand, verbatim_doc_comment)]
     Playbook(playbook::PlaybookCommand),
+    /// Ask for a change in your words: see its plan, approve it, run it.
+    ///
+    /// cloudops finds the resources in the local estate, gets a plan (steps with their AWS CLI
+    /// lines, IAM verdicts, risk), asks for approval as the risk requires, runs it, and
+    /// re-scans what it touched.
+    ///
+    /// Low-risk plans run with `--yes`; medium ones ask you to type `yes`; high and critical
+    /// ones ask for the target's name. A plan IAM denies or a precondition blocks never asks.
+    ///
+    /// Examples:
+    ///   cloudops ask stop pg-instance-main1
+    ///   cloudops ask start web-server-1 --yes
+    ///   cloudops ask reboot every staging web server --show-request
+    ///   cloudops ask stop pg-instance-main1 --json
+    #[command(verbatim_doc_comment)]
+    Ask(ask::AskArgs),
+    /// Print the plan for a prompt and run nothing; its id is what `approve` takes.
+    ///
+    /// Examples:
+    ///   cloudops plan stop pg-instance-main1
+    ///   cloudops plan terminate web-server-1 --json
+    #[command(verbatim_doc_comment)]
+    Plan(ask::PlanArgs),
+    /// Approve a plan printed by `plan` or `ask`, and run it.
+    ///
+    /// In a terminal: medium-risk plans ask for `yes`, high-risk ones for the target's name.
+    ///
+    /// Examples:
+    ///   cloudops approve 3f2a9c1b7d4e
+    ///   cloudops approve 3f2a9c1b7d4e --later --ttl 300   # grant only; run with `run start`
+    #[command(verbatim_doc_comment)]
+    Approve(ask::ApproveArgs),
+    /// List the runs of this data dir: running, succeeded, failed, cancelled or interrupted
+    /// (their process died), with the steps that completed.
+    Runs(runs::RunsArgs),
+    /// Show a run's events (`--follow` from another terminal), or start an approved plan.
+    ///
+    /// Examples:
+    ///   cloudops run show 6c1e…-…  --follow
+    ///   cloudops run start 3f2a9c1b7d4e --approval 0b7f…
+    #[command(subcommand, verbatim_doc_comment)]
+    Run(runs::RunCommand),
+    /// Cancel a run, from any terminal: the AWS call in flight finishes, nothing after it
+    /// starts.
+    Cancel(runs::CancelArgs),
+    /// Print the hash-chained audit log; `cloudops audit verify` checks it.
+    ///
+    /// Examples:
+    ///   cloudops audit
+    ///   cloudops audit verify
+    #[command(verbatim_doc_comment)]
+    Audit(audit::AuditArgs),
+    /// Print the chat history: prompts, plans and outcomes (sealed in the store).
+    History(audit::HistoryArgs),
 }
 
 /// Writes one line of results to stdout; see `out!`.
@@ -162,6 +221,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             playbook_component::run(cmd, &data_dir).await
         }
         Command::Playbook(cmd) => playbook::run(cmd, &data_dir),
+        Command::Ask(args) => ask::ask(args, &data_dir).await,
+        Command::Plan(args) => ask::plan(args, &data_dir).await,
+        Command::Approve(args) => ask::approve(args, &data_dir).await,
+        Command::Runs(args) => runs::list(args, &data_dir),
+        Command::Run(cmd) => runs::run(cmd, &data_dir).await,
+        Command::Cancel(args) => runs::cancel(args, &data_dir),
+        Command::Audit(args) => audit::run(args, &data_dir),
+        Command::History(args) => audit::history(args, &data_dir),
     }
 }
 

@@ -48,7 +48,7 @@ pub fn search(args: SearchArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     if query.trim().is_empty() {
         anyhow::bail!("say what to search for, e.g. `cloudops search production database`");
     }
-    let config = Config::load().map_err(anyhow::Error::msg)?;
+    let config = Config::load_for(data_dir).map_err(anyhow::Error::msg)?;
     let local = local::open_reader(data_dir, &config)?;
     let accounts = SyncStatus::load(data_dir)
         .map_err(anyhow::Error::msg)?

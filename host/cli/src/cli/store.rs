@@ -37,7 +37,7 @@ pub async fn run(cmd: StoreCommand, data_dir: &Path) -> anyhow::Result<ExitCode>
 }
 
 async fn rebuild(args: RebuildArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let config = Config::load().map_err(anyhow::Error::msg)?;
+    let config = Config::load_for(data_dir).map_err(anyhow::Error::msg)?;
     let dir = match local::location(data_dir, &config) {
         Location::Embedded(dir) => dir,
         Location::Server { url, .. } => anyhow::bail!(

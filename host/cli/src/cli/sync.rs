@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::Args;
-use cloudops_host::aws::{self, iam, AwsClient, Endpoints, HttpTransport, RequestStats};
+use cloudops_host::aws::{self, iam, AwsClient, HttpTransport, RequestStats};
 use cloudops_host::config::{AccountConfig, Config};
 use cloudops_host::estate::Estate;
 use cloudops_host::paths;
@@ -58,7 +58,7 @@ pub struct SyncArgs {
 }
 
 pub async fn run(args: SyncArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let config = Config::load().map_err(anyhow::Error::msg)?;
+    let config = Config::load_for(data_dir).map_err(anyhow::Error::msg)?;
     let plugins = load_plugins(data_dir, select_services(&args.services, &config))?;
     let stats = Arc::new(RequestStats::default());
     let (accounts, failed) = accounts(&args, &config, &stats).await?;
@@ -457,10 +457,13 @@ async fn accounts(
                 let region = super::scan::default_region(entry.profile.as_deref()).await?;
                 aws::regions::checked_regions(&[region]).map_err(anyhow::Error::msg)?
             };
-            let credentials = aws::load_credentials(entry.profile.as_deref())
-                .await
-                .context("loading its credentials")?;
-            let mut client = AwsClient::new(credentials, Endpoints::from_env(), transport.clone())
+            let credentials = match (config.base_credentials(), &entry.profile) {
+                (Some(example), None) => example,
+                _ => aws::load_credentials(entry.profile.as_deref())
+                    .await
+                    .context("loading its credentials")?,
+            };
+            let mut client = AwsClient::new(credentials, config.endpoints(), transport.clone())
                 .with_stats(stats.clone());
             if let Some(role) = &entry.role_arn {
                 client = iam::assume_role(&client, &regions[0], role, "cloudops-sync")
@@ -490,7 +493,7 @@ pub struct StatusArgs {
 
 /// Shows the last sync of every (account, region, service) and where the estate lives.
 pub fn status(args: StatusArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let config = Config::load().map_err(anyhow::Error::msg)?;
+    let config = Config::load_for(data_dir).map_err(anyhow::Error::msg)?;
     let status = SyncStatus::load(data_dir).map_err(anyhow::Error::msg)?;
     let location = local::location(data_dir, &config);
     let now = std::time::SystemTime::now()
