@@ -68,6 +68,7 @@ fn stop_step(id: &str) -> Step {
             timeout_s: 60,
         }),
         iam: IamVerdict::Allowed,
+        ..Step::default()
     }
 }
 

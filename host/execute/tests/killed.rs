@@ -64,6 +64,7 @@ fn step(id: &str, deps: &[&str]) -> Step {
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         wait: None,
         iam: IamVerdict::Allowed,
+        ..Step::default()
     }
 }
 
