@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use cloudops_execute::approval::{unix_now, ApprovalBook, DEFAULT_TTL};
 use cloudops_execute::audit::{verify, AuditLog, RunStatus};
 use cloudops_execute::engine::{
-    BoxFuture, Engine, RunRequest, Runners, StateReader, StepContext, StepError, StepRunner,
+    BoxFuture, Engine, Preflight, RunRequest, Runners, StateReader, StepContext, StepError, StepRunner,
     Strategy,
 };
 use cloudops_playbook::plan::{
@@ -45,6 +45,15 @@ struct NoStates;
 impl StateReader for NoStates {
     fn state<'a>(&'a self, _: &'a Target) -> BoxFuture<'a, Result<Option<String>, StepError>> {
         Box::pin(async { Ok(None) })
+    }
+}
+
+/// Every step passes (the preflight has its own tests; this one is about the kill).
+struct Passes;
+
+impl Preflight for Passes {
+    fn check<'a>(&'a self, _: &'a Step) -> BoxFuture<'a, Result<Vec<String>, StepError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 
@@ -97,10 +106,7 @@ async fn killed_child_runs_a_plan() {
     let approval = book.grant(&plan, DEFAULT_TTL, unix_now()).unwrap();
     let scope = book.consume(&plan, &approval.id, unix_now()).unwrap();
     let engine = Engine::new(AuditLog::open(&dir), Duration::from_millis(100));
-    let runners = Runners {
-        steps: Arc::new(Steps),
-        states: Arc::new(NoStates),
-    };
+    let runners = Runners::new(Arc::new(Steps), Arc::new(NoStates), Arc::new(Passes));
     let request = RunRequest {
         plan,
         scope,
