@@ -71,6 +71,7 @@ pub const S3_LISTS: &[(&str, &str, bool)] = &[
     ("Tags", "Tag", true),
     ("Transitions", "Transition", true),
     ("NoncurrentVersionTransitions", "NoncurrentVersionTransition", true),
+    ("EncryptionType", "EncryptionType", true),
 ];
 
 /// S3's XML namespace.

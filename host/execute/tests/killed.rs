@@ -129,10 +129,11 @@ fn a_killed_run_is_reported_interrupted() {
     let log = dir.path().join("audit.jsonl");
     let deadline = Instant::now() + Duration::from_secs(30);
     // Kill once step `slow` has been recorded as started: `fast` finished before it.
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("\"step\":\"slow\"")
-    {
+    let slow_started = |text: String| {
+        text.lines()
+            .any(|l| l.contains("\"step_started\"") && l.contains("\"step\":\"slow\""))
+    };
+    while !slow_started(std::fs::read_to_string(&log).unwrap_or_default()) {
         assert!(
             Instant::now() < deadline,
             "the child never started step slow"

@@ -81,8 +81,12 @@ def walk(shape, depth=0):
         return
     for name, member in shape.members.items():
         if member.type_name == "list":
-            element = member.member.serialization.get("name", "member")
             flat = bool(member.serialization.get("flattened"))
+            # A flattened list repeats the member's own name; a wrapped one names its items.
+            if flat:
+                element = member.serialization.get("name", name)
+            else:
+                element = member.member.serialization.get("name", "member")
             print(f"list\t{name}\t{element}\t{flat}")
             walk(member.member, depth + 1)
         else:

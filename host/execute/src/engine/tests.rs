@@ -543,9 +543,9 @@ async fn events_reach_the_json_lines_sink_and_the_audit_log_in_order() {
             "run_finished"
         ]
     );
-    // The plan, the approval, 2 requests and the 8 events.
+    // The plan, the approval, 2 requests and the 10 events.
     let log = std::fs::read_to_string(s.audit.path()).unwrap();
-    assert_eq!(verify(s.audit.path()).unwrap().records, 12);
+    assert_eq!(verify(s.audit.path()).unwrap().records, 14);
     assert!(log
         .lines()
         .nth(1)
