@@ -8,15 +8,15 @@ use std::time::Duration;
 use cloudops_demo::Emulator;
 use cloudops_execute::accounts::{Account, Accounts};
 use cloudops_execute::approval::{unix_now, ApprovalBook, DEFAULT_TTL};
-use cloudops_execute::preflight::AwsPreflight;
-use cloudops_host::aws::iam::{Principal, PrincipalKind};
-use cloudops_host::aws::Credentials;
 use cloudops_execute::audit::{verify, AuditLog, RunStatus};
 use cloudops_execute::aws_step::{AwsStateReader, AwsStepRunner};
 use cloudops_execute::engine::{
     BoxFuture, Engine, RunRequest, Runners, StepContext, StepError, StepRunner, Strategy,
 };
 use cloudops_execute::events::{ChannelSink, Event, RunOutcome};
+use cloudops_execute::preflight::AwsPreflight;
+use cloudops_host::aws::iam::{Principal, PrincipalKind};
+use cloudops_host::aws::Credentials;
 use cloudops_host::aws::{xml, AwsClient};
 use cloudops_playbook::plan::{
     IamVerdict, Intent, IntentKind, Plan, Risk, RiskLevel, Step, Target, Wait,

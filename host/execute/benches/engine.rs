@@ -53,7 +53,11 @@ impl Drop for Moto {
 
 fn start_moto() -> Option<Moto> {
     let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/emulator/moto_server");
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
     let child = Command::new(&program)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
@@ -101,26 +105,41 @@ fn client(url: &str) -> AwsClient {
 }
 
 async fn run(url: &str) {
-    let (n, m) = (env_usize("EXEC_BENCH_N", 300), env_usize("EXEC_BENCH_M", 40));
+    let (n, m) = (
+        env_usize("EXEC_BENCH_N", 300),
+        env_usize("EXEC_BENCH_M", 40),
+    );
     let client = client(url);
     let body = client
-        .query(REGION, "ec2", "RunInstances", "2016-11-15", &[
-            ("ImageId", "ami-12c6146b"),
-            ("MinCount", "1"),
-            ("MaxCount", "1"),
-            ("InstanceType", "t3.micro"),
-        ])
+        .query(
+            REGION,
+            "ec2",
+            "RunInstances",
+            "2016-11-15",
+            &[
+                ("ImageId", "ami-12c6146b"),
+                ("MinCount", "1"),
+                ("MaxCount", "1"),
+                ("InstanceType", "t3.micro"),
+            ],
+        )
         .await
         .expect("the emulator answers");
     let instance = xml::first_text(&body, "instanceId").unwrap();
     let reboot = [("InstanceId.1", instance.as_str())];
     for _ in 0..20 {
-        client.query(REGION, "ec2", "RebootInstances", "2016-11-15", &reboot).await.unwrap();
+        client
+            .query(REGION, "ec2", "RebootInstances", "2016-11-15", &reboot)
+            .await
+            .unwrap();
     }
     let mut bare = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
-        client.query(REGION, "ec2", "RebootInstances", "2016-11-15", &reboot).await.unwrap();
+        client
+            .query(REGION, "ec2", "RebootInstances", "2016-11-15", &reboot)
+            .await
+            .unwrap();
         bare.push(started.elapsed());
     }
     let dir = tempfile::tempdir().unwrap();
@@ -135,7 +154,9 @@ async fn run(url: &str) {
             },
         ),
     );
-    let steps: Vec<Step> = (0..n).map(|i| reboot_step(&format!("r{i}"), &instance)).collect();
+    let steps: Vec<Step> = (0..n)
+        .map(|i| reboot_step(&format!("r{i}"), &instance))
+        .collect();
     let (per_step, wall) = per_step_times(dir.path(), &accounts, plan_of(steps)).await;
     let mut to_first = Vec::with_capacity(m);
     for i in 0..m {
@@ -144,11 +165,25 @@ async fn run(url: &str) {
     report(&bare, &per_step, wall, n, &to_first);
 }
 
-fn report(bare: &[Duration], per_step: &[Duration], wall: Duration, n: usize, to_first: &[Duration]) {
+fn report(
+    bare: &[Duration],
+    per_step: &[Duration],
+    wall: Duration,
+    n: usize,
+    to_first: &[Duration],
+) {
     let (b50, b99) = (pct(bare, 50.0), pct(bare, 99.0));
     let (s50, s99) = (pct(per_step, 50.0), pct(per_step, 99.0));
-    println!("bare signed ec2:RebootInstances, N={n}: p50 {} p99 {}", ms(b50), ms(b99));
-    println!("engine step (same call), N={n}: p50 {} p99 {}", ms(s50), ms(s99));
+    println!(
+        "bare signed ec2:RebootInstances, N={n}: p50 {} p99 {}",
+        ms(b50),
+        ms(b99)
+    );
+    println!(
+        "engine step (same call), N={n}: p50 {} p99 {}",
+        ms(s50),
+        ms(s99)
+    );
     println!(
         "engine overhead per step: p50 {} ({:.2}x the bare call), p99 {}; whole run {} = {} per step",
         ms(s50.saturating_sub(b50)),
@@ -187,9 +222,15 @@ fn reboot_step(id: &str, instance: &str) -> Step {
             account: ACCOUNT.into(),
             region: REGION.into(),
         },
-        params: json!({"InstanceIds": [instance]}).as_object().unwrap().clone(),
+        params: json!({"InstanceIds": [instance]})
+            .as_object()
+            .unwrap()
+            .clone(),
         iam: IamVerdict::Allowed,
-        expects: Some(PreState { any_of: vec!["running".into()], not_in: Vec::new() }),
+        expects: Some(PreState {
+            any_of: vec!["running".into()],
+            not_in: Vec::new(),
+        }),
         ..Step::default()
     }
 }
@@ -204,7 +245,10 @@ fn plan_of(steps: Vec<Step>) -> Plan {
         "reboot",
     );
     plan.steps = steps;
-    plan.risk = Risk { level: RiskLevel::Medium, reasons: vec!["a reboot".into()] };
+    plan.risk = Risk {
+        level: RiskLevel::Medium,
+        reasons: vec!["a reboot".into()],
+    };
     plan.approval_required = true;
     plan.sealed()
 }
@@ -220,7 +264,9 @@ impl EventSink for Clock {
     fn emit(&self, event: &Event) {
         let now = Instant::now();
         match event {
-            Event::StepStarted { step, .. } => self.started.lock().unwrap().push((step.clone(), now)),
+            Event::StepStarted { step, .. } => {
+                self.started.lock().unwrap().push((step.clone(), now))
+            }
             Event::StepFinished { step, .. } => {
                 let started = self.started.lock().unwrap();
                 if let Some((_, at)) = started.iter().find(|(s, _)| s == step) {
@@ -248,7 +294,12 @@ async fn start(
     }
     let t0 = Instant::now();
     let scope = book.consume(&plan, &approval.id, unix_now()).unwrap();
-    let request = RunRequest { plan, scope, principal: None, strategy: Strategy::Serial };
+    let request = RunRequest {
+        plan,
+        scope,
+        principal: None,
+        strategy: Strategy::Serial,
+    };
     let id = engine.start(request, runners, sinks).unwrap();
     (engine, id, t0)
 }
@@ -260,7 +311,13 @@ async fn per_step_times(dir: &Path, accounts: &Accounts, plan: Plan) -> (Vec<Dur
     let outcome = engine.wait(&id).await;
     assert_eq!(outcome, Some(RunOutcome::Succeeded));
     let spans = clock.spans.lock().unwrap().clone();
-    let started = clock.started.lock().unwrap().first().map(|(_, at)| *at).unwrap_or(first);
+    let started = clock
+        .started
+        .lock()
+        .unwrap()
+        .first()
+        .map(|(_, at)| *at)
+        .unwrap_or(first);
     (spans, started.elapsed())
 }
 
@@ -271,13 +328,22 @@ struct Timed {
 }
 
 impl StepRunner for Timed {
-    fn run<'a>(&'a self, step: &'a Step, ctx: &'a StepContext) -> BoxFuture<'a, Result<(), StepError>> {
+    fn run<'a>(
+        &'a self,
+        step: &'a Step,
+        ctx: &'a StepContext,
+    ) -> BoxFuture<'a, Result<(), StepError>> {
         self.first.lock().unwrap().get_or_insert_with(Instant::now);
         self.inner.run(step, ctx)
     }
 }
 
-async fn approval_to_first_call(dir: &Path, accounts: &Accounts, instance: &str, i: usize) -> Duration {
+async fn approval_to_first_call(
+    dir: &Path,
+    accounts: &Accounts,
+    instance: &str,
+    i: usize,
+) -> Duration {
     let timed = Arc::new(Timed {
         inner: Runners::aws(accounts.clone(), None).steps,
         first: Mutex::new(None),

@@ -197,7 +197,10 @@ pub async fn send(
                 code: Some("NotFound".into()),
                 message: format!("{} was not found (HTTP 404)", step.target.id),
             }),
-            Err(message) => Err(SendFailure { code: None, message }),
+            Err(message) => Err(SendFailure {
+                code: None,
+                message,
+            }),
         };
     }
     let mut form = flatten(api, &step.params);
@@ -253,7 +256,10 @@ impl StepRunner for AwsStepRunner {
             // Refused here, before anything is built or sent, when outside the scope.
             ctx.request(&step.action, &step.target.arn, &step.params)?;
             let request_id = send(client, step, &api, &[]).await.map_err(|e| {
-                StepError::new(format!("{} on {}: {}", step.action, step.target.id, e.message))
+                StepError::new(format!(
+                    "{} on {}: {}",
+                    step.action, step.target.id, e.message
+                ))
             })?;
             ctx.output(&format!(
                 "{} {}: done (request id {request_id})",
@@ -267,16 +273,72 @@ impl StepRunner for AwsStepRunner {
 
 /// How a resource type's state is read with the query protocol: (service, action, version,
 /// the id parameter, the tag holding the state; `None`: it has no state, only presence).
-fn query_read(resource_type: &str) -> Option<(&'static str, &'static str, &'static str, &'static str, Option<&'static str>)> {
+fn query_read(
+    resource_type: &str,
+) -> Option<(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+)> {
     Some(match resource_type {
-        "rds_instance" => ("rds", "DescribeDBInstances", "2014-10-31", "DBInstanceIdentifier", Some("DBInstanceStatus")),
-        "rds_cluster" => ("rds", "DescribeDBClusters", "2014-10-31", "DBClusterIdentifier", Some("Status")),
-        "rds_snapshot" => ("rds", "DescribeDBSnapshots", "2014-10-31", "DBSnapshotIdentifier", Some("Status")),
-        "ec2_instance" => ("ec2", "DescribeInstances", "2016-11-15", "InstanceId.1", None),
-        "ec2_volume" => ("ec2", "DescribeVolumes", "2016-11-15", "VolumeId.1", Some("status")),
-        "ec2_snapshot" => ("ec2", "DescribeSnapshots", "2016-11-15", "SnapshotId.1", Some("status")),
-        "vpc_security_group" => ("ec2", "DescribeSecurityGroups", "2016-11-15", "GroupId.1", None),
-        "elb_load_balancer" => ("elasticloadbalancing", "DescribeLoadBalancers", "2015-12-01", "LoadBalancerArns.member.1", Some("Code")),
+        "rds_instance" => (
+            "rds",
+            "DescribeDBInstances",
+            "2014-10-31",
+            "DBInstanceIdentifier",
+            Some("DBInstanceStatus"),
+        ),
+        "rds_cluster" => (
+            "rds",
+            "DescribeDBClusters",
+            "2014-10-31",
+            "DBClusterIdentifier",
+            Some("Status"),
+        ),
+        "rds_snapshot" => (
+            "rds",
+            "DescribeDBSnapshots",
+            "2014-10-31",
+            "DBSnapshotIdentifier",
+            Some("Status"),
+        ),
+        "ec2_instance" => (
+            "ec2",
+            "DescribeInstances",
+            "2016-11-15",
+            "InstanceId.1",
+            None,
+        ),
+        "ec2_volume" => (
+            "ec2",
+            "DescribeVolumes",
+            "2016-11-15",
+            "VolumeId.1",
+            Some("status"),
+        ),
+        "ec2_snapshot" => (
+            "ec2",
+            "DescribeSnapshots",
+            "2016-11-15",
+            "SnapshotId.1",
+            Some("status"),
+        ),
+        "vpc_security_group" => (
+            "ec2",
+            "DescribeSecurityGroups",
+            "2016-11-15",
+            "GroupId.1",
+            None,
+        ),
+        "elb_load_balancer" => (
+            "elasticloadbalancing",
+            "DescribeLoadBalancers",
+            "2015-12-01",
+            "LoadBalancerArns.member.1",
+            Some("Code"),
+        ),
         _ => return None,
     })
 }
@@ -313,7 +375,9 @@ impl StateReader for AwsStateReader {
         Box::pin(async move {
             let client = self.clients.client(target)?;
             match target.resource_type.as_str() {
-                "lambda_function" | "lambda_alias" | "s3_bucket" => rest_state(client, target).await,
+                "lambda_function" | "lambda_alias" | "s3_bucket" => {
+                    rest_state(client, target).await
+                }
                 other => {
                     let Some(read) = query_read(other) else {
                         return Err(StepError::new(format!(
@@ -333,8 +397,15 @@ async fn query_state(
     (service, action, version, id_param, tag): (&str, &str, &str, &str, Option<&str>),
 ) -> Result<Option<String>, StepError> {
     // A load balancer is named by its ARN, everything else by its id.
-    let id = if service == "elasticloadbalancing" { &target.arn } else { &target.id };
-    match client.query(&target.region, service, action, version, &[(id_param, id)]).await {
+    let id = if service == "elasticloadbalancing" {
+        &target.arn
+    } else {
+        &target.id
+    };
+    match client
+        .query(&target.region, service, action, version, &[(id_param, id)])
+        .await
+    {
         Ok(body) if target.resource_type == "ec2_instance" => Ok(ec2_state(&body)),
         Ok(body) => Ok(match tag {
             Some(tag) => xml::first_text(&body, tag),
@@ -343,18 +414,29 @@ async fn query_state(
             None => None,
         }),
         Err(QueryError::Aws { code, .. }) if code.contains("NotFound") => Ok(None),
-        Err(e) => Err(StepError::new(format!("reading the state of {}: {e}", target.id))),
+        Err(e) => Err(StepError::new(format!(
+            "reading the state of {}: {e}",
+            target.id
+        ))),
     }
 }
 
 /// Lambda's `State` (GetFunctionConfiguration), a Lambda alias's or an S3 bucket's presence.
 async fn rest_state(client: &AwsClient, target: &Target) -> Result<Option<String>, StepError> {
     let (service, operation, params) = match target.resource_type.as_str() {
-        "lambda_function" => ("lambda", "GetFunctionConfiguration", json!({"FunctionName": target.id})),
+        "lambda_function" => (
+            "lambda",
+            "GetFunctionConfiguration",
+            json!({"FunctionName": target.id}),
+        ),
         "lambda_alias" => {
             // An alias's id is `function:alias`; its ARN ends with both.
             let (function, alias) = target.id.rsplit_once(':').unwrap_or((&target.id, ""));
-            ("lambda", "GetAlias", json!({"FunctionName": function, "Name": alias}))
+            (
+                "lambda",
+                "GetAlias",
+                json!({"FunctionName": function, "Name": alias}),
+            )
         }
         _ => ("s3", "HeadBucket", json!({"Bucket": target.id})),
     };
@@ -364,10 +446,19 @@ async fn rest_state(client: &AwsClient, target: &Target) -> Result<Option<String
         Ok(None) => Ok(None),
         Ok(Some((body, _))) if operation == "GetFunctionConfiguration" => {
             let config: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            Ok(Some(config.get("State").and_then(Value::as_str).unwrap_or("Active").to_owned()))
+            Ok(Some(
+                config
+                    .get("State")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Active")
+                    .to_owned(),
+            ))
         }
         Ok(Some(_)) => Ok(Some(PRESENT.into())),
-        Err(e) => Err(StepError::new(format!("reading the state of {}: {e}", target.id))),
+        Err(e) => Err(StepError::new(format!(
+            "reading the state of {}: {e}",
+            target.id
+        ))),
     }
 }
 
@@ -470,7 +561,10 @@ mod tests {
         let mut step = crate::test_plans::step("s", "f", &[]);
         step.action = "lambda:CreateFunction".into();
         let err = api_for(&step).unwrap_err();
-        assert!(err.0.contains("does not send lambda:CreateFunction"), "{err}");
+        assert!(
+            err.0.contains("does not send lambda:CreateFunction"),
+            "{err}"
+        );
         step.action = "lambda:DeleteFunction".into();
         assert_eq!(api_for(&step).unwrap().protocol, Protocol::RestJson);
         step.action = "s3:PutBucketVersioning".into();

@@ -98,7 +98,10 @@ pub fn preflight(step: &Step, library: Option<&Path>) -> Result<Vec<String>, Ste
         }
         StepKind::Exec => {
             let program = step.argv.first().ok_or_else(|| {
-                StepError::new(format!("step {} has no argv: the plan is malformed", step.id))
+                StepError::new(format!(
+                    "step {} has no argv: the plan is malformed",
+                    step.id
+                ))
             })?;
             let path = find_on_path(program).ok_or_else(|| {
                 StepError::new(format!(
@@ -110,15 +113,24 @@ pub fn preflight(step: &Step, library: Option<&Path>) -> Result<Vec<String>, Ste
         }
         StepKind::Script => {
             let (script, _) = script_bytes(step, library)?;
-            Ok(vec![format!("{} has the pinned SHA-256 {}", script.path, script.sha256)])
+            Ok(vec![format!(
+                "{} has the pinned SHA-256 {}",
+                script.path, script.sha256
+            )])
         }
     }
 }
 
 /// The script's bytes, refused unless they hash as the plan pins them.
-fn script_bytes<'a>(step: &'a Step, library: Option<&Path>) -> Result<(&'a ScriptRef, Vec<u8>), StepError> {
+fn script_bytes<'a>(
+    step: &'a Step,
+    library: Option<&Path>,
+) -> Result<(&'a ScriptRef, Vec<u8>), StepError> {
     let script = step.script.as_ref().ok_or_else(|| {
-        StepError::new(format!("step {} is a script step without a script: the plan is malformed", step.id))
+        StepError::new(format!(
+            "step {} is a script step without a script: the plan is malformed",
+            step.id
+        ))
     })?;
     let library = library.ok_or_else(|| {
         StepError::new(format!(
@@ -127,9 +139,8 @@ fn script_bytes<'a>(step: &'a Step, library: Option<&Path>) -> Result<(&'a Scrip
         ))
     })?;
     let path = library.join(&script.path);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        StepError::new(format!("cannot read the script {}: {e}", path.display()))
-    })?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| StepError::new(format!("cannot read the script {}: {e}", path.display())))?;
     let sha = hex::encode(Sha256::digest(&bytes));
     if sha != script.sha256 {
         return Err(StepError::new(format!(
@@ -167,12 +178,16 @@ impl CommandRunner {
                 let c = &account.credentials;
                 let mut env = vec![
                     ("AWS_ACCESS_KEY_ID".to_owned(), c.access_key_id().to_owned()),
-                    ("AWS_SECRET_ACCESS_KEY".to_owned(), c.secret_access_key().to_owned()),
+                    (
+                        "AWS_SECRET_ACCESS_KEY".to_owned(),
+                        c.secret_access_key().to_owned(),
+                    ),
                 ];
                 if let Some(token) = c.session_token() {
                     env.push(("AWS_SESSION_TOKEN".to_owned(), token.to_owned()));
                 }
-                let program = aws_cli().ok_or_else(|| StepError::new("the AWS CLI is not installed"))?;
+                let program =
+                    aws_cli().ok_or_else(|| StepError::new("the AWS CLI is not installed"))?;
                 Ok(Prepared {
                     program,
                     args: aws_cli_args(step, endpoint.as_deref()),
@@ -181,7 +196,10 @@ impl CommandRunner {
                 })
             }
             StepKind::Exec => {
-                let (program, args) = step.argv.split_first().ok_or_else(|| StepError::new("no argv"))?;
+                let (program, args) = step
+                    .argv
+                    .split_first()
+                    .ok_or_else(|| StepError::new("no argv"))?;
                 Ok(Prepared {
                     program: find_on_path(program).unwrap_or_else(|| PathBuf::from(program)),
                     args: args.to_vec(),
@@ -197,7 +215,9 @@ impl CommandRunner {
                     program: file,
                     args: step.argv.clone(),
                     env: Vec::new(),
-                    record: object(json!({"script": script.path, "sha256": script.sha256, "argv": step.argv})),
+                    record: object(
+                        json!({"script": script.path, "sha256": script.sha256, "argv": step.argv}),
+                    ),
                 })
             }
             StepKind::Aws => Err(StepError::new("an aws step is sent by the aws runner")),
@@ -253,7 +273,12 @@ impl StepRunner for CommandRunner {
 }
 
 /// Runs the child with a clean environment, streaming its output lines as the step's.
-async fn run_child(step: &Step, ctx: &StepContext, prepared: Prepared, home: &Path) -> Result<(), StepError> {
+async fn run_child(
+    step: &Step,
+    ctx: &StepContext,
+    prepared: Prepared,
+    home: &Path,
+) -> Result<(), StepError> {
     let mut command = Command::new(&prepared.program);
     command
         .args(&prepared.args)

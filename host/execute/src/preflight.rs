@@ -9,7 +9,7 @@
 //! - simulates the step's IAM actions on the exact target ARN for the account's principal
 //!   (IAM SimulatePrincipalPolicy): a denial is refused;
 //! - sends an EC2 `aws` step once with `DryRun=true`: `DryRunOperation` passes,
-//!   `UnauthorizedOperation` is refused;
+//!   `UnauthorizedOperation` (or `AccessDenied`) is refused;
 //! - for the other step kinds, checks what they run ([`crate::commands::preflight`]): the
 //!   AWS CLI is installed, the program exists, the script's bytes still hash as pinned.
 
@@ -107,7 +107,11 @@ impl AwsPreflight {
                 principal.arn
             )));
         }
-        Ok(format!("IAM allows {} to {}", principal.arn, needs.join(", ")))
+        Ok(format!(
+            "IAM allows {} to {}",
+            principal.arn,
+            needs.join(", ")
+        ))
     }
 
     /// EC2: the exact call with `DryRun=true`.
@@ -125,7 +129,8 @@ impl AwsPreflight {
             Err(e) if e.code.as_deref() == Some("DryRunOperation") => {
                 Ok(Some(format!("the EC2 dry run of {operation} would succeed")))
             }
-            Err(e) if e.code.as_deref() == Some("UnauthorizedOperation") => Err(StepError::new(
+            // EC2 says UnauthorizedOperation; some endpoints (moto) say AccessDenied.
+            Err(e) if matches!(e.code.as_deref(), Some("UnauthorizedOperation" | "AccessDenied")) => Err(StepError::new(
                 format!(
                     "the EC2 dry run of {operation} on {} is unauthorized: ask for the permission ({})",
                     step.target.id, e.message

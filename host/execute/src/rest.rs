@@ -45,21 +45,99 @@ const fn op(
 
 /// The REST operations the host sends, from botocore 1.44's models.
 pub const REST_OPERATIONS: &[RestOp] = &[
-    op("lambda", "DeleteFunction", "DELETE", "/2015-03-31/functions/{FunctionName}", None),
-    op("lambda", "DeleteFunctionConcurrency", "DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", None),
-    op("lambda", "PublishVersion", "POST", "/2015-03-31/functions/{FunctionName}/versions", None),
-    op("lambda", "PutFunctionConcurrency", "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", None),
-    op("lambda", "UpdateAlias", "PUT", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", None),
-    op("lambda", "UpdateFunctionConfiguration", "PUT", "/2015-03-31/functions/{FunctionName}/configuration", None),
-    op("lambda", "GetFunctionConfiguration", "GET", "/2015-03-31/functions/{FunctionName}/configuration", None),
-    op("lambda", "GetAlias", "GET", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", None),
+    op(
+        "lambda",
+        "DeleteFunction",
+        "DELETE",
+        "/2015-03-31/functions/{FunctionName}",
+        None,
+    ),
+    op(
+        "lambda",
+        "DeleteFunctionConcurrency",
+        "DELETE",
+        "/2017-10-31/functions/{FunctionName}/concurrency",
+        None,
+    ),
+    op(
+        "lambda",
+        "PublishVersion",
+        "POST",
+        "/2015-03-31/functions/{FunctionName}/versions",
+        None,
+    ),
+    op(
+        "lambda",
+        "PutFunctionConcurrency",
+        "PUT",
+        "/2017-10-31/functions/{FunctionName}/concurrency",
+        None,
+    ),
+    op(
+        "lambda",
+        "UpdateAlias",
+        "PUT",
+        "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        None,
+    ),
+    op(
+        "lambda",
+        "UpdateFunctionConfiguration",
+        "PUT",
+        "/2015-03-31/functions/{FunctionName}/configuration",
+        None,
+    ),
+    op(
+        "lambda",
+        "GetFunctionConfiguration",
+        "GET",
+        "/2015-03-31/functions/{FunctionName}/configuration",
+        None,
+    ),
+    op(
+        "lambda",
+        "GetAlias",
+        "GET",
+        "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        None,
+    ),
     op("s3", "DeleteBucket", "DELETE", "/{Bucket}", None),
     op("s3", "HeadBucket", "HEAD", "/{Bucket}", None),
-    op("s3", "PutBucketEncryption", "PUT", "/{Bucket}?encryption", Some("ServerSideEncryptionConfiguration")),
-    op("s3", "PutBucketLifecycleConfiguration", "PUT", "/{Bucket}?lifecycle", Some("LifecycleConfiguration")),
-    op("s3", "PutBucketTagging", "PUT", "/{Bucket}?tagging", Some("Tagging")),
-    op("s3", "PutBucketVersioning", "PUT", "/{Bucket}?versioning", Some("VersioningConfiguration")),
-    op("s3", "PutPublicAccessBlock", "PUT", "/{Bucket}?publicAccessBlock", Some("PublicAccessBlockConfiguration")),
+    op(
+        "s3",
+        "PutBucketEncryption",
+        "PUT",
+        "/{Bucket}?encryption",
+        Some("ServerSideEncryptionConfiguration"),
+    ),
+    op(
+        "s3",
+        "PutBucketLifecycleConfiguration",
+        "PUT",
+        "/{Bucket}?lifecycle",
+        Some("LifecycleConfiguration"),
+    ),
+    op(
+        "s3",
+        "PutBucketTagging",
+        "PUT",
+        "/{Bucket}?tagging",
+        Some("Tagging"),
+    ),
+    op(
+        "s3",
+        "PutBucketVersioning",
+        "PUT",
+        "/{Bucket}?versioning",
+        Some("VersioningConfiguration"),
+    ),
+    op(
+        "s3",
+        "PutPublicAccessBlock",
+        "PUT",
+        "/{Bucket}?publicAccessBlock",
+        Some("PublicAccessBlockConfiguration"),
+    ),
 ];
 
 /// S3 XML lists by member name: (member, element, flattened). A flattened list repeats its
@@ -70,7 +148,11 @@ pub const S3_LISTS: &[(&str, &str, bool)] = &[
     ("TagSet", "Tag", false),
     ("Tags", "Tag", true),
     ("Transitions", "Transition", true),
-    ("NoncurrentVersionTransitions", "NoncurrentVersionTransition", true),
+    (
+        "NoncurrentVersionTransitions",
+        "NoncurrentVersionTransition",
+        true,
+    ),
     ("EncryptionType", "EncryptionType", true),
 ];
 
@@ -94,9 +176,9 @@ pub fn request(op: &RestOp, params: &Map<String, Value>) -> Result<AwsRequest, S
     let mut path = String::new();
     for piece in path_template.split_inclusive(['{', '}']) {
         if let Some(label) = piece.strip_suffix('}') {
-            let value = rest.remove(label).ok_or_else(|| {
-                format!("{} needs the parameter {label}", op.operation)
-            })?;
+            let value = rest
+                .remove(label)
+                .ok_or_else(|| format!("{} needs the parameter {label}", op.operation))?;
             path.push_str(&text(&value));
         } else {
             path.push_str(piece.trim_end_matches('{'));
@@ -126,18 +208,26 @@ pub fn request(op: &RestOp, params: &Map<String, Value>) -> Result<AwsRequest, S
 }
 
 /// S3: the payload member as XML, with a SHA-256 checksum (S3 wants one on these puts).
-fn xml_body(op: &RestOp, mut rest: Map<String, Value>, request: &mut AwsRequest) -> Result<(), String> {
+fn xml_body(
+    op: &RestOp,
+    mut rest: Map<String, Value>,
+    request: &mut AwsRequest,
+) -> Result<(), String> {
     if let Some(payload) = op.payload {
         let value = rest
             .remove(payload)
             .ok_or_else(|| format!("{} needs the parameter {payload}", op.operation))?;
         let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
         xml_element(payload, &value, Some(S3_XMLNS), &mut xml);
-        let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(xml.as_bytes()));
+        let checksum =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(xml.as_bytes()));
         request.headers.extend([
             ("content-type".to_owned(), "application/xml".to_owned()),
             ("x-amz-checksum-sha256".to_owned(), checksum),
-            ("x-amz-sdk-checksum-algorithm".to_owned(), "SHA256".to_owned()),
+            (
+                "x-amz-sdk-checksum-algorithm".to_owned(),
+                "SHA256".to_owned(),
+            ),
         ]);
         request.body = xml.into_bytes();
     }
@@ -266,7 +356,11 @@ mod tests {
     use serde_json::json;
 
     fn build(service: &str, operation: &str, params: Value) -> AwsRequest {
-        request(rest_op(service, operation).unwrap(), params.as_object().unwrap()).unwrap()
+        request(
+            rest_op(service, operation).unwrap(),
+            params.as_object().unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -276,10 +370,17 @@ mod tests {
             "PutFunctionConcurrency",
             json!({"FunctionName": "orders-api", "ReservedConcurrentExecutions": 5}),
         );
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("PUT", "/2017-10-31/functions/orders-api/concurrency"));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("PUT", "/2017-10-31/functions/orders-api/concurrency")
+        );
         let body: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body, json!({"ReservedConcurrentExecutions": 5}));
-        let r = build("lambda", "UpdateAlias", json!({"FunctionName": "f", "Name": "live", "FunctionVersion": "3"}));
+        let r = build(
+            "lambda",
+            "UpdateAlias",
+            json!({"FunctionName": "f", "Name": "live", "FunctionVersion": "3"}),
+        );
         assert_eq!(r.path, "/2015-03-31/functions/f/aliases/live");
         let r = build("lambda", "DeleteFunction", json!({"FunctionName": "f"}));
         assert!(r.body.is_empty() && r.method == "DELETE");
@@ -297,9 +398,16 @@ mod tests {
         assert_eq!(r.query, [("encryption".to_owned(), String::new())]);
         let xml = String::from_utf8(r.body).unwrap();
         assert!(xml.ends_with(r#"<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"#), "{xml}");
-        let r = build("s3", "PutBucketTagging", json!({"Bucket": "b", "Tagging": {"TagSet": [{"Key": "a&b", "Value": "1"}]}}));
+        let r = build(
+            "s3",
+            "PutBucketTagging",
+            json!({"Bucket": "b", "Tagging": {"TagSet": [{"Key": "a&b", "Value": "1"}]}}),
+        );
         let xml = String::from_utf8(r.body).unwrap();
-        assert!(xml.contains("<TagSet><Tag><Key>a&amp;b</Key><Value>1</Value></Tag></TagSet>"), "{xml}");
+        assert!(
+            xml.contains("<TagSet><Tag><Key>a&amp;b</Key><Value>1</Value></Tag></TagSet>"),
+            "{xml}"
+        );
         assert!(r.headers.iter().any(|(k, _)| k == "x-amz-checksum-sha256"));
     }
 

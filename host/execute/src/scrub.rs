@@ -83,9 +83,14 @@ pub fn looks_secret(s: &str) -> bool {
 /// A line of a program's output with every secret-shaped word replaced by [`REDACTED`]
 /// (a line that speaks of a private key or an authorization header goes whole).
 pub fn scrub_line(line: &str) -> String {
-    if ["PRIVATE KEY-----", "Bearer ", "AWS4-HMAC-SHA256", "aws_secret_access_key"]
-        .iter()
-        .any(|marker| line.contains(marker))
+    if [
+        "PRIVATE KEY-----",
+        "Bearer ",
+        "AWS4-HMAC-SHA256",
+        "aws_secret_access_key",
+    ]
+    .iter()
+    .any(|marker| line.contains(marker))
     {
         return REDACTED.into();
     }

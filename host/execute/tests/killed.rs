@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use cloudops_execute::approval::{unix_now, ApprovalBook, DEFAULT_TTL};
 use cloudops_execute::audit::{verify, AuditLog, RunStatus};
 use cloudops_execute::engine::{
-    BoxFuture, Engine, Preflight, RunRequest, Runners, StateReader, StepContext, StepError, StepRunner,
-    Strategy,
+    BoxFuture, Engine, Preflight, RunRequest, Runners, StateReader, StepContext, StepError,
+    StepRunner, Strategy,
 };
 use cloudops_playbook::plan::{
     IamVerdict, Intent, IntentKind, Plan, Risk, RiskLevel, Step, Target,

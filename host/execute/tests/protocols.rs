@@ -33,7 +33,9 @@ fn library_actions() -> BTreeSet<(String, String)> {
 /// A sample ARN of the type, as the scanners write them (ELB's says which kind it is).
 fn arn_of(resource_type: &str) -> String {
     match resource_type {
-        "elb_load_balancer" => "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/app/web/1".into(),
+        "elb_load_balancer" => {
+            "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/app/web/1".into()
+        }
         other => format!("arn:aws:x:us-west-2:123456789012:{other}"),
     }
 }
@@ -125,7 +127,10 @@ fn rest_tables_match_botocore_for_the_librarys_actions() {
         }
         Ok(o) => panic!("{}", String::from_utf8_lossy(&o.stderr)),
         Err(e) => {
-            return skipped(&format!("SKIPPED: {name}: {} cannot run ({e}); scripts/setup installs it", python.display()));
+            return skipped(&format!(
+                "SKIPPED: {name}: {} cannot run ({e}); scripts/setup installs it",
+                python.display()
+            ));
         }
     };
     let mut wrong = Vec::new();
@@ -138,7 +143,9 @@ fn rest_tables_match_botocore_for_the_librarys_actions() {
                     .iter()
                     .find(|o| o.service == service && o.operation == operation)
                 else {
-                    wrong.push(format!("{service}:{operation} has no row in rest::REST_OPERATIONS"));
+                    wrong.push(format!(
+                        "{service}:{operation} has no row in rest::REST_OPERATIONS"
+                    ));
                     continue;
                 };
                 let payload = (!payload.is_empty()).then_some(payload);
@@ -147,7 +154,9 @@ fn rest_tables_match_botocore_for_the_librarys_actions() {
                 }
             }
             ["param", service, operation, param, location] => {
-                let op = REST_OPERATIONS.iter().find(|o| o.service == service && o.operation == operation);
+                let op = REST_OPERATIONS
+                    .iter()
+                    .find(|o| o.service == service && o.operation == operation);
                 let in_uri = op.is_some_and(|o| o.uri.contains(&format!("{{{param}}}")));
                 let ok = match location {
                     "uri" => in_uri,
@@ -161,7 +170,9 @@ fn rest_tables_match_botocore_for_the_librarys_actions() {
             ["list", member, element, flattened] => {
                 let flattened = flattened == "True";
                 if !S3_LISTS.contains(&(member, element, flattened)) {
-                    wrong.push(format!("add to rest::S3_LISTS: (\"{member}\", \"{element}\", {flattened})"));
+                    wrong.push(format!(
+                        "add to rest::S3_LISTS: (\"{member}\", \"{element}\", {flattened})"
+                    ));
                 }
             }
             _ => {}

@@ -681,7 +681,10 @@ impl Checker {
             Some(k) => StepKind::parse(k.as_str()).unwrap_or_else(|| {
                 self.error(
                     k,
-                    format!("unknown step kind `{}`: aws, aws-cli, exec or script", k.as_str()),
+                    format!(
+                        "unknown step kind `{}`: aws, aws-cli, exec or script",
+                        k.as_str()
+                    ),
                 );
                 StepKind::Aws
             }),
@@ -697,7 +700,13 @@ impl Checker {
                 self.error(a, format!("a `{}` step takes no argv: its command comes from action and params (use kind: exec for a program)", kind.as_str()));
             }
         } else if !params.is_empty() {
-            self.error(&step.id, format!("a `{}` step takes no params: pass values in argv", kind.as_str()));
+            self.error(
+                &step.id,
+                format!(
+                    "a `{}` step takes no params: pass values in argv",
+                    kind.as_str()
+                ),
+            );
         }
         if kind == StepKind::Exec && step.argv.is_empty() {
             self.error(&step.id, "an `exec` step needs argv: the program and its arguments, one word per item (no shell)");
@@ -705,7 +714,10 @@ impl Checker {
         let script = match (&step.script, kind) {
             (Some(path), StepKind::Script) => Some(self.script_path(path)),
             (Some(path), _) => {
-                self.error(path, "only a `script` step takes script: add `kind: script`");
+                self.error(
+                    path,
+                    "only a `script` step takes script: add `kind: script`",
+                );
                 None
             }
             (None, StepKind::Script) => {
@@ -722,7 +734,9 @@ impl Checker {
     fn script_path(&mut self, path: &S<String>) -> ScriptRef {
         let bad = path.is_empty()
             || path.starts_with('/')
-            || path.split(['/', '\\']).any(|part| part == ".." || part.is_empty() || part == ".");
+            || path
+                .split(['/', '\\'])
+                .any(|part| part == ".." || part.is_empty() || part == ".");
         let resolved = match self.file.rsplit_once('/') {
             Some((dir, _)) => format!("{dir}/{}", path.as_str()),
             None => path.as_str().to_owned(),

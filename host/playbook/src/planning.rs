@@ -135,7 +135,11 @@ pub fn plan(playbook: &Playbook, selection: Selection<'_>) -> Plan {
         }
         for spec in &playbook.steps {
             let step_params = render_params(&spec.params, target, &params);
-            let argv: Vec<String> = spec.argv.iter().map(|a| a.render(target, &params)).collect();
+            let argv: Vec<String> = spec
+                .argv
+                .iter()
+                .map(|a| a.render(target, &params))
+                .collect();
             let cli = match (&spec.cli, spec.kind) {
                 (Some(t), _) => t.render(target, &params),
                 (None, StepKind::Aws | StepKind::AwsCli) => {
@@ -144,12 +148,21 @@ pub fn plan(playbook: &Playbook, selection: Selection<'_>) -> Plan {
                 (None, StepKind::Exec) => shell_words(&argv),
                 (None, StepKind::Script) => {
                     let path = spec.script.as_ref().map(|s| s.path.clone());
-                    shell_words(&path.into_iter().chain(argv.iter().cloned()).collect::<Vec<_>>())
+                    shell_words(
+                        &path
+                            .into_iter()
+                            .chain(argv.iter().cloned())
+                            .collect::<Vec<_>>(),
+                    )
                 }
             };
             // The state the preconditions admit holds before the run, so it is expected of
             // the first steps only; later steps see what earlier ones made of the target.
-            let expects = spec.depends_on.is_empty().then(|| pre_state(playbook)).flatten();
+            let expects = spec
+                .depends_on
+                .is_empty()
+                .then(|| pre_state(playbook))
+                .flatten();
             let (iam, denial) = verdict(target, spec.iam_actions());
             let step = Step {
                 id: step_id(&spec.id),

@@ -152,20 +152,37 @@ fn step_kinds_are_checked_with_their_place() {
     let e = errors(&with_step(
         "  - id: reboot\n    kind: shell\n    action: ec2:RebootInstances\n    params: {InstanceIds: [\"{params.instance_id}\"]}\n",
     ));
-    assert!(e.iter().any(|d| d.starts_with("ec2/reboot.yaml:16:11:") && d.contains("unknown step kind `shell`")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("ec2/reboot.yaml:16:11:")
+                && d.contains("unknown step kind `shell`")),
+        "{e:#?}"
+    );
     let e = errors(&with_step(
         "  - id: reboot\n    kind: exec\n    action: ec2:RebootInstances\n    params: {InstanceIds: [\"{params.instance_id}\"]}\n",
     ));
     assert!(e.iter().any(|d| d.contains("takes no params")), "{e:#?}");
-    assert!(e.iter().any(|d| d.starts_with("ec2/reboot.yaml:15:9:") && d.contains("needs argv")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("ec2/reboot.yaml:15:9:") && d.contains("needs argv")),
+        "{e:#?}"
+    );
     let e = errors(&with_step(
         "  - id: reboot\n    action: ec2:RebootInstances\n    argv: [\"{params.instance_id}\"]\n",
     ));
-    assert!(e.iter().any(|d| d.starts_with("ec2/reboot.yaml:17:12:") && d.contains("takes no argv")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("ec2/reboot.yaml:17:12:") && d.contains("takes no argv")),
+        "{e:#?}"
+    );
     let e = errors(&with_step(
         "  - id: reboot\n    kind: script\n    action: ec2:RebootInstances\n    script: ../../etc/passwd\n    argv: [\"{params.instance_id}\"]\n",
     ));
-    assert!(e.iter().any(|d| d.starts_with("ec2/reboot.yaml:18:13:") && d.contains("scripts/")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("ec2/reboot.yaml:18:13:") && d.contains("scripts/")),
+        "{e:#?}"
+    );
 }
 
 #[test]
@@ -187,6 +204,12 @@ fn a_library_pins_each_script_and_refuses_a_missing_one() {
     use sha2::Digest;
     assert_eq!(pinned.sha256, hex::encode(sha2::Sha256::digest(&script)));
     let e = Library::from_files([("ec2/reboot.yaml".to_owned(), text.into_bytes())]).unwrap_err();
-    assert!(e[0].message.contains("script `ec2/scripts/reboot.sh` is not in the library"), "{e:?}");
-    assert!(cloudops_playbook::library::is_library_file("ec2/scripts/reboot.sh"));
+    assert!(
+        e[0].message
+            .contains("script `ec2/scripts/reboot.sh` is not in the library"),
+        "{e:?}"
+    );
+    assert!(cloudops_playbook::library::is_library_file(
+        "ec2/scripts/reboot.sh"
+    ));
 }

@@ -68,7 +68,10 @@ fn plans_carry_the_expected_pre_state_and_old_plans_keep_their_id() {
     assert_eq!(expects.any_of, ["available"]);
     assert!(expects.admits("available") && !expects.admits("stopped"));
     let json = serde_json::to_value(&plan).unwrap();
-    assert!(json["steps"][0].get("kind").is_none(), "the default kind is left out");
+    assert!(
+        json["steps"][0].get("kind").is_none(),
+        "the default kind is left out"
+    );
 
     // The same plan as an older host wrote it: no execution fields at all.
     let mut old = plan.clone();

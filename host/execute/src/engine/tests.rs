@@ -557,7 +557,11 @@ async fn events_reach_the_json_lines_sink_and_the_audit_log_in_order() {
 async fn a_preflight_refusal_sends_nothing_and_the_audit_says_why() {
     let s = setup();
     let p = plan(
-        vec![step("a", "db1", &[]), step("b", "db2", &["a"]), step("c", "db3", &[])],
+        vec![
+            step("a", "db1", &[]),
+            step("b", "db2", &["a"]),
+            step("c", "db3", &[]),
+        ],
         RiskLevel::Low,
     );
     let approval = s.book.grant(&p, DEFAULT_TTL, unix_now()).unwrap();
@@ -579,14 +583,20 @@ async fn a_preflight_refusal_sends_nothing_and_the_audit_says_why() {
         strategy: Strategy::Dag,
     };
     let (sink, mut events) = ChannelSink::new();
-    let id = s.engine.start(request, runners, vec![Arc::new(sink)]).unwrap();
+    let id = s
+        .engine
+        .start(request, runners, vec![Arc::new(sink)])
+        .unwrap();
     assert_eq!(s.engine.wait(&id).await, Some(RunOutcome::Failed));
     assert!(runner.log.lock().unwrap().is_empty(), "no step ran");
     let events = drain(&mut events);
     assert!(events.iter().any(|e| matches!(e,
         Event::PreflightRefused { step, reason, .. } if step == "c" && reason.contains("already stopped"))));
     assert_eq!(
-        events.iter().filter(|e| matches!(e, Event::PreflightPassed { .. })).count(),
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::PreflightPassed { .. }))
+            .count(),
         2,
         "every step is checked, so all that stands in the way shows"
     );
@@ -594,5 +604,8 @@ async fn a_preflight_refusal_sends_nothing_and_the_audit_says_why() {
     assert_eq!(summary.runs[0].requests, 0);
     assert_eq!(summary.runs[0].failed, ["c"]);
     let log = std::fs::read_to_string(s.audit.path()).unwrap();
-    assert!(log.contains("db3 is already stopped"), "the audit records the refusal");
+    assert!(
+        log.contains("db3 is already stopped"),
+        "the audit records the refusal"
+    );
 }
