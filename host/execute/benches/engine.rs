@@ -5,6 +5,7 @@
 //!   `StepFinished` (the scope check, the request's audit record, the call, the output and
 //!   end records, each fsynced), p50/p99, and the engine's overhead per step over the bare
 //!   call's p50;
+//! - the audit log's append (lock, write, fsync), which each event and request pays;
 //! - from approval to the first API call: consuming the approval, starting the run (plan,
 //!   approval and start recorded) and the preflight (state read and EC2 dry run), p50/p99 over
 //!   M one-step runs.
@@ -26,7 +27,7 @@ use cloudops_aws::iam::{Principal, PrincipalKind};
 use cloudops_aws::{xml, AwsClient, Credentials, Endpoints, HttpTransport};
 use cloudops_execute::accounts::{Account, Accounts};
 use cloudops_execute::approval::{unix_now, ApprovalBook, DEFAULT_TTL};
-use cloudops_execute::audit::AuditLog;
+use cloudops_execute::audit::{AuditLog, Entry};
 use cloudops_execute::engine::{
     BoxFuture, Engine, RunRequest, Runners, StepContext, StepError, StepRunner, Strategy,
 };
@@ -162,7 +163,31 @@ async fn run(url: &str) {
     for i in 0..m {
         to_first.push(approval_to_first_call(dir.path(), &accounts, &instance, i).await);
     }
+    let appends = audit_appends(n);
     report(&bare, &per_step, wall, n, &to_first);
+    println!(
+        "audit log append (lock, write, fsync; a step makes 4), N={n}: p50 {} p99 {}",
+        ms(pct(&appends, 50.0)),
+        ms(pct(&appends, 99.0))
+    );
+}
+
+/// The audit log's own cost: appending one small record, fsynced, as each event does.
+fn audit_appends(n: usize) -> Vec<Duration> {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(dir.path());
+    (0..n)
+        .map(|i| {
+            let entry = Entry::Event(Event::Output {
+                run: "bench".into(),
+                step: format!("s{i}"),
+                line: "done".into(),
+            });
+            let started = Instant::now();
+            log.append(&entry).unwrap();
+            started.elapsed()
+        })
+        .collect()
 }
 
 fn report(

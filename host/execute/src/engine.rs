@@ -701,7 +701,12 @@ async fn wait_for(
             until: wait.until.clone(),
             elapsed_s: started.elapsed().as_secs(),
         });
-        if state.as_deref() == Some(wait.until.as_str()) {
+        // A deleted resource is not found: that is what waiting for `deleted` waits for.
+        let reached = match state.as_deref() {
+            Some(state) => state == wait.until,
+            None => wait.until == "deleted",
+        };
+        if reached {
             return Ok(true);
         }
         let left = timeout.saturating_sub(started.elapsed());

@@ -65,7 +65,8 @@ impl StateReader for TestStates {
             } else {
                 states[0]
             };
-            Ok(Some(state.to_owned()))
+            // `gone`: the resource is not found any more.
+            Ok((state != "gone").then(|| state.to_owned()))
         })
     }
 }
@@ -242,6 +243,24 @@ async fn a_waiter_polls_until_the_state_is_reached() {
         })
         .collect();
     assert_eq!(progress, ["stopping", "stopping", "stopped"]);
+}
+
+#[tokio::test]
+async fn waiting_for_deleted_ends_when_the_resource_is_not_found() {
+    let s = setup();
+    let mut st = step("delete", "pg-main1", &[]);
+    st.wait = wait("deleted", 5);
+    let runner = Arc::new(TestRunner::default());
+    let states = vec!["deleting", "gone"];
+    let (outcome, _) = run(
+        &s,
+        plan(vec![st], RiskLevel::Low),
+        Strategy::Serial,
+        runner,
+        states,
+    )
+    .await;
+    assert_eq!(outcome, RunOutcome::Succeeded);
 }
 
 #[tokio::test]
