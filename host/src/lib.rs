@@ -4,7 +4,7 @@
 //! untrusted WebAssembly components ([`plugin`]) that describe requests and parse
 //! responses; the host checks every request against the plugin's manifest, signs and
 //! sends it ([`aws`]), and collects what the plugin finds ([`resource`], [`scan`]) into the
-//! local estate ([`estate`], [`store`], [`search`]).
+//! local estate ([`estate`], [`store`], [`search`]), which [`backup`] backs up and restores.
 //!
 //! This crate only re-exports the host crates (see host/README.md for their layers) and
 //! reads the config file ([`config`]). It depends on neither the demo nor the CLI's crates.
@@ -13,6 +13,7 @@
 pub mod config;
 
 pub use cloudops_aws as aws;
+pub use cloudops_backup as backup;
 pub use cloudops_core::{lexical, paths, resource, AccountName};
 pub use cloudops_estate::{embed, estate, search, store};
 pub use cloudops_plugin_host as plugin;

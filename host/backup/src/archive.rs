@@ -14,7 +14,9 @@
 //! (1 byte: 1 for the final chunk, else 0)` and the SHA-256 of the magic line and header as
 //! associated data. So a chunk cannot be reordered, dropped, duplicated or moved to another
 //! archive, the header cannot be edited, and an archive cut anywhere, even between two chunks,
-//! does not open: its last chunk was not sealed as the final one.
+//! does not open: its last chunk was not sealed as the final one. The header also records the
+//! payload's length, so a cut is reported as a truncation (with where the archive ends), and
+//! an archive of the right length that does not authenticate as an alteration.
 
 use std::io::{self, Read, Write};
 
@@ -54,6 +56,8 @@ pub struct Header {
     pub nonce_prefix: String,
     /// Plaintext bytes per chunk.
     pub chunk_size: u64,
+    /// Plaintext bytes of the payload (all chunks).
+    pub payload_bytes: u64,
     /// What it holds, for `cloudops backup list`.
     pub summary: Summary,
 }
@@ -72,14 +76,18 @@ pub struct Writer<W: Write> {
     counter: u32,
     buf: Vec<u8>,
     written: u64,
+    payload: u64,
+    promised: u64,
 }
 
 impl<W: Write> Writer<W> {
-    /// Writes the header (with a fresh data key sealed by `sealer`) and returns the writer.
+    /// Writes the header (with a fresh data key sealed by `sealer`) and returns the writer,
+    /// which must then be given exactly `payload_bytes` bytes.
     pub fn new(
         mut out: W,
         sealer: &Sealer,
         created_at: i64,
+        payload_bytes: u64,
         summary: Summary,
     ) -> io::Result<Self> {
         let data_key = Zeroizing::new({
@@ -98,6 +106,7 @@ impl<W: Write> Writer<W> {
             sealed_data_key: sealer.seal(&data_key[..], &data_key_aad(&nonce_prefix)),
             nonce_prefix,
             chunk_size: CHUNK as u64,
+            payload_bytes,
             summary,
         };
         let json = serde_json::to_vec(&header).expect("a header is always JSON");
@@ -113,6 +122,8 @@ impl<W: Write> Writer<W> {
             counter: 0,
             buf: Vec::with_capacity(CHUNK),
             written: head.len() as u64,
+            payload: 0,
+            promised: payload_bytes,
         })
     }
 
@@ -139,6 +150,12 @@ impl<W: Write> Writer<W> {
 
     /// Seals the final chunk, flushes, and returns the output and the archive's size.
     pub fn finish(mut self) -> io::Result<(W, u64)> {
+        if self.payload != self.promised {
+            return Err(io::Error::other(format!(
+                "the payload is {} bytes, the header promised {}",
+                self.payload, self.promised
+            )));
+        }
         self.seal_chunk(true)?;
         self.out.flush()?;
         Ok((self.out, self.written))
@@ -153,6 +170,7 @@ impl<W: Write> Write for Writer<W> {
         }
         let n = data.len().min(CHUNK - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
+        self.payload += n as u64;
         Ok(n)
     }
 
@@ -236,8 +254,11 @@ pub struct Reader<R: Read> {
     counter: u32,
     plain: Vec<u8>,
     pos: usize,
-    /// A byte read ahead to learn whether the chunk before it was the last.
-    peeked: Option<u8>,
+    /// Chunks in the archive, from the header's payload length.
+    chunks: u64,
+    /// Bytes of the archive read so far, and how long it should be.
+    offset: u64,
+    expected: u64,
     done: bool,
     /// The header, as read.
     pub header: Header,
@@ -264,6 +285,11 @@ impl<R: Read> Reader<R> {
                     other => BackupError::Corrupt(format!("its sealed data key: {other}")),
                 })?,
         );
+        let chunks = header.payload_bytes.div_ceil(CHUNK as u64).max(1);
+        if chunks > u32::MAX as u64 {
+            return Err(BackupError::Corrupt("its payload length is impossible".to_owned()));
+        }
+        let expected = head.len() as u64 + header.payload_bytes + chunks * TAG as u64;
         let mut prefix = [0u8; PREFIX];
         if data_key.len() != KEY_LEN
             || hex::decode_to_slice(&header.nonce_prefix, &mut prefix).is_err()
@@ -280,7 +306,9 @@ impl<R: Read> Reader<R> {
             counter: 0,
             plain: Vec::new(),
             pos: 0,
-            peeked: None,
+            chunks,
+            offset: head.len() as u64,
+            expected,
             done: false,
             header,
         })
@@ -291,61 +319,44 @@ impl<R: Read> Reader<R> {
         if self.done {
             return Ok(false);
         }
-        let mut sealed = vec![0u8; CHUNK + TAG];
-        let mut got = 0;
-        if let Some(b) = self.peeked.take() {
-            sealed[0] = b;
-            got = 1;
-        }
-        got += read_full(&mut self.input, &mut sealed[got..])
-            .map_err(BackupError::read("a chunk"))?;
-        let last = if got < sealed.len() {
-            true
-        } else {
-            let mut one = [0u8; 1];
-            match read_full(&mut self.input, &mut one).map_err(BackupError::read("a chunk"))? {
-                0 => true,
-                _ => {
-                    self.peeked = Some(one[0]);
-                    false
-                }
-            }
-        };
         let chunk = self.counter;
-        if got < TAG {
+        let last = chunk as u64 + 1 == self.chunks;
+        let plain_len = if last {
+            self.header.payload_bytes - (self.chunks - 1) * CHUNK as u64
+        } else {
+            CHUNK as u64
+        };
+        let mut sealed = vec![0u8; plain_len as usize + TAG];
+        let got = read_full(&mut self.input, &mut sealed).map_err(BackupError::read("a chunk"))?;
+        self.offset += got as u64;
+        if got < sealed.len() {
             return Err(BackupError::Truncated(format!(
-                "it ends {got} bytes into chunk {chunk}, before a whole authentication tag"
+                "it ends at byte {} of {}, in chunk {chunk} of {}",
+                self.offset, self.expected, self.chunks
             )));
         }
-        sealed.truncate(got);
-        let open = |last: bool| {
-            self.cipher.decrypt(
-                Nonce::from_slice(&nonce(&self.prefix, chunk, last)),
-                Payload {
-                    msg: &sealed,
-                    aad: &self.aad,
-                },
-            )
-        };
-        self.plain = match open(last) {
-            Ok(plain) => plain,
-            // Sealed as a middle chunk but nothing follows: the rest was cut off.
-            Err(_) if last && open(false).is_ok() => {
-                return Err(BackupError::Truncated(format!(
-                    "it ends after chunk {chunk}, which is not the final one"
-                )))
+        let plain = self.cipher.decrypt(
+            Nonce::from_slice(&nonce(&self.prefix, chunk, last)),
+            Payload {
+                msg: &sealed,
+                aad: &self.aad,
+            },
+        );
+        self.plain = plain.map_err(|_| {
+            BackupError::Tampered(format!(
+                "chunk {chunk} of {} does not authenticate",
+                self.chunks
+            ))
+        })?;
+        if last {
+            let mut one = [0u8; 1];
+            if read_full(&mut self.input, &mut one).map_err(BackupError::read("its end"))? > 0 {
+                return Err(BackupError::Corrupt(format!(
+                    "bytes follow its final chunk (it should end at byte {})",
+                    self.expected
+                )));
             }
-            Err(_) if last && got < CHUNK + TAG => {
-                return Err(BackupError::Tampered(format!(
-                    "its last chunk ({chunk}) does not authenticate: it was altered or cut off"
-                )))
-            }
-            Err(_) => {
-                return Err(BackupError::Tampered(format!(
-                    "chunk {chunk} does not authenticate: the archive was altered"
-                )))
-            }
-        };
+        }
         self.pos = 0;
         self.done = last;
         self.counter = self.counter.wrapping_add(1);
@@ -359,14 +370,9 @@ impl<R: Read> Reader<R> {
                 "it holds more data than its manifest lists".to_owned(),
             ));
         }
-        if self.next_chunk()? && !self.plain.is_empty() {
+        if self.next_chunk()? && !self.plain.is_empty() || !self.done {
             return Err(BackupError::Corrupt(
                 "it holds more data than its manifest lists".to_owned(),
-            ));
-        }
-        if !self.done {
-            return Err(BackupError::Truncated(
-                "its final chunk is missing".to_owned(),
             ));
         }
         Ok(())

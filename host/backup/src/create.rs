@@ -148,8 +148,10 @@ fn write_archive(
 ) -> Result<u64, BackupError> {
     let file = crate::fsutil::create_private_file(tmp)?;
     let out = BufWriter::with_capacity(1 << 20, file);
-    let mut writer = Writer::new(out, sealer, now, summary).map_err(BackupError::io(tmp))?;
     let json = serde_json::to_vec(manifest).expect("a manifest is always JSON");
+    let payload = 8 + json.len() as u64 + manifest.parts.iter().map(Part::stored).sum::<u64>();
+    let mut writer =
+        Writer::new(out, sealer, now, payload, summary).map_err(BackupError::io(tmp))?;
     writer
         .write_all(&(json.len() as u64).to_be_bytes())
         .and_then(|()| writer.write_all(&json))

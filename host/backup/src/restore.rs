@@ -415,8 +415,14 @@ fn recover_locked(data_dir: &Path) -> Result<Option<String>, BackupError> {
             restoring.push(entry.path());
         } else if rest.starts_with(".before-restore-") {
             before.push(entry.path());
-        } else if rest.starts_with(".download-") {
-            downloads.push(entry.path());
+        } else if let Some(pid) = rest.strip_prefix(".download-") {
+            // A download of a restore that is still running is its process's own.
+            let running = pid.parse::<u32>().is_ok_and(|pid| {
+                pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+            });
+            if !running {
+                downloads.push(entry.path());
+            }
         }
     }
     if restoring.is_empty() && before.is_empty() && downloads.is_empty() {
