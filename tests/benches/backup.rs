@@ -63,7 +63,10 @@ async fn run() {
 
     let started = Instant::now();
     backup::verify(&created.path, &sealer).unwrap();
-    println!("verify:          {:>8.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "verify:          {:>8.2} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let target = root.path().join("restored");
     let (key, _) = KeyStore::new(&data)
@@ -112,7 +115,14 @@ async fn synced_data_dir(data: &Path) -> Sealer {
         .map(|n| load_plugin(n, Limits::default()).unwrap())
         .collect();
     let started = Instant::now();
-    let report = sync::sync(accounts, plugins, estate.clone(), SyncOptions::default(), Arc::new(|_| {})).await;
+    let report = sync::sync(
+        accounts,
+        plugins,
+        estate.clone(),
+        SyncOptions::default(),
+        Arc::new(|_| {}),
+    )
+    .await;
     estate.store().publish().unwrap();
     let found: usize = report.scopes.iter().map(|s| s.found).sum();
     println!(

@@ -142,9 +142,10 @@ impl<W: Write> Writer<W> {
         self.out.write_all(&sealed)?;
         self.written += sealed.len() as u64;
         self.buf.clear();
-        self.counter = self.counter.checked_add(1).ok_or_else(|| {
-            io::Error::other("the archive would exceed 2^32 chunks (4 PiB)")
-        })?;
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or_else(|| io::Error::other("the archive would exceed 2^32 chunks (4 PiB)"))?;
         Ok(())
     }
 
@@ -192,14 +193,18 @@ pub fn read_header(input: &mut impl Read) -> Result<(Header, Vec<u8>), BackupErr
     let mut magic = vec![0u8; MAGIC.len()];
     let got = read_full(input, &mut magic).map_err(BackupError::read("its first line"))?;
     if got < MAGIC.len() && MAGIC.starts_with(&magic[..got]) {
-        return Err(BackupError::Truncated("it ends inside its first line".to_owned()));
+        return Err(BackupError::Truncated(
+            "it ends inside its first line".to_owned(),
+        ));
     }
     if magic != MAGIC {
         return Err(BackupError::NotAnArchive);
     }
     let mut len = [0u8; 4];
     if read_full(input, &mut len).map_err(BackupError::read("its header"))? < 4 {
-        return Err(BackupError::Truncated("it ends inside its header".to_owned()));
+        return Err(BackupError::Truncated(
+            "it ends inside its header".to_owned(),
+        ));
     }
     let len = u32::from_be_bytes(len);
     if len > MAX_HEADER {
@@ -209,7 +214,9 @@ pub fn read_header(input: &mut impl Read) -> Result<(Header, Vec<u8>), BackupErr
     }
     let mut json = vec![0u8; len as usize];
     if read_full(input, &mut json).map_err(BackupError::read("its header"))? < json.len() {
-        return Err(BackupError::Truncated("it ends inside its header".to_owned()));
+        return Err(BackupError::Truncated(
+            "it ends inside its header".to_owned(),
+        ));
     }
     let header: Header = serde_json::from_slice(&json)
         .map_err(|e| BackupError::Corrupt(format!("its header does not parse: {e}")))?;
@@ -287,7 +294,9 @@ impl<R: Read> Reader<R> {
         );
         let chunks = header.payload_bytes.div_ceil(CHUNK as u64).max(1);
         if chunks > u32::MAX as u64 {
-            return Err(BackupError::Corrupt("its payload length is impossible".to_owned()));
+            return Err(BackupError::Corrupt(
+                "its payload length is impossible".to_owned(),
+            ));
         }
         let expected = head.len() as u64 + header.payload_bytes + chunks * TAG as u64;
         let mut prefix = [0u8; PREFIX];

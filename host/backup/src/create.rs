@@ -116,11 +116,7 @@ fn create_once(
                 .to_owned(),
         });
     }
-    let tmp = out_dir.join(format!(
-        ".{}.{}.tmp",
-        archive_name(now),
-        std::process::id()
-    ));
+    let tmp = out_dir.join(format!(".{}.{}.tmp", archive_name(now), std::process::id()));
     let written = write_archive(&tmp, &sources, &manifest, sealer, now, summary);
     let size = match written {
         Ok(size) => size,
@@ -163,7 +159,9 @@ fn write_archive(
         }
     }
     let (out, size) = writer.finish().map_err(BackupError::io(tmp))?;
-    let file = out.into_inner().map_err(|e| BackupError::io(tmp)(e.into_error()))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| BackupError::io(tmp)(e.into_error()))?;
     file.sync_all().map_err(BackupError::io(tmp))?;
     Ok(size)
 }

@@ -66,7 +66,9 @@ const FORMAT: &str = "cloudops-estate-key";
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
     /// The passphrase does not open the file (or the file was altered).
-    #[error("the passphrase does not open this key file (wrong passphrase, or the file was altered)")]
+    #[error(
+        "the passphrase does not open this key file (wrong passphrase, or the file was altered)"
+    )]
     WrongPassphrase,
     /// The file is not an exported estate key.
     #[error("this is not a cloudops key export ({0})")]
@@ -157,7 +159,9 @@ pub fn import(
     );
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     if opened.len() != KEY_LEN {
-        return Err(KeyFileError::Malformed("the key is not 32 bytes".to_owned()));
+        return Err(KeyFileError::Malformed(
+            "the key is not 32 bytes".to_owned(),
+        ));
     }
     key.copy_from_slice(&opened);
     let id = Sealer::from_key(&key).key_id().to_owned();

@@ -61,7 +61,9 @@ pub fn archive_name(t: i64) -> String {
 /// The time in a backup's file name (or object key); `None` for other names.
 pub fn time_of(name: &str) -> Option<i64> {
     let name = name.rsplit('/').next().unwrap_or(name);
-    let stamp = name.strip_prefix("cloudops-backup-")?.strip_suffix(".cbk")?;
+    let stamp = name
+        .strip_prefix("cloudops-backup-")?
+        .strip_suffix(".cbk")?;
     chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ")
         .ok()
         .map(|t| t.and_utc().timestamp())
@@ -103,13 +105,17 @@ pub enum BackupError {
     #[error("this backup is damaged ({0}); nothing was changed: use another backup")]
     Corrupt(String),
     /// A part of the data dir changed while it was being read, three times in a row.
-    #[error("{0} kept changing while it was backed up (a sync publishing twice?); run the backup again")]
+    #[error(
+        "{0} kept changing while it was backed up (a sync publishing twice?); run the backup again"
+    )]
     Changed(String),
     /// The store could not be read.
     #[error("the store: {0}")]
     Store(String),
     /// A sync or another restore is using the data dir.
-    #[error("a sync or another restore is using the data dir; wait for it to finish, then restore")]
+    #[error(
+        "a sync or another restore is using the data dir; wait for it to finish, then restore"
+    )]
     Busy,
     /// A passphrase-wrapped key file problem.
     #[error(transparent)]

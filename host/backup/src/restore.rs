@@ -83,7 +83,11 @@ pub fn restore(
     let fresh = parent.join(format!("{name}.restoring-{now}"));
     remove_tree(&fresh).map_err(BackupError::io(&fresh))?;
     create_private_dir(&fresh)?;
-    tracing::info!("restore: unpacking {} into {}", archive.display(), fresh.display());
+    tracing::info!(
+        "restore: unpacking {} into {}",
+        archive.display(),
+        fresh.display()
+    );
     let unpacked = unpack(archive, sealer, &fresh).and_then(|(manifest, config_bytes)| {
         rebuild_live_store(&fresh, &manifest)?;
         carry_over(data_dir, &fresh)?;
@@ -99,7 +103,11 @@ pub fn restore(
     write_marker(&fresh)?;
     sync_dir(&parent);
     tracing::info!("restore: verified; swapping it in");
-    swap(data_dir, &fresh, &parent.join(format!("{name}.before-restore-{now}")))?;
+    swap(
+        data_dir,
+        &fresh,
+        &parent.join(format!("{name}.before-restore-{now}")),
+    )?;
     let config = match (config_bytes, config) {
         (Some(bytes), Some(path)) => Some(restore_config(&bytes, path, now)?),
         _ => None,
@@ -144,7 +152,10 @@ fn split(data_dir: &Path) -> Result<(PathBuf, String), BackupError> {
 /// A sync (the store's writer lock, or the run marker held by a live process) would write
 /// into the folder being replaced.
 fn refuse_if_busy(data_dir: &Path) -> Result<(), BackupError> {
-    for lock in [data_dir.join("store/.lock"), data_dir.join("sync-running.json")] {
+    for lock in [
+        data_dir.join("store/.lock"),
+        data_dir.join("sync-running.json"),
+    ] {
         let Ok(file) = fs::File::open(&lock) else {
             continue;
         };
@@ -232,8 +243,7 @@ fn read_manifest(reader: &mut Reader<impl Read>) -> Result<Manifest, BackupError
     reader.read_exact_checked(&mut json)?;
     let manifest: Manifest = serde_json::from_slice(&json)
         .map_err(|e| BackupError::Corrupt(format!("its manifest does not parse: {e}")))?;
-    if manifest.key_id != reader.header.key_id || manifest.created_at != reader.header.created_at
-    {
+    if manifest.key_id != reader.header.key_id || manifest.created_at != reader.header.created_at {
         return Err(BackupError::Corrupt(
             "its manifest and header disagree on the key or the time".to_owned(),
         ));
@@ -279,17 +289,15 @@ fn check_digest(part: &Part, hasher: Sha256) -> Result<(), BackupError> {
 fn check_part(part: &Part) -> Result<(), BackupError> {
     let bad = |why: &str| Err(BackupError::Corrupt(format!("part `{}` {why}", part.path)));
     let path = Path::new(&part.path);
-    if part.path.is_empty()
-        || !path
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-    {
+    if part.path.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
         return bad("is not a plain relative path");
     }
     let top = part.path.split('/').next().unwrap_or_default();
     let allowed = part.path == CONFIG_PART
         || HELD.contains(&top)
-        || part.path.starts_with(&format!("store/{}/gen-", published::PUBLISHED_DIR));
+        || part
+            .path
+            .starts_with(&format!("store/{}/gen-", published::PUBLISHED_DIR));
     if !allowed {
         return bad("is not something a backup holds");
     }
@@ -315,8 +323,11 @@ fn rebuild_live_store(fresh: &Path, manifest: &Manifest) -> Result<(), BackupErr
     let store = fresh.join("store");
     let gen_dir = store.join(published::PUBLISHED_DIR).join(generation);
     let io = BackupError::io(&store);
-    fs::write(store.join(published::PUBLISHED_DIR).join("CURRENT"), generation)
-        .map_err(&io)?;
+    fs::write(
+        store.join(published::PUBLISHED_DIR).join("CURRENT"),
+        generation,
+    )
+    .map_err(&io)?;
     for collection in Collection::ALL {
         let from = gen_dir.join(collection.name());
         if from.is_dir() {
@@ -430,7 +441,10 @@ fn recover_locked(data_dir: &Path) -> Result<Option<String>, BackupError> {
     }
     let mut said = Vec::new();
     let data_exists = fs::symlink_metadata(data_dir).is_ok();
-    let complete = restoring.iter().find(|d| d.join(COMPLETE).exists()).cloned();
+    let complete = restoring
+        .iter()
+        .find(|d| d.join(COMPLETE).exists())
+        .cloned();
     if !data_exists {
         if let Some(done) = &complete {
             // Killed between the two renames: the restored folder is whole.

@@ -173,10 +173,7 @@ impl Bucket {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            headers: vec![(
-                "x-amz-expected-bucket-owner".to_owned(),
-                self.owner.clone(),
-            )],
+            headers: vec![("x-amz-expected-bucket-owner".to_owned(), self.owner.clone())],
             body: Vec::new(),
         }
     }
@@ -336,14 +333,15 @@ impl Bucket {
         let mut objects = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut query = vec![("list-type", "2"), ("prefix", self.location.prefix.as_str())];
+            let mut query = vec![
+                ("list-type", "2"),
+                ("prefix", self.location.prefix.as_str()),
+            ];
             if let Some(t) = &token {
                 query.push(("continuation-token", t));
             }
             let request = self.request("GET", "", &query);
-            let answer = self
-                .call("ListObjectsV2", "", request, 16 << 20)
-                .await?;
+            let answer = self.call("ListObjectsV2", "", request, 16 << 20).await?;
             let keys = xml::texts(&answer.body, "Key");
             let sizes = xml::texts(&answer.body, "Size");
             for (key, size) in keys.into_iter().zip(sizes) {
@@ -402,7 +400,11 @@ impl Bucket {
             if body.len() as u64 != end - at + 1 {
                 return Err(S3Error::Malformed {
                     operation: "GetObject",
-                    message: format!("{key}: asked for {} bytes, got {}", end - at + 1, body.len()),
+                    message: format!(
+                        "{key}: asked for {} bytes, got {}",
+                        end - at + 1,
+                        body.len()
+                    ),
                 });
             }
             out.seek(SeekFrom::Start(at))
@@ -416,9 +418,14 @@ impl Bucket {
 
     /// Deletes the object at `key`.
     pub async fn delete(&self, key: &str) -> Result<(), S3Error> {
-        self.call("DeleteObject", key, self.request("DELETE", key, &[]), 1 << 20)
-            .await
-            .map(drop)
+        self.call(
+            "DeleteObject",
+            key,
+            self.request("DELETE", key, &[]),
+            1 << 20,
+        )
+        .await
+        .map(drop)
     }
 
     /// Deletes the backups older than [`S3_DAYS`] at `now` (the newest is always kept);
@@ -461,9 +468,7 @@ impl Bucket {
                 .into_iter()
                 .filter(|r| !r.contains(&format!("<ID>{RULE_ID}</ID>")))
                 .collect(),
-            Err(S3Error::Aws { code, .. }) if code == "NoSuchLifecycleConfiguration" => {
-                Vec::new()
-            }
+            Err(S3Error::Aws { code, .. }) if code == "NoSuchLifecycleConfiguration" => Vec::new(),
             Err(e) => return Err(e),
         };
         let body = format!(

@@ -29,7 +29,14 @@ fn fixture(plugin_bytes: usize) -> Fixture {
     let sealer = common::data_dir(&source, plugin_bytes);
     let config = tmp.path().join("config.toml");
     std::fs::write(&config, "[backup]\ns3 = \"s3://b/p\"\n").unwrap();
-    let created = create(&source, Some(&config), &sealer, &tmp.path().join("out"), NOW).unwrap();
+    let created = create(
+        &source,
+        Some(&config),
+        &sealer,
+        &tmp.path().join("out"),
+        NOW,
+    )
+    .unwrap();
     Fixture {
         source,
         sealer,
@@ -81,7 +88,11 @@ fn a_restore_brings_back_the_store_the_audit_log_and_the_files_exactly() {
         })
         .unwrap();
     assert!(audit::verify(&data.join("audit.jsonl")).is_ok());
-    for file in ["sync-status.json", "trusted-plugins.toml", "plugins/ec2/scanner.wasm"] {
+    for file in [
+        "sync-status.json",
+        "trusted-plugins.toml",
+        "plugins/ec2/scanner.wasm",
+    ] {
         assert_eq!(
             std::fs::read(data.join(file)).unwrap(),
             std::fs::read(f.source.join(file)).unwrap(),
@@ -91,7 +102,10 @@ fn a_restore_brings_back_the_store_the_audit_log_and_the_files_exactly() {
     // Machine-local state is not in a backup.
     assert!(!data.join("approvals.json").exists());
     assert!(data.join("keys/estate.key").exists(), "the key stays");
-    assert_eq!(restored.config, Some(ConfigOutcome::Written(config.clone())));
+    assert_eq!(
+        restored.config,
+        Some(ConfigOutcome::Written(config.clone()))
+    );
     assert_eq!(
         std::fs::read(&config).unwrap(),
         std::fs::read(&f.config).unwrap()
@@ -172,18 +186,31 @@ fn a_truncated_archive_is_refused_as_truncated_wherever_it_ends() {
     let head = header_len(&bytes);
     let dir = tempfile::tempdir().unwrap();
     // Inside the magic line, the header, a chunk, exactly between two chunks, in the last tag.
-    for cut in [5, head - 1, head, head + 7, head + CHUNK + 16, bytes.len() - 1] {
+    for cut in [
+        5,
+        head - 1,
+        head,
+        head + 7,
+        head + CHUNK + 16,
+        bytes.len() - 1,
+    ] {
         let path = dir.path().join(format!("cut-{cut}.cbk"));
         std::fs::write(&path, &bytes[..cut]).unwrap();
         let err = refused(&f, &path, &f.sealer);
-        assert!(matches!(err, BackupError::Truncated(_)), "cut at {cut}: {err}");
+        assert!(
+            matches!(err, BackupError::Truncated(_)),
+            "cut at {cut}: {err}"
+        );
         assert!(verify(&path, &f.sealer).is_err());
     }
     assert!(verify(&f.archive, &f.sealer).is_ok());
     // Bytes after the end are refused too.
     let path = dir.path().join("longer.cbk");
     std::fs::write(&path, [&bytes[..], b"x"].concat()).unwrap();
-    assert!(matches!(refused(&f, &path, &f.sealer), BackupError::Corrupt(_)));
+    assert!(matches!(
+        refused(&f, &path, &f.sealer),
+        BackupError::Corrupt(_)
+    ));
 }
 
 #[test]

@@ -32,7 +32,10 @@ fn local_backups_are_taken_once_a_day_and_kept_seven_days() {
         .map(|b| (now - b.created_at) / DAY)
         .collect();
     assert_eq!(ages, vec![7, 6, 5, 4, 3, 2, 1, 0], "kept 7 days: {ages:?}");
-    assert!(!due(&dir, now), "taken within the last {AUTO_INTERVAL_SECS} s");
+    assert!(
+        !due(&dir, now),
+        "taken within the last {AUTO_INTERVAL_SECS} s"
+    );
 
     // A month without syncs: everything older than 7 days goes, except the newest.
     let later = now + 30 * DAY;

@@ -91,7 +91,11 @@ async fn a_large_backup_goes_up_in_parts_encrypted_and_comes_back_whole() {
             .unwrap_or_default()
     };
     assert_eq!(header("x-amz-server-side-encryption"), "AES256");
-    assert!(header("etag").trim_matches('"').ends_with("-3"), "{}", header("etag"));
+    assert!(
+        header("etag").trim_matches('"').ends_with("-3"),
+        "{}",
+        header("etag")
+    );
 
     let listed = bucket.list().await.unwrap();
     assert_eq!(listed.len(), 1);
@@ -126,7 +130,11 @@ async fn a_truncated_upload_is_refused_on_restore() {
         headers: Vec::new(),
         body: bytes[..bytes.len() / 2].to_vec(),
     };
-    assert!(client.send(&put, REGION, 1 << 20).await.unwrap().is_success());
+    assert!(client
+        .send(&put, REGION, 1 << 20)
+        .await
+        .unwrap()
+        .is_success());
     let back = tmp.path().join("back.cbk");
     bucket.download(&key, &back).await.unwrap();
     let err = verify(&back, &sealer).unwrap_err();

@@ -38,8 +38,15 @@ impl Lab {
         let emulator = start_emulator().await;
         seed_estate(&emulator, &estate(), |_| {}).await.unwrap();
         // The backup bucket belongs to the default credentials' account.
-        s3_call(&emulator.demo_client(), "us-east-1", "PUT", &format!("/{BUCKET}"), None, "")
-            .await;
+        s3_call(
+            &emulator.demo_client(),
+            "us-east-1",
+            "PUT",
+            &format!("/{BUCKET}"),
+            None,
+            "",
+        )
+        .await;
         let root = tempfile::tempdir().unwrap();
         let config = root.path().join("config.toml");
         std::fs::write(
@@ -108,13 +115,23 @@ impl Lab {
         let mut seen = BTreeMap::new();
         for q in QUERIES {
             let out = self.run_in(&self.data(), &["search", q, "--json"]).await;
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            seen.insert(q.to_owned(), String::from_utf8_lossy(&out.stdout).into_owned());
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            seen.insert(
+                q.to_owned(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            );
         }
         let verified = audit::verify(&self.data().join("audit.jsonl")).unwrap();
         seen.insert("audit verify".into(), format!("{verified:?}"));
         let status = self.run_in(&self.data(), &["status", "--json"]).await;
-        seen.insert("status".into(), String::from_utf8_lossy(&status.stdout).into_owned());
+        seen.insert(
+            "status".into(),
+            String::from_utf8_lossy(&status.stdout).into_owned(),
+        );
         seen
     }
 }
@@ -143,7 +160,10 @@ fn estate() -> demo::EstateFile {
 /// Neither the estate key, nor the passphrase, nor the AWS secret appears in `text`.
 fn assert_no_secrets(text: &str, data: &Path) {
     assert!(!text.contains(PASSPHRASE), "passphrase in: {text}");
-    assert!(!text.contains(demo::DEMO_SECRET_KEY), "AWS secret in: {text}");
+    assert!(
+        !text.contains(demo::DEMO_SECRET_KEY),
+        "AWS secret in: {text}"
+    );
     if let Ok(key) = std::fs::read_to_string(data.join("keys/estate.key")) {
         assert!(!text.contains(key.trim()), "estate key in: {text}");
     }
@@ -165,7 +185,10 @@ async fn an_estate_backed_up_to_s3_comes_back_after_its_data_dir_is_deleted() {
     let synced = lab.ok(&["sync"]).await;
     // The first sync of the day takes the daily backup, locally and to S3.
     let daily = uploaded(&synced);
-    assert!(daily.starts_with(&format!("s3://{BUCKET}/laptop/cloudops-backup-")), "{synced}");
+    assert!(
+        daily.starts_with(&format!("s3://{BUCKET}/laptop/cloudops-backup-")),
+        "{synced}"
+    );
     let log = AuditLog::open(&lab.data());
     for n in 0..3 {
         log.append(&Entry::Principal {
@@ -189,22 +212,38 @@ async fn an_estate_backed_up_to_s3_comes_back_after_its_data_dir_is_deleted() {
         .collect();
     assert_eq!(s3_rows.len(), 2, "{listed}");
     let size = s3_rows[1]["size"].as_u64().unwrap();
-    assert!(size > 5 << 20, "{size} bytes: the upload must be multipart at 5 MiB");
-    assert!(s3_rows[1]["holds"].as_str().unwrap().contains("3 audit records"));
+    assert!(
+        size > 5 << 20,
+        "{size} bytes: the upload must be multipart at 5 MiB"
+    );
+    assert!(s3_rows[1]["holds"]
+        .as_str()
+        .unwrap()
+        .contains("3 audit records"));
 
     let before = lab.observe().await;
     let key_file = lab.root.path().join("estate-key.json");
     lab.ok(&["key", "export", key_file.to_str().unwrap()]).await;
     let key_text = std::fs::read_to_string(&key_file).unwrap();
     let key_hex = std::fs::read_to_string(lab.data().join("keys/estate.key")).unwrap();
-    assert!(!key_text.contains(key_hex.trim()), "the export holds the key in the clear");
+    assert!(
+        !key_text.contains(key_hex.trim()),
+        "the export holds the key in the clear"
+    );
 
     std::fs::remove_dir_all(lab.data()).unwrap();
     lab.ok(&["key", "import", key_file.to_str().unwrap()]).await;
     let restored = lab.ok(&["restore", &archive]).await;
     assert!(restored.contains("restored"), "{restored}");
-    assert_eq!(lab.observe().await, before, "searches, audit and status as before");
-    assert_eq!(std::fs::read_to_string(lab.data().join("keys/estate.key")).unwrap(), key_hex);
+    assert_eq!(
+        lab.observe().await,
+        before,
+        "searches, audit and status as before"
+    );
+    assert_eq!(
+        std::fs::read_to_string(lab.data().join("keys/estate.key")).unwrap(),
+        key_hex
+    );
     assert!(siblings(&lab).is_empty(), "{:?}", siblings(&lab));
 
     refusals(&lab, &archive, &before).await;
@@ -233,10 +272,15 @@ async fn refusals(lab: &Lab, archive: &str, before: &BTreeMap<String, String>) {
     let at = flipped.len() / 2;
     flipped[at] ^= 1;
     std::fs::write(&altered, &flipped).unwrap();
-    let out = lab.run_in(&lab.data(), &["restore", altered.to_str().unwrap()]).await;
+    let out = lab
+        .run_in(&lab.data(), &["restore", altered.to_str().unwrap()])
+        .await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("altered") && err.contains("nothing was changed"), "{err}");
+    assert!(
+        err.contains("altered") && err.contains("nothing was changed"),
+        "{err}"
+    );
 
     // Another machine's data dir, with its own key.
     let other = lab.root.path().join("other");
@@ -244,7 +288,9 @@ async fn refusals(lab: &Lab, archive: &str, before: &BTreeMap<String, String>) {
         .choice(cloudops_host::seal::KeyStoreChoice::File)
         .load_or_create()
         .unwrap();
-    let out = lab.run_in(&other, &["restore", local.to_str().unwrap()]).await;
+    let out = lab
+        .run_in(&other, &["restore", local.to_str().unwrap()])
+        .await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("cloudops key import"), "{err}");
@@ -254,7 +300,11 @@ async fn refusals(lab: &Lab, archive: &str, before: &BTreeMap<String, String>) {
     let cut = lab.root.path().join("cut.cbk");
     std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
     let client = cloudops_host::aws::AwsClient::new(
-        cloudops_host::aws::Credentials::from_keys(demo::DEMO_ACCESS_KEY, demo::DEMO_SECRET_KEY, None),
+        cloudops_host::aws::Credentials::from_keys(
+            demo::DEMO_ACCESS_KEY,
+            demo::DEMO_SECRET_KEY,
+            None,
+        ),
         cloudops_host::aws::Endpoints::default().with_global(&lab.env[0].1),
         std::sync::Arc::new(cloudops_host::aws::HttpTransport::new().unwrap()),
     );
@@ -268,7 +318,11 @@ async fn refusals(lab: &Lab, archive: &str, before: &BTreeMap<String, String>) {
         headers: Vec::new(),
         body: std::fs::read(&cut).unwrap(),
     };
-    assert!(client.send(&put, "us-east-1", 1 << 20).await.unwrap().is_success());
+    assert!(client
+        .send(&put, "us-east-1", 1 << 20)
+        .await
+        .unwrap()
+        .is_success());
     let url = format!("s3://{BUCKET}/{truncated_key}");
     let out = lab.run_in(&lab.data(), &["restore", &url]).await;
     let err = String::from_utf8_lossy(&out.stderr);
@@ -293,7 +347,12 @@ fn newest_local(lab: &Lab) -> PathBuf {
 async fn kills(lab: &Lab, before: &BTreeMap<String, String>) {
     let archive = newest_local(lab);
     let mut outcomes = Vec::new();
-    for stage in ["restore: unpacking", "restore: part", "restore: verified", "restore: swapped"] {
+    for stage in [
+        "restore: unpacking",
+        "restore: part",
+        "restore: verified",
+        "restore: swapped",
+    ] {
         // Marks the current data dir: the restored one has no such plugin file.
         let marker = lab.data().join("plugins/marker");
         std::fs::write(&marker, stage).unwrap();
@@ -321,6 +380,9 @@ async fn kills(lab: &Lab, before: &BTreeMap<String, String>) {
         outcomes.push(format!("{stage}: killed={killed} → {state}"));
     }
     println!("{}", outcomes.join("\n"));
-    let killed = outcomes.iter().filter(|o| o.contains("killed=true")).count();
+    let killed = outcomes
+        .iter()
+        .filter(|o| o.contains("killed=true"))
+        .count();
     assert!(killed >= 2, "too few kills landed: {outcomes:?}");
 }

@@ -814,6 +814,49 @@ mod tests {
     }
 
     #[test]
+    fn an_imported_key_goes_where_a_new_one_would_and_never_replaces_another() {
+        let key = [5u8; KEY_LEN];
+        // No keychain: the key file.
+        let dir = tempfile::tempdir().unwrap();
+        let source = store(dir.path(), &unavailable(), KeyStoreChoice::Auto)
+            .import(&key)
+            .unwrap();
+        assert_eq!(source, KeySource::File(dir.path().join("keys/estate.key")));
+        let (found, _) = store(dir.path(), &unavailable(), KeyStoreChoice::Auto)
+            .load_existing()
+            .unwrap();
+        assert_eq!(*found, key);
+        // The same key again is a no-op; another is refused and the first stays.
+        store(dir.path(), &unavailable(), KeyStoreChoice::File)
+            .import(&key)
+            .unwrap();
+        let err = store(dir.path(), &unavailable(), KeyStoreChoice::File)
+            .import(&[6u8; KEY_LEN])
+            .unwrap_err();
+        assert!(matches!(err, KeyError::Exists { .. }), "{err}");
+        assert!(
+            !err.to_string().contains(&hex::encode([6u8; KEY_LEN])),
+            "{err}"
+        );
+        let (found, _) = store(dir.path(), &unavailable(), KeyStoreChoice::File)
+            .load_existing()
+            .unwrap();
+        assert_eq!(*found, key);
+        // A working keychain: there, with the marker.
+        let dir = tempfile::tempdir().unwrap();
+        let keychain = FakeKeychain::default();
+        let source = store(dir.path(), &keychain, KeyStoreChoice::Auto)
+            .import(&key)
+            .unwrap();
+        assert_eq!(source, KeySource::Keychain);
+        assert!(dir.path().join("keys/estate.key.keychain").exists());
+        assert_eq!(
+            keychain.secret.lock().unwrap().as_deref(),
+            Some(hex::encode(key).as_str())
+        );
+    }
+
+    #[test]
     fn forced_file_store_never_asks_the_keychain() {
         let dir = tempfile::tempdir().unwrap();
         let keychain = FakeKeychain::default();

@@ -105,8 +105,8 @@ pub async fn run(args: BackupArgs, data_dir: &Path) -> anyhow::Result<ExitCode> 
         Some(BackupCommand::Verify { archive }) => {
             let sealer = sealer(data_dir)?;
             let (path, _download) = fetch(&archive, data_dir, &config).await?;
-            let manifest = tokio::task::spawn_blocking(move || backup::verify(&path, &sealer))
-                .await??;
+            let manifest =
+                tokio::task::spawn_blocking(move || backup::verify(&path, &sealer)).await??;
             eprintln!(
                 "verified: {} parts, {} ({})",
                 manifest.parts.len(),
@@ -120,7 +120,7 @@ pub async fn run(args: BackupArgs, data_dir: &Path) -> anyhow::Result<ExitCode> 
 }
 
 /// Takes a backup into `<data dir>/backups`, prunes local backups, and uploads it to `to`
-/// (pruning there too).
+/// (pruning there too). The local backup is kept whatever happens to the upload.
 async fn take(data_dir: &Path, config: &Config, to: Option<&str>, now: i64) -> anyhow::Result<()> {
     if config.qdrant_url().is_some() {
         eprintln!(
@@ -128,10 +128,6 @@ async fn take(data_dir: &Path, config: &Config, to: Option<&str>, now: i64) -> a
              server's own snapshots; this backup holds everything else"
         );
     }
-    let bucket = match to {
-        Some(url) => Some(bucket(config, url).await?),
-        None => None,
-    };
     let sealer = sealer(data_dir)?;
     let (dir, config_path) = (data_dir.to_owned(), Config::path());
     let started = std::time::Instant::now();
@@ -151,15 +147,24 @@ async fn take(data_dir: &Path, config: &Config, to: Option<&str>, now: i64) -> a
         started.elapsed().as_secs_f64()
     );
     if !pruned.is_empty() {
-        eprintln!("backup: removed {} local backups older than {LOCAL_DAYS} days", pruned.len());
+        eprintln!(
+            "backup: removed {} local backups older than {LOCAL_DAYS} days",
+            pruned.len()
+        );
     }
-    if let Some(bucket) = bucket {
+    if let Some(url) = to {
         let threshold = threshold(config)?;
+        let bucket = bucket(config, url)
+            .await
+            .with_context(|| format!("the local backup is kept; uploading it to {url}"))?;
         let key = bucket.upload(&created.path, threshold).await?;
         eprintln!("backup: uploaded to {}", bucket.location.url(&key));
         let pruned = bucket.prune(now).await?;
         if !pruned.is_empty() {
-            eprintln!("backup: removed {} S3 copies older than {S3_DAYS} days", pruned.len());
+            eprintln!(
+                "backup: removed {} S3 copies older than {S3_DAYS} days",
+                pruned.len()
+            );
         }
     }
     Ok(())
@@ -281,7 +286,13 @@ async fn list(data_dir: &Path, config: &Config, json: bool) -> anyhow::Result<Ex
     let mut rows = Vec::new();
     for b in retention::list(&backup::local_dir(data_dir)) {
         let holds = b.header.map(|h| h.summary.describe()).unwrap_or_else(|e| e);
-        rows.push(("local", b.path.display().to_string(), b.created_at, b.size, holds));
+        rows.push((
+            "local",
+            b.path.display().to_string(),
+            b.created_at,
+            b.size,
+            holds,
+        ));
     }
     if let Some(url) = &config.backup.s3 {
         match bucket(config, url).await {
@@ -291,7 +302,13 @@ async fn list(data_dir: &Path, config: &Config, json: bool) -> anyhow::Result<Ex
                         Ok(h) => h.summary.describe(),
                         Err(e) => e.to_string(),
                     };
-                    rows.push(("s3", bucket.location.url(&o.key), o.created_at, o.size, holds));
+                    rows.push((
+                        "s3",
+                        bucket.location.url(&o.key),
+                        o.created_at,
+                        o.size,
+                        holds,
+                    ));
                 }
             }
             Err(e) => eprintln!("warning: cannot list {url}: {e:#}"),
