@@ -61,7 +61,8 @@ pub struct BackupConfig {
     pub profile: Option<String>,
     /// The bucket's region; unset means AWS_REGION / the profile's region.
     pub region: Option<String>,
-    /// Archives this large (MiB) or larger are uploaded in parts of this size (at least 5).
+    /// Archives this large (MiB) or larger are uploaded in parts of this size (AWS needs at
+    /// least 5; less warns, for S3-compatible stores).
     pub multipart_threshold_mib: Option<u64>,
     /// A backup after each successful sync, at most once a day (default true).
     pub auto: Option<bool>,

@@ -215,7 +215,9 @@ impl Bucket {
     }
 
     /// Uploads `file` as `<prefix><file name>`: one PUT below `threshold` bytes, multipart
-    /// (parts of `threshold` bytes, at least 5 MiB) from it. Returns the key.
+    /// (parts of `threshold` bytes) from it. AWS refuses parts under [`MIN_PART`] but the last
+    /// (`EntityTooSmall`, and the upload is aborted); S3-compatible stores may accept them.
+    /// Returns the key.
     pub async fn upload(&self, file: &Path, threshold: u64) -> Result<String, S3Error> {
         let name = file
             .file_name()
@@ -229,7 +231,7 @@ impl Bucket {
             sse(&mut request);
             self.call("PutObject", &key, request, 1 << 20).await?;
         } else {
-            self.multipart(file, &key, threshold.max(MIN_PART)).await?;
+            self.multipart(file, &key, threshold.max(1)).await?;
         }
         // The object must be whole: compare its size with the file's.
         let stored = self.size_of(&key).await?;

@@ -244,7 +244,7 @@ fn a_backup_during_a_sync_holds_the_last_published_state_without_waiting() {
     let sealer = common::data_dir(&data, 16);
     let writer = EdgeStore::open(&data.join("store")).unwrap();
     let more: Vec<_> = (RESOURCES..RESOURCES + 30)
-        .map(|i| crate::common::point(i))
+        .map(crate::common::point)
         .collect();
     writer.upsert(Collection::Estate, more).unwrap();
     let during = create(&data, None, &sealer, &tmp.path().join("out"), NOW).unwrap();

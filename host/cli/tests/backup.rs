@@ -35,6 +35,9 @@ struct Lab {
 
 impl Lab {
     async fn new() -> Self {
+        // The demo estate's archive is ~1.5 MB: with 1 MiB parts (moto's floor lowered from
+        // AWS's 5 MiB) its upload is multipart, as a real estate's is at 64 MiB.
+        std::env::set_var("S3_UPLOAD_PART_MIN_SIZE", "1048576");
         let emulator = start_emulator().await;
         seed_estate(&emulator, &estate(), |_| {}).await.unwrap();
         // The backup bucket belongs to the default credentials' account.
@@ -54,7 +57,7 @@ impl Lab {
             format!(
                 "[[accounts]]\nname = \"production\"\nrole_arn = \"arn:aws:iam::{ACCOUNT}:role/Developer\"\n\
                  regions = {REGIONS:?}\n\n[backup]\ns3 = \"s3://{BUCKET}/laptop\"\nregion = \"us-east-1\"\n\
-                 multipart_threshold_mib = 5\n"
+                 multipart_threshold_mib = 1\n"
             ),
         )
         .unwrap();
@@ -213,9 +216,32 @@ async fn an_estate_backed_up_to_s3_comes_back_after_its_data_dir_is_deleted() {
     assert_eq!(s3_rows.len(), 2, "{listed}");
     let size = s3_rows[1]["size"].as_u64().unwrap();
     assert!(
-        size > 5 << 20,
-        "{size} bytes: the upload must be multipart at 5 MiB"
+        size > 1 << 20,
+        "{size} bytes: the upload must be multipart at 1 MiB"
     );
+    assert!(
+        backed.contains("AWS S3 refuses parts under 5 MiB"),
+        "{backed}"
+    );
+    // Uploaded in parts (a multipart ETag ends in -N) with server-side encryption.
+    let head = cloudops_host::aws::AwsRequest {
+        service: "s3".into(),
+        method: "HEAD".into(),
+        path: format!("/{}", archive.trim_start_matches("s3://")),
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    let answer = client(&lab).send(&head, "us-east-1", 0).await.unwrap();
+    let header = |name: &str| {
+        let found = answer.headers.iter().find(|(k, _)| k == name);
+        found.map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    assert!(
+        header("etag").trim_matches('"').ends_with("-2"),
+        "{answer:?}"
+    );
+    assert_eq!(header("x-amz-server-side-encryption"), "AES256");
     assert!(s3_rows[1]["holds"]
         .as_str()
         .unwrap()
@@ -248,6 +274,19 @@ async fn an_estate_backed_up_to_s3_comes_back_after_its_data_dir_is_deleted() {
 
     refusals(&lab, &archive, &before).await;
     kills(&lab, &before).await;
+}
+
+/// A client of the emulator with the default credentials.
+fn client(lab: &Lab) -> cloudops_host::aws::AwsClient {
+    cloudops_host::aws::AwsClient::new(
+        cloudops_host::aws::Credentials::from_keys(
+            demo::DEMO_ACCESS_KEY,
+            demo::DEMO_SECRET_KEY,
+            None,
+        ),
+        cloudops_host::aws::Endpoints::default().with_global(&lab.env[0].1),
+        std::sync::Arc::new(cloudops_host::aws::HttpTransport::new().unwrap()),
+    )
 }
 
 /// Entries beside the data dir that a restore leaves (its lock aside).
@@ -299,15 +338,7 @@ async fn refusals(lab: &Lab, archive: &str, before: &BTreeMap<String, String>) {
     let key = archive.trim_start_matches(&format!("s3://{BUCKET}/"));
     let cut = lab.root.path().join("cut.cbk");
     std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
-    let client = cloudops_host::aws::AwsClient::new(
-        cloudops_host::aws::Credentials::from_keys(
-            demo::DEMO_ACCESS_KEY,
-            demo::DEMO_SECRET_KEY,
-            None,
-        ),
-        cloudops_host::aws::Endpoints::default().with_global(&lab.env[0].1),
-        std::sync::Arc::new(cloudops_host::aws::HttpTransport::new().unwrap()),
-    );
+    let client = client(lab);
     // Not named like a backup, so listings and pruning leave it alone.
     let truncated_key = format!("{key}.cut");
     let put = cloudops_host::aws::AwsRequest {

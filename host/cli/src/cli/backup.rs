@@ -188,10 +188,18 @@ pub async fn after_sync(data_dir: &Path) {
 fn threshold(config: &Config) -> anyhow::Result<u64> {
     match config.backup.multipart_threshold_mib {
         None => Ok(s3::DEFAULT_THRESHOLD),
-        Some(mib) if mib << 20 >= s3::MIN_PART => Ok(mib << 20),
-        Some(mib) => anyhow::bail!(
-            "[backup] multipart_threshold_mib = {mib} in config.toml: S3 parts must be at least 5 MiB"
-        ),
+        Some(0) => {
+            anyhow::bail!("[backup] multipart_threshold_mib = 0 in config.toml: use 5 or more")
+        }
+        Some(mib) => {
+            if mib << 20 < s3::MIN_PART {
+                eprintln!(
+                    "warning: [backup] multipart_threshold_mib = {mib}: AWS S3 refuses parts \
+                     under 5 MiB (only S3-compatible stores accept them); use 5 or more"
+                );
+            }
+            Ok(mib << 20)
+        }
     }
 }
 
