@@ -21,7 +21,7 @@ pub const AUTO_INTERVAL_SECS: i64 = 86_400;
 
 /// Of the backups named in `names`, those older than `days` at `now`, except the newest.
 /// Names that are not backups are never chosen.
-pub fn expired<'a>(names: &'a [String], now: i64, days: i64) -> Vec<&'a str> {
+pub fn expired(names: &[String], now: i64, days: i64) -> Vec<&str> {
     let dated: Vec<(i64, &str)> = names
         .iter()
         .filter_map(|n| time_of(n).map(|t| (t, n.as_str())))
