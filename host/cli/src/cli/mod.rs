@@ -13,6 +13,7 @@ macro_rules! out {
 
 mod ask;
 mod audit;
+mod backup;
 mod demo;
 mod demo_ask;
 mod local;
@@ -160,6 +161,22 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Print the chat history: prompts, plans and outcomes (sealed in the store).
     History(audit::HistoryArgs),
+    /// Back up the local estate (store, chat history, audit log, sync status, plugins and
+    /// their trust, config) into one encrypted archive; list and check backups.
+    ///
+    /// Examples:
+    ///   cloudops backup                                # into <data dir>/backups (kept 7 days)
+    ///   cloudops backup --to s3://my-backups/laptop    # and upload it (kept 30 days)
+    ///   cloudops backup list
+    ///   cloudops backup verify s3://my-backups/laptop/cloudops-backup-20261206T101500Z.cbk
+    #[command(verbatim_doc_comment)]
+    Backup(backup::BackupArgs),
+    /// Replace the data dir with a backup, after verifying all of it (a damaged, truncated
+    /// or foreign backup changes nothing).
+    Restore(backup::RestoreArgs),
+    /// Export the estate key under a passphrase for safekeeping, or import it back.
+    #[command(subcommand)]
+    Key(backup::KeyCommand),
 }
 
 /// Writes one line of results to stdout; see `out!`.
@@ -203,6 +220,12 @@ pub fn init_logging(verbose: u8) {
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cloudops_host::paths::data_dir(cli.data_dir);
+    // A restore killed part-way is finished or undone before anything reads the data dir.
+    match cloudops_host::backup::recover(&data_dir) {
+        Ok(Some(done)) => eprintln!("{done}"),
+        Ok(None) => {}
+        Err(e) => anyhow::bail!("an interrupted restore could not be cleaned up: {e}"),
+    }
     match cli.command {
         Command::Scan(args) => scan::run(args, &data_dir).await,
         Command::Plugin(cmd) => plugin::run(cmd, &data_dir).await,
@@ -229,6 +252,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cancel(args) => runs::cancel(args, &data_dir),
         Command::Audit(args) => audit::run(args, &data_dir),
         Command::History(args) => audit::history(args, &data_dir),
+        Command::Playbook(cmd) => playbook::run(cmd),
+        Command::Backup(args) => backup::run(args, &data_dir).await,
+        Command::Restore(args) => backup::restore(args, &data_dir).await,
+        Command::Key(cmd) => backup::key(cmd, &data_dir),
     }
 }
 
