@@ -252,7 +252,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cancel(args) => runs::cancel(args, &data_dir),
         Command::Audit(args) => audit::run(args, &data_dir),
         Command::History(args) => audit::history(args, &data_dir),
-        Command::Playbook(cmd) => playbook::run(cmd),
         Command::Backup(args) => backup::run(args, &data_dir).await,
         Command::Restore(args) => backup::restore(args, &data_dir).await,
         Command::Key(cmd) => backup::key(cmd, &data_dir),
