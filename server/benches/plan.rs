@@ -298,8 +298,8 @@ fn model_floor(embedder: &Embedder) {
     embedder.embed(&prompts).unwrap(); // warm-up
     let rounds = 10;
     let started = Instant::now();
-    for n in 0..rounds {
-        embedder.embed_query(&prompts[n]).unwrap();
+    for prompt in prompts.iter().take(rounds) {
+        embedder.embed_query(prompt).unwrap();
     }
     let one = started.elapsed() / rounds as u32;
     let started = Instant::now();
