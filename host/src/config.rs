@@ -30,6 +30,13 @@
 //! name = "staging"
 //! role_arn = "arn:aws:iam::222222222222:role/ReadOnly"   # assumed from the default credentials
 //! regions = ["us-west-2"]
+//!
+//! [backup]
+//! s3 = "s3://my-backups/cloudops/laptop"   # also upload each backup here (kept 30 days)
+//! profile = "backup"                      # credentials for it; default: the default chain
+//! region = "us-west-2"                    # the bucket's region
+//! multipart_threshold_mib = 64            # upload in parts from this size (at least 5)
+//! auto = true                             # a backup after a sync, at most once a day
 //! ```
 //!
 //! With no `[[accounts]]`, a sync covers the default credentials (or `--profile`s).
@@ -60,6 +67,9 @@ pub struct Config {
     /// Where AWS requests go.
     #[serde(default)]
     pub aws: AwsConfig,
+    /// Backups of the local estate.
+    #[serde(default)]
+    pub backup: BackupConfig,
 }
 
 /// `[server]`.
@@ -80,6 +90,23 @@ pub struct AwsConfig {
     /// emulator's; only with `endpoint_url`).
     #[serde(default)]
     pub example_keys: bool,
+}
+
+/// `[backup]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// `s3://bucket/prefix` to upload every backup to; unset keeps backups local.
+    pub s3: Option<String>,
+    /// AWS profile for the bucket; unset means the default credentials.
+    pub profile: Option<String>,
+    /// The bucket's region; unset means AWS_REGION / the profile's region.
+    pub region: Option<String>,
+    /// Archives this large (MiB) or larger are uploaded in parts of this size (AWS needs at
+    /// least 5; less warns, for S3-compatible stores).
+    pub multipart_threshold_mib: Option<u64>,
+    /// A backup after each successful sync, at most once a day (default true).
+    pub auto: Option<bool>,
 }
 
 /// `[store]`.
@@ -261,6 +288,8 @@ mod tests {
             Some("arn:aws:iam::222222222222:role/ReadOnly")
         );
         assert_eq!(config.sync.concurrency, Some(10));
+        assert_eq!(config.backup.multipart_threshold_mib, Some(64));
+        assert_eq!(config.backup.auto, Some(true));
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! untrusted WebAssembly components ([`plugin`]) that describe requests and parse
 //! responses; the host checks every request against the plugin's manifest, signs and
 //! sends it ([`aws`]), and collects what the plugin finds ([`resource`], [`scan`]) into the
-//! local estate ([`estate`], [`store`], [`search`]). Asking for a change ([`ask`]) resolves a
-//! prompt in the estate, gets a plan ([`playbook`]'s plan format) and runs it once approved
-//! ([`execute`]).
+//! local estate ([`estate`], [`store`], [`search`]), which [`backup`] backs up and restores.
+//! Asking for a change ([`ask`]) resolves a prompt in the estate, gets a plan ([`playbook`]'s
+//! plan format) and runs it once approved ([`execute`]).
 //!
 //! This crate only re-exports the host crates (see host/README.md for their layers) and
 //! reads the config file ([`config`]) and opens the local estate from it ([`local`]). It
@@ -18,6 +18,7 @@ pub mod local;
 
 pub use cloudops_ask as ask;
 pub use cloudops_aws as aws;
+pub use cloudops_backup as backup;
 pub use cloudops_core::{lexical, paths, resource, AccountName};
 pub use cloudops_estate::{embed, estate, search, store};
 pub use cloudops_execute as execute;

@@ -27,11 +27,12 @@ const GENERATED: usize = 2_000;
 
 fn main() {
     let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks");
+    // The library is committed as it stands, straight from its folder (git's --work-tree).
     let repo = tempfile::tempdir().unwrap();
-    copy_dir(&library, repo.path());
+    let work_tree = format!("--work-tree={}", library.display());
     for args in [
         &["init", "--quiet", "--initial-branch", "main"][..],
-        &["add", "--all"],
+        &[&work_tree, "add", "--all"],
         &[
             "-c",
             "user.name=bench",
@@ -111,42 +112,27 @@ async fn http_figures(repo: &Path) {
         "  server ready (process start + library load) in {:.2} s",
         started.elapsed().as_secs_f64()
     );
-    let body = Arc::new(serde_json::to_vec(&seed_request()).unwrap());
-    let url = Arc::new(format!("{base}/v1/plan"));
+    let url = format!("{base}/v1/plan");
+    let seed = Arc::new(serde_json::to_vec(&seed_request()).unwrap());
+    let first: Value = serde_json::from_slice(&post(&client, &url, &seed).await.1).unwrap();
+    assert_eq!(first["steps"][0]["action"], "rds:StopDBInstance");
     for _ in 0..20 {
-        one_plan(&client, &url, &body).await; // warm-up
+        post(&client, &url, &seed).await; // warm-up
     }
+    println!("  the seed's request every time (its prompt embedding cached after the first):");
+    let same = vec![seed; SEQUENTIAL.max(CLIENTS * PER_CLIENT)];
+    clients(1, &url, &same[..SEQUENTIAL]).await;
+    clients(CLIENTS, &url, &same[..CLIENTS * PER_CLIENT]).await;
 
-    let begun = Instant::now();
-    let mut latencies = Vec::with_capacity(SEQUENTIAL);
-    for _ in 0..SEQUENTIAL {
-        latencies.push(one_plan(&client, &url, &body).await);
-    }
-    report("1 client", &mut latencies, SEQUENTIAL, begun.elapsed());
-
-    let begun = Instant::now();
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (client, url, body) = (reqwest::Client::new(), url.clone(), body.clone());
-            tokio::spawn(async move {
-                let mut mine = Vec::with_capacity(PER_CLIENT);
-                for _ in 0..PER_CLIENT {
-                    mine.push(one_plan(&client, &url, &body).await);
-                }
-                mine
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.unwrap());
-    }
-    report(
-        &format!("{CLIENTS} clients"),
-        &mut latencies,
-        CLIENTS * PER_CLIENT,
-        begun.elapsed(),
+    let (distinct, texts) = distinct_requests();
+    println!(
+        "  a new prompt every time (the evaluation sets' prompts in 5 wordings: {} requests, \
+         {texts} distinct texts for the model):",
+        distinct.len()
     );
+    let (one, many) = distinct.split_at(SEQUENTIAL.min(distinct.len() / 4));
+    clients(1, &url, one).await;
+    clients(CLIENTS, &url, many).await;
 
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", server.0.id())).unwrap_or_default();
@@ -165,7 +151,36 @@ async fn http_figures(repo: &Path) {
     );
 }
 
-async fn one_plan(client: &reqwest::Client, url: &str, body: &Arc<Vec<u8>>) -> Duration {
+/// `bodies` sent by `n` concurrent clients, each sending its share one after another.
+async fn clients(n: usize, url: &str, bodies: &[Arc<Vec<u8>>]) {
+    let begun = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|c| {
+            let mine: Vec<_> = bodies.iter().skip(c).step_by(n).cloned().collect();
+            let (client, url) = (reqwest::Client::new(), url.to_owned());
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(mine.len());
+                for body in &mine {
+                    latencies.push(post(&client, &url, body).await.0);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(bodies.len());
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    let label = if n == 1 {
+        "1 client".into()
+    } else {
+        format!("{n} clients")
+    };
+    report(&label, &mut latencies, bodies.len(), begun.elapsed());
+}
+
+/// One plan request: its latency and the answer.
+async fn post(client: &reqwest::Client, url: &str, body: &Arc<Vec<u8>>) -> (Duration, Vec<u8>) {
     let started = Instant::now();
     let response = client
         .post(url)
@@ -174,26 +189,63 @@ async fn one_plan(client: &reqwest::Client, url: &str, body: &Arc<Vec<u8>>) -> D
         .send()
         .await
         .expect("the server answers");
-    assert!(
-        response.status().is_success(),
-        "plan failed: {}",
-        response.status()
-    );
+    let status = response.status();
     let text = response.bytes().await.unwrap();
-    let plan: Value = serde_json::from_slice(&text).unwrap();
-    assert_eq!(plan["steps"][0]["action"], "rds:StopDBInstance");
-    started.elapsed()
+    assert!(status.is_success(), "plan failed: {status}: {text:?}");
+    (started.elapsed(), text.to_vec())
 }
 
 fn report(label: &str, latencies: &mut [Duration], requests: usize, elapsed: Duration) {
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     println!(
-        "  {label}: p50 {:.2} ms, p99 {:.2} ms, {:.0} requests/s ({requests} plans)",
+        "    {label}: p50 {:.2} ms, p99 {:.2} ms, {:.0} requests/s ({requests} plans)",
         at(0.50).as_secs_f64() * 1e3,
         at(0.99).as_secs_f64() * 1e3,
         requests as f64 / elapsed.as_secs_f64()
     );
+}
+
+/// The planner evaluation sets' requests, each prompt in five wordings a person might use,
+/// interleaved so that every client meets every service; and how many distinct texts the
+/// model sees among them (names are replaced by types before embedding, so "stop web-1" and
+/// "stop web-2" are one text, as they are for a real server).
+fn distinct_requests() -> (Vec<Arc<Vec<u8>>>, usize) {
+    const WORDINGS: [&str; 5] = ["{}", "please {}", "{} now", "can you {}", "{} for me"];
+    let eval = Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/planner/eval");
+    let mut requests = Vec::new();
+    let mut texts = std::collections::HashSet::new();
+    for set in ["dev.jsonl", "holdout.jsonl"] {
+        let (fixtures, cases) =
+            cloudops_planner::eval::load(&eval.join("resources.json"), &eval.join(set)).unwrap();
+        for case in cases {
+            let resources: Vec<_> = case
+                .resources
+                .iter()
+                .filter_map(|id| fixtures.iter().find(|r| &r.identifier == id))
+                .cloned()
+                .collect();
+            for wording in WORDINGS {
+                let prompt = wording.replace("{}", &case.prompt);
+                texts.insert(cloudops_planner::prompt_key(
+                    &cloudops_planner::retrieval_text(&prompt, &resources),
+                ));
+                let body = json!({
+                    "prompt": prompt,
+                    "identified_resources": resources,
+                    "user_values": case.user_values,
+                });
+                requests.push((requests.len() % WORDINGS.len(), requests.len(), body));
+            }
+        }
+    }
+    // Wording-major order: all first wordings, then all second ones, ...
+    requests.sort_by_key(|(wording, n, _)| (*wording, *n));
+    let bodies = requests
+        .into_iter()
+        .map(|(_, _, body)| Arc::new(serde_json::to_vec(&body).unwrap()))
+        .collect();
+    (bodies, texts.len())
 }
 
 fn seed_request() -> Value {
@@ -205,6 +257,7 @@ fn seed_request() -> Value {
 
 fn load_figures(library: &Path) {
     let embedder = Arc::new(Embedder::from_env().expect("the model: source scripts/env.sh"));
+    model_floor(&embedder);
     let real = cloudops_playbook::library::read_dir(library).expect("the real library reads");
     let count = Library::from_files(real.clone())
         .expect("the real library is sound")
@@ -234,6 +287,31 @@ fn load_figures(library: &Path) {
         &format!("{playbooks} generated playbooks"),
         generated,
         &embedder,
+    );
+}
+
+/// What the model alone costs for prompts: the floor under a plan whose prompt is new.
+fn model_floor(embedder: &Embedder) {
+    let prompts: Vec<String> = (0..20)
+        .map(|n| format!("please stop the rds instance number {n} tonight"))
+        .collect();
+    embedder.embed(&prompts).unwrap(); // warm-up
+    let rounds = 10;
+    let started = Instant::now();
+    for prompt in prompts.iter().take(rounds) {
+        embedder.embed_query(prompt).unwrap();
+    }
+    let one = started.elapsed() / rounds as u32;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        embedder.embed(&prompts).unwrap();
+    }
+    let twenty = started.elapsed() / rounds as u32;
+    println!(
+        "  model floor: one new prompt {:.1} ms; 20 new prompts in one batch {:.1} ms \
+         (what 20 clients with new prompts wait at least)",
+        one.as_secs_f64() * 1e3,
+        twenty.as_secs_f64() * 1e3
     );
 }
 
@@ -277,17 +355,4 @@ fn variant(text: &str, n: usize) -> String {
         out.push('\n');
     }
     out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudops_demo::Emulator;
+use cloudops_execute::accounts::{Account, Accounts};
 use cloudops_execute::approval::{unix_now, ApprovalBook, DEFAULT_TTL};
 use cloudops_execute::audit::{verify, AuditLog, RunStatus};
 use cloudops_execute::aws_step::{AwsStateReader, AwsStepRunner};
@@ -13,6 +14,9 @@ use cloudops_execute::engine::{
     BoxFuture, Engine, RunRequest, Runners, StepContext, StepError, StepRunner, Strategy,
 };
 use cloudops_execute::events::{ChannelSink, Event, RunOutcome};
+use cloudops_execute::preflight::AwsPreflight;
+use cloudops_host::aws::iam::{Principal, PrincipalKind};
+use cloudops_host::aws::Credentials;
 use cloudops_host::aws::{xml, AwsClient};
 use cloudops_playbook::plan::{
     IamVerdict, Intent, IntentKind, Plan, Risk, RiskLevel, Step, Target, Wait,
@@ -68,6 +72,7 @@ fn stop_step(id: &str) -> Step {
             timeout_s: 60,
         }),
         iam: IamVerdict::Allowed,
+        ..Step::default()
     }
 }
 
@@ -101,10 +106,27 @@ async fn run(
     let scope = book.consume(&plan, &approval.id, unix_now()).unwrap();
     let engine = Engine::new(AuditLog::open(dir), Duration::from_millis(200));
     let (sink, mut events) = ChannelSink::new();
-    let runners = Runners {
-        steps,
-        states: Arc::new(AwsStateReader::new(emulator.demo_client())),
+    let root = Principal {
+        arn: format!("arn:aws:iam::{}:root", cloudops_demo::DEMO_ACCOUNT),
+        caller_arn: format!("arn:aws:iam::{}:root", cloudops_demo::DEMO_ACCOUNT),
+        account_id: cloudops_demo::DEMO_ACCOUNT.into(),
+        kind: PrincipalKind::Root,
     };
+    let account = Account::new(
+        emulator.demo_client(),
+        Credentials::from_keys(
+            cloudops_demo::DEMO_ACCESS_KEY,
+            cloudops_demo::DEMO_SECRET_KEY,
+            None,
+        ),
+    )
+    .with_principal(root);
+    let accounts = Accounts::new().with(cloudops_demo::DEMO_ACCOUNT, account);
+    let runners = Runners::new(
+        steps,
+        Arc::new(AwsStateReader::new(emulator.demo_client())),
+        Arc::new(AwsPreflight::new(accounts, None)),
+    );
     let request = RunRequest {
         plan,
         scope,

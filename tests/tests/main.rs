@@ -6,6 +6,7 @@ mod ec2_scan;
 mod elb_scan;
 mod estate_seed;
 mod execute;
+mod execute_kinds;
 mod hostile_plugins;
 mod iam_permissions;
 mod lambda_scan;

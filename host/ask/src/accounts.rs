@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cloudops_aws::{iam, AwsClient, Credentials, Endpoints, HttpTransport};
+use cloudops_execute::accounts::Account;
 use serde::{Deserialize, Serialize};
 
 use crate::AskError;
@@ -29,7 +30,7 @@ pub struct Clients {
     names: BTreeMap<String, String>,
     endpoints: Endpoints,
     transport: Arc<HttpTransport>,
-    built: tokio::sync::Mutex<BTreeMap<String, (AwsClient, String)>>,
+    built: tokio::sync::Mutex<BTreeMap<String, Account>>,
 }
 
 impl Clients {
@@ -62,6 +63,20 @@ impl Clients {
         account_id: &str,
         region: &str,
     ) -> Result<(AwsClient, String), AskError> {
+        let account = self.account(account_id, region).await?;
+        let arn = account
+            .principal(region)
+            .await
+            .map_err(|e| AskError::Account {
+                account: account_id.to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok((account.client.clone(), arn.arn.clone()))
+    }
+
+    /// The account `account_id` as the execution engine takes it: its client, the same
+    /// credentials for `aws-cli` children, and its principal (checked with STS).
+    pub async fn account(&self, account_id: &str, region: &str) -> Result<Account, AskError> {
         let mut built = self.built.lock().await;
         if let Some(found) = built.get(account_id) {
             return Ok(found.clone());
@@ -100,12 +115,17 @@ impl Clients {
                 .await
                 .map_err(|e| fail(format!("loading its credentials: {e}")))?,
         };
-        let mut client =
-            AwsClient::new(credentials, self.endpoints.clone(), self.transport.clone());
+        let mut credentials = credentials;
+        let mut client = AwsClient::new(
+            credentials.clone(),
+            self.endpoints.clone(),
+            self.transport.clone(),
+        );
         if let Some(role) = &access.role_arn {
-            client = iam::assume_role(&client, region, role, "cloudops-ask")
+            credentials = iam::session_credentials(&client, region, role, "cloudops-ask", 3600)
                 .await
                 .map_err(|e| fail(format!("assuming {role}: {e}")))?;
+            client = client.with_credentials(credentials.clone());
         }
         let principal = iam::identify(&client, region)
             .await
@@ -117,7 +137,7 @@ impl Clients {
                 principal.account_id
             )));
         }
-        let found = (client, principal.arn);
+        let found = Account::new(client, credentials).with_principal(principal);
         built.insert(account_id.to_owned(), found.clone());
         Ok(found)
     }

@@ -19,8 +19,11 @@
 //! 8. [`history`]: prompts, plans and outcomes, sealed like the estate, in the store's chat
 //!    history collection; the last turns go into the next request as `recent_chat`.
 //!
-//! Every method that reads the store, embeds or plans blocks: async callers use
-//! `spawn_blocking`, as the CLI does. Nothing here prints; callers show what they get.
+//! [`Session`]'s plain methods that read the store, embed or plan block (call them from a
+//! blocking task); its async methods block in place where they must, so they need Tokio's
+//! multi-threaded runtime (the CLI's and Tauri's). Nothing here prints; callers show what
+//! they get. Events of a run reach the caller's sinks (`cloudops_execute::events::ChannelSink`
+//! for a window) and `<data dir>/runs/<id>.jsonl`.
 #![deny(missing_docs)]
 
 pub mod accounts;

@@ -149,10 +149,8 @@ pub struct Candidate {
 pub fn resource_words(prompt: &str) -> String {
     prompt
         .split_whitespace()
-        .filter(|w| {
-            let w = w.trim_matches(|c: char| c == ',' || c == '.' || c == '?' || c == '!');
-            !OPERATION_WORDS.contains(&w.to_ascii_lowercase().as_str())
-        })
+        .map(|w| w.trim_matches(|c: char| c == ',' || c == '.' || c == '?' || c == '!'))
+        .filter(|w| !w.is_empty() && !OPERATION_WORDS.contains(&w.to_ascii_lowercase().as_str()))
         .collect::<Vec<_>>()
         .join(" ")
 }

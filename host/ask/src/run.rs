@@ -8,15 +8,11 @@
 //! process (`kill -9`): [`list`] closes it in the audit log as interrupted, with the steps
 //! that had finished.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use cloudops_execute::audit::{self, AuditLog, RunStatus, RunSummary};
-use cloudops_execute::engine::{BoxFuture, StateReader, StepContext, StepError, StepRunner};
 use cloudops_execute::events::{Event, EventSink, RunOutcome};
-use cloudops_playbook::plan::{Step, Target};
 use serde::Serialize;
 
 use crate::AskError;
@@ -165,44 +161,6 @@ pub fn events(data_dir: &Path, id: &str) -> Result<Vec<Event>, AskError> {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect())
-}
-
-/// Sends each step to the runner of its target's account.
-pub(crate) struct ByAccount {
-    pub(crate) steps: BTreeMap<String, Arc<dyn StepRunner>>,
-    pub(crate) states: BTreeMap<String, Arc<dyn StateReader>>,
-}
-
-impl StepRunner for ByAccount {
-    fn run<'a>(
-        &'a self,
-        step: &'a Step,
-        ctx: &'a StepContext,
-    ) -> BoxFuture<'a, Result<(), StepError>> {
-        match self.steps.get(&step.target.account) {
-            Some(runner) => runner.run(step, ctx),
-            None => Box::pin(async move {
-                Err(StepError::new(format!(
-                    "no client for account {}",
-                    step.target.account
-                )))
-            }),
-        }
-    }
-}
-
-impl StateReader for ByAccount {
-    fn state<'a>(&'a self, target: &'a Target) -> BoxFuture<'a, Result<Option<String>, StepError>> {
-        match self.states.get(&target.account) {
-            Some(reader) => reader.state(target),
-            None => Box::pin(async move {
-                Err(StepError::new(format!(
-                    "no client for account {}",
-                    target.account
-                )))
-            }),
-        }
-    }
 }
 
 /// Writes each event to the run's JSON-lines file, flushed, so a follower sees it at once,

@@ -10,9 +10,9 @@ use cloudops_estate::embed::Embedder;
 use cloudops_estate::estate::Estate;
 use cloudops_estate::store::seal::Sealer;
 use cloudops_estate::store::{self, Location, StoreError};
+use cloudops_execute::accounts::Accounts;
 use cloudops_execute::approval::{unix_now, Approval, ApprovalBook, Given, DEFAULT_TTL};
 use cloudops_execute::audit::AuditLog;
-use cloudops_execute::aws_step::{AwsStateReader, AwsStepRunner};
 use cloudops_execute::engine::{Engine, ExecutionId, RunRequest, Runners, Strategy};
 use cloudops_execute::events::{EventSink, RunOutcome};
 use cloudops_playbook::plan::{
@@ -32,7 +32,7 @@ use crate::plans::{self, SavedPlan};
 use crate::request::build_request;
 use crate::rescan::{self, RescanReport};
 use crate::resolve::{self, Resolution};
-use crate::run::{self, ByAccount, RunFiles};
+use crate::run::{self, RunFiles};
 use crate::AskError;
 
 /// How long to wait for the store's writer lock (held by a sync) before giving up.
@@ -384,30 +384,23 @@ impl Session {
             .into());
         }
         // Every account's client first: a missing one fails before the approval is used.
-        let mut router = ByAccount {
-            steps: BTreeMap::new(),
-            states: BTreeMap::new(),
-        };
+        let mut accounts = Accounts::new();
         let mut principal = None;
         for step in &plan.steps {
-            let (client, arn) = self
+            let account = self
+                .clients
+                .account(&step.target.account, &step.target.region)
+                .await?;
+            let (_, arn) = self
                 .clients
                 .client(&step.target.account, &step.target.region)
                 .await?;
             principal.get_or_insert(arn);
-            router
-                .steps
-                .entry(step.target.account.clone())
-                .or_insert_with(|| Arc::new(AwsStepRunner::new(client.clone())));
-            router
-                .states
-                .entry(step.target.account.clone())
-                .or_insert_with(|| Arc::new(AwsStateReader::new(client)));
+            accounts = accounts.with(step.target.account.clone(), account);
         }
         let scope = ApprovalBook::open(self.data_dir()).consume(plan, approval_id, unix_now())?;
         let mut sinks = sinks;
         sinks.push(Arc::new(RunFiles::new(self.data_dir())?));
-        let router = Arc::new(router);
         let id = self.engine.start(
             RunRequest {
                 plan: plan.clone(),
@@ -415,10 +408,7 @@ impl Session {
                 principal,
                 strategy: Strategy::Serial,
             },
-            Runners {
-                steps: router.clone(),
-                states: router,
-            },
+            Runners::aws(accounts, self.library_dir().ok()),
             sinks,
         )?;
         self.watch_cancel(&id);

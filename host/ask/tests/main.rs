@@ -1,3 +1,4 @@
 //! cloudops-ask's integration tests: one test binary, one module per file.
 
+mod planner;
 mod request;

@@ -307,6 +307,20 @@ async fn stop_pg_instance_main1_runs_once_approved_and_search_shows_it_stopped()
         history.to_string().contains("stop pg-instance-main1"),
         "{history}"
     );
+    // The history is sealed: the prompt is in no file of the store in clear.
+    let mut dirs = vec![f.data.path().join("store")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                let clear = bytes.windows(22).any(|w| w == b"stop pg-instance-main1");
+                assert!(!clear, "the prompt is in clear in {}", path.display());
+            }
+        }
+    }
 
     // A step IAM denies: the plan says so, nothing asks, nothing runs.
     let denied = f
@@ -476,4 +490,178 @@ fn runs_progress(data: &Path) -> (usize, bool) {
         }
     }
     done
+}
+
+/// `cloudops cancel ID` from another process stops a run of `ask --yes` after the call in
+/// flight, and `run show ID --follow` in a third one prints its events until it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_cancelled_and_followed_from_other_processes() {
+    let test = "a_run_is_cancelled_and_followed_from_other_processes";
+    let many: Vec<Value> = (1..=20)
+        .map(|i| {
+            serde_json::json!({"type": "rds_instance", "account": "111111111111",
+                "region": "us-west-2", "id": format!("batch-dev-{i}"),
+                "tags": {"env": "development"}, "attrs": {"engine": "mysql"}})
+        })
+        .collect();
+    let Some(f) = Fixture::new(test, &serde_json::to_string(&many).unwrap()).await else {
+        return;
+    };
+    let names: String = (1..=20)
+        .map(|i| format!("batch-dev-{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = command(f.data.path(), &["ask", "stop", &names, "--yes"], &[]);
+    cmd.envs(f.env.iter().map(|(k, v)| (*k, v.as_str())));
+    let asking = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let id = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never started"
+        );
+        if let Some(id) = run_with_a_finished_step(f.data.path()) {
+            break id;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let mut follow = command(f.data.path(), &["run", "show", &id, "--follow"], &[]);
+    let follower = follow
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cancelled = f.run(&["cancel", &id], "").await;
+    assert!(cancelled.status.success(), "{}", stderr(&cancelled));
+    let asked = tokio::task::spawn_blocking(move || asking.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(asked.status.code(), Some(1), "{}", stderr(&asked));
+    assert!(
+        stderr(&asked).contains("run cancelled"),
+        "{}",
+        stderr(&asked)
+    );
+    let followed = tokio::task::spawn_blocking(move || follower.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(followed.status.success(), "{}", stderr(&followed));
+    assert!(
+        stdout(&followed).contains("run cancelled"),
+        "{}",
+        stdout(&followed)
+    );
+    let runs = f.json(&["runs", "--json"]).await;
+    assert_eq!(runs["runs"][0]["status"], "cancelled", "{runs}");
+    let completed = runs["runs"][0]["completed"].as_array().unwrap().len();
+    assert!((1..20).contains(&completed), "{runs}");
+    // A finished run cannot be cancelled, and says so.
+    let late = f.run(&["cancel", &id], "").await;
+    assert_eq!(late.status.code(), Some(1));
+    assert!(
+        stderr(&late).contains("is not running"),
+        "{}",
+        stderr(&late)
+    );
+}
+
+/// The id of a run with a finished step and no end yet.
+fn run_with_a_finished_step(data: &Path) -> Option<String> {
+    for entry in std::fs::read_dir(data.join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.contains("\"type\":\"step_finished\"") && !text.contains("run_finished") {
+                return Some(path.file_stem()?.to_string_lossy().into_owned());
+            }
+        }
+    }
+    None
+}
+
+/// `cloudops demo --keep` on a small estate: it shows a plan and runs one low-risk stop,
+/// suggests names from that estate, and leaves a config.toml so that later commands with the
+/// same data dir reach the running emulator with no AWS environment at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_demo_plans_runs_and_leaves_a_working_data_dir() {
+    let test = "a_kept_demo_plans_runs_and_leaves_a_working_data_dir";
+    if demo::Emulator::start().await.is_err() {
+        skipped(test, "the emulator is not available");
+        return;
+    }
+    let data = data_dir_with_plugins(&["rds", "ec2"]);
+    let estate = data.path().join("estate.json");
+    std::fs::write(&estate, ESTATE).unwrap();
+    let (out, err) = (data.path().join("demo.out"), data.path().join("demo.err"));
+    let mut demo = command(
+        data.path(),
+        &["demo", "--estate", estate.to_str().unwrap(), "--keep"],
+        &[],
+    )
+    .stdout(std::fs::File::create(&out).unwrap())
+    .stderr(std::fs::File::create(&err).unwrap())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while !std::fs::read_to_string(&err)
+        .unwrap()
+        .contains("Press Ctrl-C")
+    {
+        assert!(
+            demo.try_wait().unwrap().is_none(),
+            "{}",
+            std::fs::read_to_string(&err).unwrap()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the demo never got ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let shown = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        shown.contains("$ cloudops plan stop pg-instance-main1"),
+        "{shown}"
+    );
+    // The first database whose stop is low risk: staging, not Multi-AZ, no replicas.
+    assert!(
+        shown.contains("$ cloudops ask stop orders-staging-a --yes"),
+        "{shown}"
+    );
+    assert!(shown.contains(": succeeded;"), "{shown}");
+    assert!(shown.contains("search pg-instance-main1"), "{shown}");
+    assert!(!shown.contains("pg-main1\n"), "{shown}");
+
+    // No AWS variable at all: the data dir's config.toml says where and how.
+    let later = |args: &'static [&'static str]| {
+        let dir = data.path().to_owned();
+        tokio::task::spawn_blocking(move || command(&dir, args, &[]).output().unwrap())
+    };
+    let synced = later(&["sync"]).await.unwrap();
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    let runs = later(&["runs", "--json"]).await.unwrap();
+    let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(runs["runs"][0]["status"], "succeeded", "{runs}");
+    let found = later(&["search", "orders-staging-a", "--json"])
+        .await
+        .unwrap();
+    let found: Value = serde_json::from_slice(&found.stdout).unwrap();
+    assert_eq!(found["results"][0]["state"], "stopped", "{found}");
+    let config = std::fs::read_to_string(data.path().join("config.toml")).unwrap();
+    assert!(!config.contains(demo::DEMO_SECRET_KEY), "{config}");
+
+    let stopped = std::process::Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert!(demo.wait().unwrap().success());
 }

@@ -2,6 +2,7 @@
 //! file is one more `mod` line here.
 
 mod ask;
+mod backup;
 mod cli;
 mod faults;
 mod playbook;

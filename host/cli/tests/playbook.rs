@@ -102,6 +102,8 @@ fn the_default_library_passes_its_cases() {
         out.contains(" passed, 0 failed; 0 playbooks with fewer than 2"),
         "{out}"
     );
+    // The recorded cases of the two component playbooks (tests/replay/), replayed offline.
+    assert!(out.contains(" and 3 recorded component cases: "), "{out}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cloudops_playbook::plan::Plan;
+use cloudops_playbook::plan::{Plan, ScriptRef, StepKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -42,6 +42,15 @@ pub struct PlanStep {
     pub params: Map<String, Value>,
     /// Steps it waits for.
     pub depends_on: Vec<String>,
+    /// How it runs (`aws` when absent).
+    #[serde(default, skip_serializing_if = "StepKind::is_aws")]
+    pub kind: StepKind,
+    /// `exec` and `script`: the argv the approval bound, scrubbed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
+    /// `script`: the file and its pinned SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptRef>,
 }
 
 /// What a record says. Serialised with `record` naming the variant (events add `type`).
@@ -117,6 +126,9 @@ impl Entry {
                     target: s.target.arn.clone(),
                     params: scrub_map(&s.params),
                     depends_on: s.depends_on.clone(),
+                    kind: s.kind,
+                    argv: s.argv.iter().map(|a| crate::scrub::scrub_line(a)).collect(),
+                    script: s.script.clone(),
                 })
                 .collect(),
         }
@@ -576,7 +588,9 @@ fn apply_event(summary: &mut RunSummary, event: &Event) {
     match event {
         Event::RunStarted { plan_id, .. } => summary.plan_id = plan_id.clone(),
         Event::StepFinished { step, .. } => summary.completed.push(step.clone()),
-        Event::StepFailed { step, .. } => summary.failed.push(step.clone()),
+        Event::StepFailed { step, .. } | Event::PreflightRefused { step, .. } => {
+            summary.failed.push(step.clone())
+        }
         Event::RunFinished { outcome, .. } => summary.status = RunStatus::Finished(*outcome),
         _ => {}
     }

@@ -92,6 +92,15 @@ pub trait StateReader: Send + Sync {
     fn state<'a>(&'a self, target: &'a Target) -> BoxFuture<'a, Result<Option<String>, StepError>>;
 }
 
+/// Checks a step before anything of its run is sent (DESIGN.md § 4 "Execute", preflight):
+/// the target is still as the plan found it, the principal may act on it, the command the
+/// step runs is the one approved. The engine asks it for every step, in plan order, before
+/// the first step starts; one refusal and nothing is sent.
+pub trait Preflight: Send + Sync {
+    /// The checks `step` passed, in words for the audit, or why it is refused.
+    fn check<'a>(&'a self, step: &'a Step) -> BoxFuture<'a, Result<Vec<String>, StepError>>;
+}
+
 /// What a step sees of its run.
 pub struct StepContext {
     run: String,
@@ -188,6 +197,23 @@ pub struct Runners {
     pub steps: Arc<dyn StepRunner>,
     /// Reads states for waiters.
     pub states: Arc<dyn StateReader>,
+    /// Checks every step before the first one runs.
+    pub preflight: Arc<dyn Preflight>,
+}
+
+impl Runners {
+    /// Runners from their parts.
+    pub fn new(
+        steps: Arc<dyn StepRunner>,
+        states: Arc<dyn StateReader>,
+        preflight: Arc<dyn Preflight>,
+    ) -> Runners {
+        Runners {
+            steps,
+            states,
+            preflight,
+        }
+    }
 }
 
 /// One run to start.
@@ -414,6 +440,9 @@ impl Run {
             .iter()
             .map(|s| (s.id.clone(), Status::Pending))
             .collect();
+        if let Some(refused) = self.preflight().await {
+            return self.refuse(&mut status, refused);
+        }
         let mut tasks: JoinSet<(String, StepEnd)> = JoinSet::new();
         let mut cancelled = false;
         let mut cancel = self.cancel.clone();
@@ -438,6 +467,54 @@ impl Run {
             }
         }
         self.finish(&mut status, cancelled)
+    }
+
+    /// Runs the preflight of every step, recording each verdict; the first refused step's
+    /// id, if any. Every step is checked, so the audit shows all that stands in the way.
+    async fn preflight(&self) -> Option<String> {
+        let mut refused = None;
+        for step in &self.steps {
+            let (run, id) = (self.id.clone(), step.id.clone());
+            match self.runners.preflight.check(step).await {
+                Ok(checks) => self.emitter.emit(Event::PreflightPassed {
+                    run,
+                    step: id,
+                    checks,
+                }),
+                Err(e) => {
+                    refused.get_or_insert_with(|| id.clone());
+                    self.emitter.emit(Event::PreflightRefused {
+                        run,
+                        step: id,
+                        reason: e.0,
+                    });
+                }
+            }
+            if self.emitter.is_broken() {
+                refused.get_or_insert_with(|| step.id.clone());
+                break;
+            }
+        }
+        refused
+    }
+
+    /// Ends a run the preflight refused: no step started, each is skipped because of the
+    /// first refused step, and the run failed.
+    fn refuse(&self, status: &mut HashMap<String, Status>, refused: String) -> RunOutcome {
+        for step in &self.steps {
+            status.insert(step.id.clone(), Status::Stopped);
+            self.emitter.emit(Event::StepSkipped {
+                run: self.id.clone(),
+                step: step.id.clone(),
+                because: refused.clone(),
+            });
+        }
+        self.emitter.emit(Event::RunFinished {
+            run: self.id.clone(),
+            outcome: RunOutcome::Failed,
+            completed: Vec::new(),
+        });
+        RunOutcome::Failed
     }
 
     /// Starts pending steps whose dependencies finished, in plan order, up to the limit.
@@ -624,7 +701,12 @@ async fn wait_for(
             until: wait.until.clone(),
             elapsed_s: started.elapsed().as_secs(),
         });
-        if state.as_deref() == Some(wait.until.as_str()) {
+        // A deleted resource is not found: that is what waiting for `deleted` waits for.
+        let reached = match state.as_deref() {
+            Some(state) => state == wait.until,
+            None => wait.until == "deleted",
+        };
+        if reached {
             return Ok(true);
         }
         let left = timeout.saturating_sub(started.elapsed());

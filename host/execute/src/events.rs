@@ -38,6 +38,24 @@ pub enum Event {
         /// The step ids, in plan order.
         steps: Vec<String>,
     },
+    /// A step passed its preflight (before any step of the run started).
+    PreflightPassed {
+        /// The execution id.
+        run: String,
+        /// The step.
+        step: String,
+        /// What was checked, in words.
+        checks: Vec<String>,
+    },
+    /// A step's preflight refused it: nothing of the run is sent.
+    PreflightRefused {
+        /// The execution id.
+        run: String,
+        /// The step.
+        step: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// A step began.
     StepStarted {
         /// The execution id.
@@ -117,6 +135,8 @@ impl Event {
     pub fn run(&self) -> &str {
         match self {
             Event::RunStarted { run, .. }
+            | Event::PreflightPassed { run, .. }
+            | Event::PreflightRefused { run, .. }
             | Event::StepStarted { run, .. }
             | Event::Output { run, .. }
             | Event::WaiterProgress { run, .. }

@@ -80,6 +80,38 @@ pub fn looks_secret(s: &str) -> bool {
         || t.starts_with("Bearer ")
 }
 
+/// A line of a program's output with every secret-shaped word replaced by [`REDACTED`]
+/// (a line that speaks of a private key or an authorization header goes whole).
+pub fn scrub_line(line: &str) -> String {
+    if [
+        "PRIVATE KEY-----",
+        "Bearer ",
+        "AWS4-HMAC-SHA256",
+        "aws_secret_access_key",
+    ]
+    .iter()
+    .any(|marker| line.contains(marker))
+    {
+        return REDACTED.into();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(if looks_secret(word) { REDACTED } else { word });
+        word.clear();
+    };
+    for c in line.chars() {
+        if c.is_ascii_alphanumeric() || c == '/' || c == '+' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +141,14 @@ mod tests {
         assert_eq!(out["DBInstanceIdentifier"], "pg-main1");
         assert_eq!(out["Tags"][0]["Key"], "note");
         assert_eq!(out["Count"], 3);
+    }
+
+    #[test]
+    fn output_lines_lose_their_secret_words_only() {
+        let line = r#"{"key": "AKIAIOSFODNN7EXAMPLE", "s": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "id": "pg-main1"}"#;
+        let out = scrub_line(line);
+        assert!(!out.contains("AKIA") && !out.contains("wJalr"), "{out}");
+        assert!(out.contains("pg-main1"), "{out}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub fn step(id: &str, db: &str, deps: &[&str]) -> Step {
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         wait: None,
         iam: IamVerdict::Allowed,
+        ..Step::default()
     }
 }
 

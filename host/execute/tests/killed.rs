@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use cloudops_execute::approval::{unix_now, ApprovalBook, DEFAULT_TTL};
 use cloudops_execute::audit::{verify, AuditLog, RunStatus};
 use cloudops_execute::engine::{
-    BoxFuture, Engine, RunRequest, Runners, StateReader, StepContext, StepError, StepRunner,
-    Strategy,
+    BoxFuture, Engine, Preflight, RunRequest, Runners, StateReader, StepContext, StepError,
+    StepRunner, Strategy,
 };
 use cloudops_playbook::plan::{
     IamVerdict, Intent, IntentKind, Plan, Risk, RiskLevel, Step, Target,
@@ -48,6 +48,15 @@ impl StateReader for NoStates {
     }
 }
 
+/// Every step passes (the preflight has its own tests; this one is about the kill).
+struct Passes;
+
+impl Preflight for Passes {
+    fn check<'a>(&'a self, _: &'a Step) -> BoxFuture<'a, Result<Vec<String>, StepError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
 fn step(id: &str, deps: &[&str]) -> Step {
     Step {
         id: id.into(),
@@ -64,6 +73,7 @@ fn step(id: &str, deps: &[&str]) -> Step {
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         wait: None,
         iam: IamVerdict::Allowed,
+        ..Step::default()
     }
 }
 
@@ -96,10 +106,7 @@ async fn killed_child_runs_a_plan() {
     let approval = book.grant(&plan, DEFAULT_TTL, unix_now()).unwrap();
     let scope = book.consume(&plan, &approval.id, unix_now()).unwrap();
     let engine = Engine::new(AuditLog::open(&dir), Duration::from_millis(100));
-    let runners = Runners {
-        steps: Arc::new(Steps),
-        states: Arc::new(NoStates),
-    };
+    let runners = Runners::new(Arc::new(Steps), Arc::new(NoStates), Arc::new(Passes));
     let request = RunRequest {
         plan,
         scope,
@@ -122,10 +129,11 @@ fn a_killed_run_is_reported_interrupted() {
     let log = dir.path().join("audit.jsonl");
     let deadline = Instant::now() + Duration::from_secs(30);
     // Kill once step `slow` has been recorded as started: `fast` finished before it.
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("\"step\":\"slow\"")
-    {
+    let slow_started = |text: String| {
+        text.lines()
+            .any(|l| l.contains("\"step_started\"") && l.contains("\"step\":\"slow\""))
+    };
+    while !slow_started(std::fs::read_to_string(&log).unwrap_or_default()) {
         assert!(
             Instant::now() < deadline,
             "the child never started step slow"

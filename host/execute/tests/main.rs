@@ -2,3 +2,4 @@
 
 mod killed;
 mod list_names;
+mod protocols;

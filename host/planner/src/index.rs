@@ -59,6 +59,34 @@ pub(crate) fn embed_library(
     Ok(out)
 }
 
+/// Vectors saved by [`save_vectors`]; empty when the file is missing or unreadable (they
+/// are only a cache: the texts are embedded again).
+pub(crate) fn load_vectors(path: &std::path::Path) -> VectorCache {
+    let Ok(bytes) = std::fs::read(path) else {
+        return VectorCache::new();
+    };
+    let saved: HashMap<String, Vec<f32>> = serde_json::from_slice(&bytes).unwrap_or_default();
+    saved
+        .into_iter()
+        .filter(|(_, v)| v.len() == cloudops_estate::store::DENSE_DIM)
+        .map(|(k, v)| (k, Arc::new(v)))
+        .collect()
+}
+
+/// Saves `vectors` at `path` as JSON, through a temporary file and a rename.
+pub(crate) fn save_vectors(vectors: &VectorCache, path: &std::path::Path) -> std::io::Result<()> {
+    let plain: HashMap<&String, &Vec<f32>> = vectors.iter().map(|(k, v)| (k, v.as_ref())).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(&plain).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&tmp, path)
+}
+
 /// Writes the library's points for `commit` into the store.
 pub(crate) fn write(
     store: &dyn EstateStore,

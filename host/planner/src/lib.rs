@@ -105,14 +105,45 @@ impl Planner {
         index: &Location,
         previous: Option<&Planner>,
     ) -> Result<Planner, PlannerError> {
+        Self::build_reusing(library, commit, embedder, index, previous, None)
+    }
+
+    /// [`Planner::build`], reusing the text vectors a planner saved at `vectors`
+    /// ([`Planner::save_vectors`]) when the file is there and readable: a short-lived process
+    /// (`cloudops ask`) then embeds only texts that changed instead of the whole library.
+    pub fn build_with_saved_vectors(
+        library: Library,
+        commit: String,
+        embedder: Arc<Embedder>,
+        index: &Location,
+        vectors: &std::path::Path,
+    ) -> Result<Planner, PlannerError> {
+        let saved = index::load_vectors(vectors);
+        Self::build_reusing(library, commit, embedder, index, None, Some(&saved))
+    }
+
+    /// Writes the library's text vectors to `path` (JSON, by rename) for
+    /// [`Planner::build_with_saved_vectors`].
+    pub fn save_vectors(&self, path: &std::path::Path) -> std::io::Result<()> {
+        index::save_vectors(&self.vectors, path)
+    }
+
+    fn build_reusing(
+        library: Library,
+        commit: String,
+        embedder: Arc<Embedder>,
+        index: &Location,
+        previous: Option<&Planner>,
+        saved: Option<&index::VectorCache>,
+    ) -> Result<Planner, PlannerError> {
         let previous = previous.filter(|p| p.location == *index);
         let store: Arc<dyn EstateStore> = match previous {
             Some(p) => p.store.clone(),
             None => Arc::from(store::open(index).map_err(PlannerError::Index)?),
         };
         let empty = index::VectorCache::new();
-        let vectors =
-            index::embed_library(&library, &embedder, previous.map_or(&empty, |p| &p.vectors))?;
+        let known = previous.map(|p| &p.vectors).or(saved).unwrap_or(&empty);
+        let vectors = index::embed_library(&library, &embedder, known)?;
         index::write(store.as_ref(), &library, &commit, &vectors)?;
         // Only the commit this chain of planners stopped serving two builds ago goes: the
         // previous one may still be answering, and other servers sharing a Qdrant server may
@@ -207,11 +238,12 @@ impl Planner {
         types.sort();
         types.dedup();
         let text = retrieval_text(&request.prompt, &request.identified_resources);
-        let vector = match self.queries.get(&text) {
+        let key = prompt_key(&text);
+        let vector = match self.queries.get(&key) {
             Some(v) => v,
             None => {
-                let v = Arc::new(self.prompts.embed(&text).map_err(PlannerError::Embed)?);
-                self.queries.insert(text.clone(), v.clone());
+                let v = Arc::new(self.prompts.embed(&key).map_err(PlannerError::Embed)?);
+                self.queries.insert(key, v.clone());
                 v
             }
         };
@@ -317,6 +349,17 @@ pub fn retrieval_text(prompt: &str, resources: &[ResourceContext]) -> String {
         }
     }
     text
+}
+
+/// The text the model embeds for a retrieval text, and the prompt cache's key: lower case,
+/// words joined by single spaces. The model's tokenizer lowercases and splits on whitespace
+/// itself, so this changes no vector, and "Stop  RDS instance" shares "stop rds instance"'s
+/// cache entry.
+pub fn prompt_key(text: &str) -> String {
+    text.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn replace_ignore_case(text: &str, needle: &str, with: &str) -> String {

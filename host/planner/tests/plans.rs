@@ -139,6 +139,22 @@ fn the_same_request_gives_the_same_plan_id() {
     assert_eq!(a.plan_id, b.plan_id);
 }
 
+/// The prompt cache keys on `prompt_key`, which must not change what the model sees.
+#[test]
+fn the_prompt_key_embeds_as_the_text_does() {
+    let embedder = Embedder::from_env().expect("the model (scripts/setup installs it)");
+    for text in ["Stop  the RDS\tinstance ", "please REBOOT ec2 instance now"] {
+        let key = cloudops_planner::prompt_key(text);
+        assert_ne!(key, text);
+        let (a, b) = (
+            embedder.embed_query(text).unwrap(),
+            embedder.embed_query(&key).unwrap(),
+        );
+        let cosine: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!(cosine > 0.9999, "{text:?} and {key:?}: cosine {cosine}");
+    }
+}
+
 /// Straight to stdout: libtest swallows a passing test's `println!`, and scripts/test counts
 /// `SKIPPED:` lines and shows the figures.
 fn say(line: String) {

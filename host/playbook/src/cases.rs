@@ -3,7 +3,7 @@
 //! [`Case`]); `cloudops playbook test` and the crate's tests run them, and every playbook of
 //! the default library has at least one.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::library::Library;
@@ -11,7 +11,7 @@ use crate::plan::{IamVerdict, Plan, ResourceContext, RiskLevel};
 use crate::planning::{plan, Selection};
 
 /// One case.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// What it shows.
@@ -23,48 +23,83 @@ pub struct Case {
     /// The identified resources.
     pub resources: Vec<ResourceContext>,
     /// Explicit user values.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub user_values: Map<String, Value>,
     /// What the plan must say.
     pub expect: Expect,
 }
 
 /// What a case's plan must say. Fields left out are not checked.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// `runnable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub runnable: Option<bool>,
     /// `risk.level`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub risk: Option<RiskLevel>,
     /// `approval_required`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_required: Option<bool>,
     /// The steps, in order: action, the named params (others may exist), IAM, CLI line.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<ExpectStep>>,
     /// The actions of `denied`, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub denied: Option<Vec<String>>,
     /// Words some `blocked` reason holds, each.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked_mentions: Vec<String>,
     /// Words `explain` holds, each.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub explain_mentions: Vec<String>,
     /// `clarify.missing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub clarify_missing: Option<Vec<String>>,
 }
 
+impl Expect {
+    /// Everything `plan` says that a case can check: what `cloudops playbook record` writes
+    /// for its author to review.
+    pub fn of(plan: &Plan) -> Expect {
+        Expect {
+            runnable: Some(plan.runnable),
+            risk: Some(plan.risk.level),
+            approval_required: Some(plan.approval_required),
+            steps: Some(
+                plan.steps
+                    .iter()
+                    .map(|s| ExpectStep {
+                        action: s.action.clone(),
+                        params: s.params.clone(),
+                        iam: Some(s.iam),
+                        cli: Some(s.cli.clone()),
+                    })
+                    .collect(),
+            ),
+            denied: Some(plan.denied.iter().map(|d| d.action.clone()).collect()),
+            blocked_mentions: plan.blocked.iter().map(|b| b.reason.clone()).collect(),
+            explain_mentions: Vec::new(),
+            clarify_missing: plan.clarify.as_ref().map(|c| c.missing.clone()),
+        }
+    }
+}
+
 /// One expected step.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectStep {
     /// Its action.
     pub action: String,
     /// Parameters that must have exactly these values.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub params: Map<String, Value>,
     /// Its IAM verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iam: Option<IamVerdict>,
     /// Its CLI line.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cli: Option<String>,
 }
 
@@ -73,17 +108,25 @@ pub fn run(library: &Library, commit: &str, case: &Case) -> Result<Plan, String>
     let playbook = library
         .get(&case.playbook)
         .ok_or_else(|| format!("no playbook `{}` in the library", case.playbook))?;
-    let plan = plan(
-        playbook,
+    let plan = plan(playbook, case.selection(commit));
+    check(plan, &case.expect)
+}
+
+impl Case {
+    /// What the case asks the planner to plan, at `commit`.
+    pub fn selection<'a>(&'a self, commit: &'a str) -> Selection<'a> {
         Selection {
             commit,
-            prompt: &case.prompt,
-            targets: &case.resources,
-            user_values: &case.user_values,
-        },
-    );
+            prompt: &self.prompt,
+            targets: &self.resources,
+            user_values: &self.user_values,
+        }
+    }
+}
+
+/// `plan`, when it says what `e` expects; else what differs, a line each.
+pub fn check(plan: Plan, e: &Expect) -> Result<Plan, String> {
     let mut wrong = Vec::new();
-    let e = &case.expect;
     let mut differ = |what: &str, want: String, got: String| {
         if want != got {
             wrong.push(format!("{what}: expected {want}, got {got}"));

@@ -15,7 +15,7 @@ use crate::model::{
     Condition, Field, Op, ParamSource, Parameter, Playbook, Precondition, RiskRule, RiskSpec,
     StepSpec, Template, UserValue, ValueKind,
 };
-use crate::plan::{RiskLevel, Wait};
+use crate::plan::{RiskLevel, ScriptRef, StepKind, Wait};
 
 /// The most targets a playbook may allow in one plan.
 pub const MAX_TARGETS: u32 = 100;
@@ -644,6 +644,7 @@ impl Checker {
                 .cli
                 .as_ref()
                 .and_then(|c| self.template(c, names, used));
+            let (kind, argv, script) = self.step_kind(step, &params, names, used);
             ids.push(id.clone());
             out.push(StepSpec {
                 id,
@@ -657,9 +658,96 @@ impl Checker {
                     .collect(),
                 iam: step.iam.iter().map(|a| a.as_str().to_owned()).collect(),
                 cli,
+                kind,
+                argv,
+                script,
             });
         }
         out
+    }
+
+    /// A step's `kind` and what that kind needs: `exec` an `argv`, `script` a `script` file
+    /// (in a `scripts/` folder of the library) and optional `argv`; `aws` and `aws-cli` send
+    /// `params` and take neither.
+    fn step_kind(
+        &mut self,
+        step: &RawStep,
+        params: &Map<String, Value>,
+        names: &BTreeSet<String>,
+        used: &mut HashSet<String>,
+    ) -> (StepKind, Vec<Template>, Option<ScriptRef>) {
+        let kind = match &step.kind {
+            None => StepKind::Aws,
+            Some(k) => StepKind::parse(k.as_str()).unwrap_or_else(|| {
+                self.error(
+                    k,
+                    format!(
+                        "unknown step kind `{}`: aws, aws-cli, exec or script",
+                        k.as_str()
+                    ),
+                );
+                StepKind::Aws
+            }),
+        };
+        let argv: Vec<Template> = step
+            .argv
+            .iter()
+            .filter_map(|a| self.template(a, names, used))
+            .collect();
+        let sends = matches!(kind, StepKind::Aws | StepKind::AwsCli);
+        if sends {
+            if let Some(a) = step.argv.first() {
+                self.error(a, format!("a `{}` step takes no argv: its command comes from action and params (use kind: exec for a program)", kind.as_str()));
+            }
+        } else if !params.is_empty() {
+            self.error(
+                &step.id,
+                format!(
+                    "a `{}` step takes no params: pass values in argv",
+                    kind.as_str()
+                ),
+            );
+        }
+        if kind == StepKind::Exec && step.argv.is_empty() {
+            self.error(&step.id, "an `exec` step needs argv: the program and its arguments, one word per item (no shell)");
+        }
+        let script = match (&step.script, kind) {
+            (Some(path), StepKind::Script) => Some(self.script_path(path)),
+            (Some(path), _) => {
+                self.error(
+                    path,
+                    "only a `script` step takes script: add `kind: script`",
+                );
+                None
+            }
+            (None, StepKind::Script) => {
+                self.error(&step.id, "a `script` step needs script: the file, relative to this playbook, in a scripts/ folder");
+                None
+            }
+            (None, _) => None,
+        };
+        (kind, argv, script)
+    }
+
+    /// A script's path resolved against this file's folder: inside the library (no `..`, not
+    /// absolute) and in a `scripts/` folder, which is what a library reads besides playbooks.
+    fn script_path(&mut self, path: &S<String>) -> ScriptRef {
+        let bad = path.is_empty()
+            || path.starts_with('/')
+            || path
+                .split(['/', '\\'])
+                .any(|part| part == ".." || part.is_empty() || part == ".");
+        let resolved = match self.file.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{}", path.as_str()),
+            None => path.as_str().to_owned(),
+        };
+        if bad || !crate::library::is_script_file(&resolved) {
+            self.error(path, "script must be a file in a `scripts/` folder, relative to this playbook and inside the library, without `..`");
+        }
+        ScriptRef {
+            path: resolved,
+            sha256: String::new(),
+        }
     }
 
     /// A step's parameters as JSON, with YAML's types: plain (unquoted) scalars that read as

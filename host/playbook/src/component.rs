@@ -317,6 +317,13 @@ pub fn finish(
             depends_on: p.depends_on.clone(),
             wait: p.wait.clone(),
             iam,
+            iam_actions: spec.iam.clone(),
+            expects: p
+                .depends_on
+                .is_empty()
+                .then(|| planning::pre_state(playbook))
+                .flatten(),
+            ..Step::default()
         });
     }
     let acted: Vec<ResourceContext> = selection

@@ -133,6 +133,12 @@ pub(crate) struct RawStep {
     pub iam: Vec<Spanned<String>>,
     #[serde(default)]
     pub cli: Option<Spanned<String>>,
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
+    #[serde(default)]
+    pub argv: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub script: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

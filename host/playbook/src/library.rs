@@ -69,6 +69,9 @@ impl Library {
                 Err(mut e) => errors.append(&mut e),
             }
         }
+        for p in playbooks.values_mut() {
+            pin_scripts(p, &others, &mut errors);
+        }
         for p in playbooks.values() {
             let at_top = |message: String| Diagnostic {
                 file: p.file.clone(),
@@ -156,15 +159,52 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Vec<Diagnostic>> {
 }
 
 /// Whether a file (its path relative to the library, `/`-separated) is one a library reads:
-/// playbooks (`.yaml`, `.yml`), built components (`.wasm`) and the `Cargo.toml` that marks a
-/// component crate (its sources are the builder's business). Every reader of a library — a
-/// folder, a Git commit — asks this one function.
+/// playbooks (`.yaml`, `.yml`), built components (`.wasm`), the `Cargo.toml` that marks a
+/// component crate (its sources are the builder's business) and the files of `scripts/`
+/// folders (what `script` steps run). Every reader of a library — a folder, a Git commit —
+/// asks this one function.
 pub fn is_library_file(relative: &str) -> bool {
     let name = relative.rsplit('/').next().unwrap_or(relative);
     relative.ends_with(".yaml")
         || relative.ends_with(".yml")
         || relative.ends_with(".wasm")
         || name == "Cargo.toml"
+        || is_script_file(relative)
+}
+
+/// Whether a library path is a script a `script` step may run: a file in a folder named
+/// `scripts` (at any depth).
+pub fn is_script_file(relative: &str) -> bool {
+    relative
+        .rsplit_once('/')
+        .is_some_and(|(dir, name)| !name.is_empty() && dir.split('/').any(|d| d == "scripts"))
+}
+
+/// Fills in the SHA-256 of each of `playbook`'s scripts from the library's files; a script
+/// that is not there is an error at the top of the playbook.
+fn pin_scripts(
+    playbook: &mut Playbook,
+    files: &BTreeMap<String, Vec<u8>>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    use sha2::{Digest, Sha256};
+    for step in &mut playbook.steps {
+        let Some(script) = &mut step.script else {
+            continue;
+        };
+        match files.get(&script.path) {
+            Some(bytes) => script.sha256 = hex::encode(Sha256::digest(bytes)),
+            None => errors.push(Diagnostic {
+                file: playbook.file.clone(),
+                line: 0,
+                column: 0,
+                message: format!(
+                    "step `{}`: script `{}` is not in the library (a script lives in a scripts/ folder)",
+                    step.id, script.path
+                ),
+            }),
+        }
+    }
 }
 
 /// `reference` resolved against the folder of `file` (both relative to the library).

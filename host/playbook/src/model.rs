@@ -388,6 +388,13 @@ pub struct StepSpec {
     pub iam: Vec<String>,
     /// An AWS CLI line to show instead of the derived one, with `{field}` references.
     pub cli: Option<Template>,
+    /// How the step runs (`aws` unless the playbook says `kind:`).
+    pub kind: crate::plan::StepKind,
+    /// `exec`: the program and its arguments; `script`: the script's arguments. Templates.
+    pub argv: Vec<Template>,
+    /// `script`: the file, relative to the library root, and its SHA-256 (filled in by
+    /// [`crate::library::Library`], which holds the file's bytes; empty from a lone check).
+    pub script: Option<crate::plan::ScriptRef>,
 }
 
 impl StepSpec {

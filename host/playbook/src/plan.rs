@@ -174,7 +174,7 @@ pub struct Intent {
 }
 
 /// A resource a step acts on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     /// Its ARN.
     pub arn: String,
@@ -190,7 +190,7 @@ pub struct Target {
 }
 
 /// The IAM verdict for a step's action on its target, from the resource's synced permissions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IamVerdict {
     /// The principal may.
@@ -198,7 +198,96 @@ pub enum IamVerdict {
     /// The principal may not.
     Denied,
     /// Not synced with IAM for this action.
+    #[default]
     Unknown,
+}
+
+/// How a step is carried out (playbooks/SCHEMA.md "Step kinds"). Only `aws` steps are
+/// checked per (action, ARN) against the approval's scope when they send; the others are bound
+/// by the plan hash the approval names, which covers their exact argv and script hash.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    /// The host sends `action` with `params` through its own signed client.
+    #[default]
+    Aws,
+    /// The AWS CLI runs `action` with `params` (its argv is derived from them, never a
+    /// shell string); the credentials are only in the child's environment.
+    AwsCli,
+    /// A program runs with the step's `argv` (no shell).
+    Exec,
+    /// A file of the playbook library runs, its SHA-256 pinned in the plan.
+    Script,
+}
+
+impl StepKind {
+    /// True for the default kind, `aws` (left out of a plan's JSON, so old plans keep their id).
+    pub fn is_aws(&self) -> bool {
+        *self == StepKind::Aws
+    }
+
+    /// The kind's name as playbooks write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Aws => "aws",
+            StepKind::AwsCli => "aws-cli",
+            StepKind::Exec => "exec",
+            StepKind::Script => "script",
+        }
+    }
+
+    /// Parses `aws`, `aws-cli`, `exec` or `script`.
+    pub fn parse(s: &str) -> Option<StepKind> {
+        Some(match s {
+            "aws" => StepKind::Aws,
+            "aws-cli" => StepKind::AwsCli,
+            "exec" => StepKind::Exec,
+            "script" => StepKind::Script,
+            _ => return None,
+        })
+    }
+}
+
+/// A `script` step's file: where it is in the playbook library and the SHA-256 it had when
+/// the plan was made. A file whose bytes hash otherwise is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptRef {
+    /// The path relative to the library root (`rds/scripts/drain.sh`).
+    pub path: String,
+    /// SHA-256 of its bytes, lower-case hex.
+    pub sha256: String,
+}
+
+/// The state a step's target must be in before the run starts, from the playbook's
+/// preconditions on `state`; the engine's preflight re-reads it and refuses a drifted target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreState {
+    /// One of these (empty: any).
+    #[serde(rename = "in", default, skip_serializing_if = "Vec::is_empty")]
+    pub any_of: Vec<String>,
+    /// None of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_in: Vec<String>,
+}
+
+impl PreState {
+    /// Whether `state` satisfies it (text compares without regard to case, as preconditions do).
+    pub fn admits(&self, state: &str) -> bool {
+        let is = |list: &[String]| list.iter().any(|s| s.eq_ignore_ascii_case(state));
+        (self.any_of.is_empty() || is(&self.any_of)) && !is(&self.not_in)
+    }
+
+    /// In words: `available` or `available or stopped`, `not terminated`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.any_of.is_empty() {
+            parts.push(self.any_of.join(" or "));
+        }
+        if !self.not_in.is_empty() {
+            parts.push(format!("not {}", self.not_in.join(" or ")));
+        }
+        parts.join(", ")
+    }
 }
 
 /// Waiting after a step until the target reaches a state.
@@ -210,8 +299,11 @@ pub struct Wait {
     pub timeout_s: u32,
 }
 
-/// One API call of the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One API call of the plan (or, for the other [`StepKind`]s, one command).
+///
+/// The fields after `iam` were added for execution (issue 15); each is left out of the JSON
+/// when it has its default, so plans written before them keep their `plan_id`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Unique within the plan (`stop` or `stop@pg-main1` when there are several targets).
     pub id: String,
@@ -229,6 +321,34 @@ pub struct Step {
     pub wait: Option<Wait>,
     /// The IAM verdict.
     pub iam: IamVerdict,
+    /// How the step runs; `aws` when absent.
+    #[serde(default, skip_serializing_if = "StepKind::is_aws")]
+    pub kind: StepKind,
+    /// The IAM actions the step needs when they are not just `action` (the playbook's `iam`):
+    /// what the preflight simulates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iam_actions: Vec<String>,
+    /// `exec`: the whole argv; `script`: the arguments after the script. Never a shell string.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
+    /// `script`: the file and its pinned SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptRef>,
+    /// The target's state before the run, re-checked by the preflight; set on the first
+    /// steps of a target (those that depend on no other step of the playbook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expects: Option<PreState>,
+}
+
+impl Step {
+    /// The IAM actions the step needs: `iam_actions` when given, else `action`.
+    pub fn needs(&self) -> Vec<String> {
+        if self.iam_actions.is_empty() {
+            vec![self.action.clone()]
+        } else {
+            self.iam_actions.clone()
+        }
+    }
 }
 
 /// The plan's risk.

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::cli_line::cli_line;
-use crate::model::{Field, ParamSource, Playbook, Template};
+use crate::model::{Condition, Field, Op, ParamSource, Playbook, Template};
 use crate::plan::{
     Blocked, Candidate, Clarify, Denied, IamVerdict, Intent, IntentKind, Plan, PlaybookRef,
-    ResourceContext, Risk, RiskLevel, Rollback, Step, Target,
+    PreState, ResourceContext, Risk, RiskLevel, Rollback, Step, StepKind, Target,
 };
 use crate::values;
 
@@ -135,10 +135,34 @@ pub fn plan(playbook: &Playbook, selection: Selection<'_>) -> Plan {
         }
         for spec in &playbook.steps {
             let step_params = render_params(&spec.params, target, &params);
-            let cli = match &spec.cli {
-                Some(t) => t.render(target, &params),
-                None => cli_line(&spec.action, &step_params, &target.region),
+            let argv: Vec<String> = spec
+                .argv
+                .iter()
+                .map(|a| a.render(target, &params))
+                .collect();
+            let cli = match (&spec.cli, spec.kind) {
+                (Some(t), _) => t.render(target, &params),
+                (None, StepKind::Aws | StepKind::AwsCli) => {
+                    cli_line(&spec.action, &step_params, &target.region)
+                }
+                (None, StepKind::Exec) => shell_words(&argv),
+                (None, StepKind::Script) => {
+                    let path = spec.script.as_ref().map(|s| s.path.clone());
+                    shell_words(
+                        &path
+                            .into_iter()
+                            .chain(argv.iter().cloned())
+                            .collect::<Vec<_>>(),
+                    )
+                }
             };
+            // The state the preconditions admit holds before the run, so it is expected of
+            // the first steps only; later steps see what earlier ones made of the target.
+            let expects = spec
+                .depends_on
+                .is_empty()
+                .then(|| pre_state(playbook))
+                .flatten();
             let (iam, denial) = verdict(target, spec.iam_actions());
             let step = Step {
                 id: step_id(&spec.id),
@@ -155,6 +179,11 @@ pub fn plan(playbook: &Playbook, selection: Selection<'_>) -> Plan {
                 depends_on: spec.depends_on.iter().map(|d| step_id(d)).collect(),
                 wait: spec.wait.clone(),
                 iam,
+                kind: spec.kind,
+                iam_actions: spec.iam.clone(),
+                argv,
+                script: spec.script.clone(),
+                expects,
             };
             if let Some((action, explicit)) = denial {
                 plan.denied.push(Denied {
@@ -175,6 +204,49 @@ pub fn plan(playbook: &Playbook, selection: Selection<'_>) -> Plan {
         plan.approval_required = false;
     }
     plan.sealed()
+}
+
+/// The target's state the playbook's top-level preconditions on `state` admit (`in`,
+/// `not_in`), or `None` when none speaks of the state.
+pub fn pre_state(playbook: &Playbook) -> Option<PreState> {
+    let mut out = PreState::default();
+    for p in &playbook.preconditions {
+        if let Condition::Test {
+            field: Field::State,
+            op,
+        } = &p.require
+        {
+            match op {
+                Op::In(list) if out.any_of.is_empty() => out.any_of = list.clone(),
+                // Two `in` lists: only what both admit.
+                Op::In(list) => out
+                    .any_of
+                    .retain(|s| list.iter().any(|l| l.eq_ignore_ascii_case(s))),
+                Op::NotIn(list) => out.not_in.extend(list.iter().cloned()),
+                _ => {}
+            }
+        }
+    }
+    (out != PreState::default()).then_some(out)
+}
+
+/// A command line for people to read: words joined, quoted for a POSIX shell when needed.
+/// Only shown; the step runs its argv without a shell.
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+".contains(c));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn intent(playbook: &Playbook) -> Intent {

@@ -133,3 +133,83 @@ fn the_library_refuses_duplicates_and_dangling_inverses() {
     assert!(text.iter().any(|e| e.starts_with("b.yaml:0:0: id `ec2.reboot-instance` is also the id of a.yaml")), "{text:#?}");
     assert!(text.iter().any(|e| e.starts_with("c.yaml:")), "{text:#?}");
 }
+
+/// The fixture with its step replaced by `step` (indented as a step of `steps:`).
+fn with_step(step: &str) -> String {
+    let at = GOOD.find("  - id: reboot").unwrap();
+    format!("{}{step}", &GOOD[..at])
+}
+
+#[test]
+fn step_kinds_are_checked_with_their_place() {
+    let exec = with_step(
+        "  - id: reboot\n    kind: exec\n    action: ec2:RebootInstances\n    argv: [reboot-tool, \"{params.instance_id}\"]\n",
+    );
+    let p = check("ec2/reboot.yaml", &exec).unwrap();
+    assert_eq!(p.steps[0].kind, cloudops_playbook::plan::StepKind::Exec);
+    assert_eq!(p.steps[0].argv.len(), 2);
+
+    let e = errors(&with_step(
+        "  - id: reboot\n    kind: shell\n    action: ec2:RebootInstances\n    params: {InstanceIds: [\"{params.instance_id}\"]}\n",
+    ));
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("ec2/reboot.yaml:16:11:")
+                && d.contains("unknown step kind `shell`")),
+        "{e:#?}"
+    );
+    let e = errors(&with_step(
+        "  - id: reboot\n    kind: exec\n    action: ec2:RebootInstances\n    params: {InstanceIds: [\"{params.instance_id}\"]}\n",
+    ));
+    assert!(e.iter().any(|d| d.contains("takes no params")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("ec2/reboot.yaml:15:9:") && d.contains("needs argv")),
+        "{e:#?}"
+    );
+    let e = errors(&with_step(
+        "  - id: reboot\n    action: ec2:RebootInstances\n    argv: [\"{params.instance_id}\"]\n",
+    ));
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("ec2/reboot.yaml:17:12:") && d.contains("takes no argv")),
+        "{e:#?}"
+    );
+    let e = errors(&with_step(
+        "  - id: reboot\n    kind: script\n    action: ec2:RebootInstances\n    script: ../../etc/passwd\n    argv: [\"{params.instance_id}\"]\n",
+    ));
+    assert!(
+        e.iter()
+            .any(|d| d.starts_with("ec2/reboot.yaml:18:13:") && d.contains("scripts/")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn a_library_pins_each_script_and_refuses_a_missing_one() {
+    let text = with_step(
+        "  - id: reboot\n    kind: script\n    action: ec2:RebootInstances\n    script: scripts/reboot.sh\n    argv: [\"{params.instance_id}\"]\n",
+    );
+    let script = b"#!/bin/sh\necho rebooting \"$1\"\n".to_vec();
+    let library = Library::from_files([
+        ("ec2/reboot.yaml".to_owned(), text.clone().into_bytes()),
+        ("ec2/scripts/reboot.sh".to_owned(), script.clone()),
+    ])
+    .unwrap();
+    let pinned = library.get("ec2.reboot-instance").unwrap().steps[0]
+        .script
+        .clone()
+        .unwrap();
+    assert_eq!(pinned.path, "ec2/scripts/reboot.sh");
+    use sha2::Digest;
+    assert_eq!(pinned.sha256, hex::encode(sha2::Sha256::digest(&script)));
+    let e = Library::from_files([("ec2/reboot.yaml".to_owned(), text.into_bytes())]).unwrap_err();
+    assert!(
+        e[0].message
+            .contains("script `ec2/scripts/reboot.sh` is not in the library"),
+        "{e:?}"
+    );
+    assert!(cloudops_playbook::library::is_library_file(
+        "ec2/scripts/reboot.sh"
+    ));
+}

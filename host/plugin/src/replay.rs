@@ -308,20 +308,38 @@ pub struct CaseOutcome {
     pub result: Result<super::ScanReport, super::PluginError>,
 }
 
-/// Runs `plugin` over `case` with no network and compares what it emits.
-pub async fn replay_case(plugin: &super::Plugin, case: &Case) -> CaseOutcome {
-    // Replayed requests are still checked and signed, with throwaway keys, so the plugin
-    // runs exactly as in production; the endpoint is never contacted.
-    let client = crate::aws::AwsClient::new(
+/// A client that answers from `exchanges` and never touches the network. Its requests are
+/// still checked and signed, with throwaway keys, so plugins and playbook components run
+/// exactly as in production.
+pub fn replay_client(exchanges: Vec<Exchange>) -> crate::aws::AwsClient {
+    crate::aws::AwsClient::new(
         crate::aws::Credentials::new("AKIDREPLAY", "replay", None, None, "replay"),
         crate::aws::Endpoints::default().with_global("http://replay.invalid"),
-        Arc::new(ReplayTransport::new(case.exchanges.clone())),
+        Arc::new(ReplayTransport::new(exchanges)),
     )
     // A replay answers the same way every time: a missing exchange is final.
     .with_retry(crate::aws::RetryPolicy {
         max_attempts: 1,
         ..Default::default()
-    });
+    })
+}
+
+/// A client that sends through the network as usual and keeps a copy of every exchange in
+/// the recorder it returns.
+pub fn recording_client(
+    credentials: crate::aws::Credentials,
+    endpoints: crate::aws::Endpoints,
+) -> Result<(crate::aws::AwsClient, Arc<RecordingTransport>), crate::aws::TransportError> {
+    let recorder = Arc::new(RecordingTransport::new(Arc::new(
+        crate::aws::HttpTransport::new()?,
+    )));
+    let client = crate::aws::AwsClient::new(credentials, endpoints, recorder.clone());
+    Ok((client, recorder))
+}
+
+/// Runs `plugin` over `case` with no network and compares what it emits.
+pub async fn replay_case(plugin: &super::Plugin, case: &Case) -> CaseOutcome {
+    let client = replay_client(case.exchanges.clone());
     let scan = crate::scan::scan_region(
         plugin,
         &client,
@@ -348,13 +366,11 @@ pub async fn record_case(
     endpoints: crate::aws::Endpoints,
     info: CaseInfo,
 ) -> Result<Case, super::PluginError> {
-    let recorder = Arc::new(RecordingTransport::new(Arc::new(
-        crate::aws::HttpTransport::new().map_err(|e| super::PluginError::Invalid {
+    let (client, recorder) =
+        recording_client(credentials, endpoints).map_err(|e| super::PluginError::Invalid {
             plugin: plugin.name().to_owned(),
             reason: e.to_string(),
-        })?,
-    )));
-    let client = crate::aws::AwsClient::new(credentials, endpoints, recorder.clone());
+        })?;
     let scan = crate::scan::scan_region(
         plugin,
         &client,

@@ -193,6 +193,21 @@ pub enum KeyError {
         /// Where the key file should be.
         file: PathBuf,
     },
+    /// An import found another key in place: replacing it would make the store unreadable.
+    #[error(
+        "the {location} already holds an estate key (key id {existing}) that differs from the \
+         imported one (key id {imported}); the local store is sealed with the key in place, so \
+         it is kept. To use the imported key, move the data dir aside (or delete that key and \
+         the store sealed with it) and import again"
+    )]
+    Exists {
+        /// Where the key in place is.
+        location: String,
+        /// Its key id.
+        existing: String,
+        /// The imported key's id.
+        imported: String,
+    },
     /// Reading or writing the key file failed.
     #[error("key file {path}: {source}")]
     Io {
@@ -490,7 +505,58 @@ impl KeyStore {
 
     /// Creates a key in the keychain and checks it was kept; `None` when it was not kept.
     fn create_in_keychain(&self) -> Result<Option<KeyBytes>, KeyError> {
-        let key = Zeroizing::new(generate_key());
+        self.put_in_keychain(Zeroizing::new(generate_key()))
+    }
+
+    /// Keeps `key` as the estate key (`cloudops key import`), in the store [`KeyStore::choice`]
+    /// names (automatic: the keychain when it works, else the key file). A key already in
+    /// place is never replaced: the same key is a no-op, another is [`KeyError::Exists`].
+    pub fn import(&self, key: &[u8; KEY_LEN]) -> Result<KeySource, KeyError> {
+        let imported = crate::Sealer::from_key(key).key_id().to_owned();
+        match self.find(false) {
+            Ok((existing, source)) if existing[..] == key[..] => return Ok(source),
+            Ok((existing, source)) => {
+                return Err(KeyError::Exists {
+                    location: source.to_string(),
+                    existing: crate::Sealer::from_key(&existing).key_id().to_owned(),
+                    imported,
+                })
+            }
+            Err(KeyError::Missing { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let file = self.key_file();
+        let to_file = || -> Result<KeySource, KeyError> {
+            match install_key_file(&file, key)? {
+                None => Ok(KeySource::File(file.clone())),
+                Some(raced) if raced[..] == key[..] => Ok(KeySource::File(file.clone())),
+                Some(raced) => Err(KeyError::Exists {
+                    location: KeySource::File(file.clone()).to_string(),
+                    existing: crate::Sealer::from_key(&raced).key_id().to_owned(),
+                    imported: imported.clone(),
+                }),
+            }
+        };
+        let keychain = || self.put_in_keychain(Zeroizing::new(*key));
+        match self.choice {
+            KeyStoreChoice::File => to_file(),
+            KeyStoreChoice::Keychain => match keychain()? {
+                Some(_) => Ok(KeySource::Keychain),
+                None => Err(KeyError::KeychainUnavailable {
+                    reason: "the keychain accepted the key but did not keep it".to_owned(),
+                }),
+            },
+            KeyStoreChoice::Auto => match keychain() {
+                Ok(Some(_)) => Ok(KeySource::Keychain),
+                Ok(None) | Err(KeyError::KeychainUnavailable { .. }) => to_file(),
+                Err(other) => Err(other),
+            },
+        }
+    }
+
+    /// Stores `key` in the keychain, reads it back and writes the marker; `None` when the
+    /// keychain did not keep it.
+    fn put_in_keychain(&self, key: KeyBytes) -> Result<Option<KeyBytes>, KeyError> {
         let text = Zeroizing::new(hex::encode(&key[..]));
         match self.keychain.set(&text) {
             Ok(()) => {}
@@ -555,9 +621,15 @@ pub fn read_key_file(path: &Path) -> Result<Option<KeyBytes>, KeyError> {
 /// Creates a key file holding 32 new random bytes (mode 0600 in a 0700 directory), or
 /// returns the key another process created there first: the file is never overwritten.
 pub fn create_key_file(path: &Path) -> Result<KeyBytes, KeyError> {
+    let key = Zeroizing::new(generate_key());
+    Ok(install_key_file(path, &key)?.unwrap_or(key))
+}
+
+/// Writes `key` as the key file (mode 0600 in a 0700 directory). Returns `None` when it did,
+/// or the key already there: an existing key file is never overwritten.
+pub fn install_key_file(path: &Path, key: &[u8; KEY_LEN]) -> Result<Option<KeyBytes>, KeyError> {
     let dir = path.parent().expect("key file has a parent").to_owned();
     create_private_dir(&dir)?;
-    let key = Zeroizing::new(generate_key());
     let tmp = dir.join(format!(
         ".{}.{}.{}.tmp",
         path.file_name().unwrap_or_default().to_string_lossy(),
@@ -585,14 +657,14 @@ pub fn create_key_file(path: &Path) -> Result<KeyBytes, KeyError> {
     match linked {
         Ok(()) => {
             sync_dir(&dir);
-            Ok(key)
+            Ok(None)
         }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            read_key_file(path)?.ok_or(KeyError::Io {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_key_file(path)?
+            .ok_or(KeyError::Io {
                 path: path.to_owned(),
                 source: io::Error::from(io::ErrorKind::NotFound),
             })
-        }
+            .map(Some),
         Err(source) => Err(KeyError::Io {
             path: path.to_owned(),
             source,
@@ -739,6 +811,49 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(names, ["estate.key"]);
+    }
+
+    #[test]
+    fn an_imported_key_goes_where_a_new_one_would_and_never_replaces_another() {
+        let key = [5u8; KEY_LEN];
+        // No keychain: the key file.
+        let dir = tempfile::tempdir().unwrap();
+        let source = store(dir.path(), &unavailable(), KeyStoreChoice::Auto)
+            .import(&key)
+            .unwrap();
+        assert_eq!(source, KeySource::File(dir.path().join("keys/estate.key")));
+        let (found, _) = store(dir.path(), &unavailable(), KeyStoreChoice::Auto)
+            .load_existing()
+            .unwrap();
+        assert_eq!(*found, key);
+        // The same key again is a no-op; another is refused and the first stays.
+        store(dir.path(), &unavailable(), KeyStoreChoice::File)
+            .import(&key)
+            .unwrap();
+        let err = store(dir.path(), &unavailable(), KeyStoreChoice::File)
+            .import(&[6u8; KEY_LEN])
+            .unwrap_err();
+        assert!(matches!(err, KeyError::Exists { .. }), "{err}");
+        assert!(
+            !err.to_string().contains(&hex::encode([6u8; KEY_LEN])),
+            "{err}"
+        );
+        let (found, _) = store(dir.path(), &unavailable(), KeyStoreChoice::File)
+            .load_existing()
+            .unwrap();
+        assert_eq!(*found, key);
+        // A working keychain: there, with the marker.
+        let dir = tempfile::tempdir().unwrap();
+        let keychain = FakeKeychain::default();
+        let source = store(dir.path(), &keychain, KeyStoreChoice::Auto)
+            .import(&key)
+            .unwrap();
+        assert_eq!(source, KeySource::Keychain);
+        assert!(dir.path().join("keys/estate.key.keychain").exists());
+        assert_eq!(
+            keychain.secret.lock().unwrap().as_deref(),
+            Some(hex::encode(key).as_str())
+        );
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub struct DemoArgs {
     /// Scans and batches in flight at once.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     concurrency: usize,
-    /// Keep the emulator running after the sync (until Ctrl-C) and print how to use it.
+    /// Keep the emulator running after the sync (until Ctrl-C) and write the data dir's
+    /// config.toml for it, so later commands with the same `--data-dir` reach it.
     #[arg(long)]
     keep: bool,
 }

@@ -51,9 +51,6 @@ pub fn picks(file: &EstateFile) -> Picks {
             return false;
         };
         !production(r)
-            && file
-                .account(&r.account)
-                .is_some_and(|acc| !acc.name.starts_with("prod"))
             && matches!(r.state.as_deref(), None | Some("available"))
             && a.multi_az != Some(true)
             && a.replica_of.is_none()
@@ -132,6 +129,7 @@ pub async fn plan_and_run(
         out!("({})", plan_view::approval_line(&asked.plan));
     }
     let Some(db) = &picks.low_risk_db else {
+        out!("\n(no database in this estate is low risk to stop, so the demo runs nothing)");
         return Ok(());
     };
     out!("\n$ cloudops ask stop {db} --yes");

@@ -13,6 +13,7 @@ macro_rules! out {
 
 mod ask;
 mod audit;
+mod backup;
 mod demo;
 mod demo_ask;
 mod output;
@@ -90,7 +91,7 @@ pub enum Command {
     /// recall@5 and MRR.
     Eval(search::EvalArgs),
     /// Run the demo: start a local AWS emulator, seed a three-account estate, sync it
-    /// (plugins, IAM, embeddings, sealed store), then search it.
+    /// (plugins, IAM, embeddings, sealed store), search it, plan a change and run a low-risk one.
     ///
     /// Needs no AWS account. Needs moto_server and the embedding model (both installed by
     /// scripts/setup) and the scanner plugins (`cloudops plugin build plugins/`).
@@ -105,9 +106,11 @@ pub enum Command {
     ///   cloudops playbook build              # build the library's components
     #[command(subcommand, verbatim_doc_comment)]
     Playbook(playbook::PlaybookCommand),
-    /// Ask for a change in your words: cloudops finds the resources in the local estate, gets
-    /// a plan (steps with their AWS CLI lines, IAM verdicts, risk), asks for approval as the
-    /// risk requires, runs it, and re-scans what it touched.
+    /// Ask for a change in your words: see its plan, approve it, run it.
+    ///
+    /// cloudops finds the resources in the local estate, gets a plan (steps with their AWS CLI
+    /// lines, IAM verdicts, risk), asks for approval as the risk requires, runs it, and
+    /// re-scans what it touched.
     ///
     /// Low-risk plans run with `--yes`; medium ones ask you to type `yes`; high and critical
     /// ones ask for the target's name. A plan IAM denies or a precondition blocks never asks.
@@ -126,8 +129,9 @@ pub enum Command {
     ///   cloudops plan terminate web-server-1 --json
     #[command(verbatim_doc_comment)]
     Plan(ask::PlanArgs),
-    /// Approve a plan printed by `plan` or `ask` and run it (in a terminal: high-risk plans
-    /// ask for the target's name).
+    /// Approve a plan printed by `plan` or `ask`, and run it.
+    ///
+    /// In a terminal: medium-risk plans ask for `yes`, high-risk ones for the target's name.
     ///
     /// Examples:
     ///   cloudops approve 3f2a9c1b7d4e
@@ -156,6 +160,22 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Print the chat history: prompts, plans and outcomes (sealed in the store).
     History(audit::HistoryArgs),
+    /// Back up the local estate (store, chat history, audit log, sync status, plugins and
+    /// their trust, config) into one encrypted archive; list and check backups.
+    ///
+    /// Examples:
+    ///   cloudops backup                                # into <data dir>/backups (kept 7 days)
+    ///   cloudops backup --to s3://my-backups/laptop    # and upload it (kept 30 days)
+    ///   cloudops backup list
+    ///   cloudops backup verify s3://my-backups/laptop/cloudops-backup-20261206T101500Z.cbk
+    #[command(verbatim_doc_comment)]
+    Backup(backup::BackupArgs),
+    /// Replace the data dir with a backup, after verifying all of it (a damaged, truncated
+    /// or foreign backup changes nothing).
+    Restore(backup::RestoreArgs),
+    /// Export the estate key under a passphrase for safekeeping, or import it back.
+    #[command(subcommand)]
+    Key(backup::KeyCommand),
 }
 
 /// Writes one line of results to stdout; see `out!`.
@@ -199,6 +219,12 @@ pub fn init_logging(verbose: u8) {
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cloudops_host::paths::data_dir(cli.data_dir);
+    // A restore killed part-way is finished or undone before anything reads the data dir.
+    match cloudops_host::backup::recover(&data_dir) {
+        Ok(Some(done)) => eprintln!("{done}"),
+        Ok(None) => {}
+        Err(e) => anyhow::bail!("an interrupted restore could not be cleaned up: {e}"),
+    }
     match cli.command {
         Command::Scan(args) => scan::run(args, &data_dir).await,
         Command::Plugin(cmd) => plugin::run(cmd, &data_dir).await,
@@ -216,7 +242,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Playbook(playbook::PlaybookCommand::Component(cmd)) => {
             playbook_component::run(cmd, &data_dir).await
         }
-        Command::Playbook(cmd) => playbook::run(cmd),
+        Command::Playbook(cmd) => playbook::run(cmd, &data_dir),
         Command::Ask(args) => ask::ask(args, &data_dir).await,
         Command::Plan(args) => ask::plan(args, &data_dir).await,
         Command::Approve(args) => ask::approve(args, &data_dir).await,
@@ -225,6 +251,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cancel(args) => runs::cancel(args, &data_dir),
         Command::Audit(args) => audit::run(args, &data_dir),
         Command::History(args) => audit::history(args, &data_dir),
+        Command::Backup(args) => backup::run(args, &data_dir).await,
+        Command::Restore(args) => backup::restore(args, &data_dir).await,
+        Command::Key(cmd) => backup::key(cmd, &data_dir),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `cloudops playbook ...`: the playbook author's tools. `check` reads a library the way the
 //! plan server does and names every error's file, line and column; `test` plans each case of
-//! `tests/<playbook id>.json` and compares the plan with what the case expects.
+//! `tests/<playbook id>.json` and compares the plan with what the case expects, then finishes
+//! the recorded cases of component playbooks (`tests/replay/`) with their components.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,8 +28,11 @@ pub enum PlaybookCommand {
     /// Run the library's playbook test cases: each case in DIR/tests/<playbook id>.json
     /// plans its playbook against fixture resources and states what the plan must say
     /// (runnable, risk, approval, exact step parameters, IAM verdicts, blocked reasons,
-    /// clarifications). Prints one line per failing case with what differs, and a summary;
-    /// exits 1 when a case fails or a playbook has fewer than 2 cases.
+    /// clarifications). Then each recorded case of a component playbook (DIR/tests/replay/
+    /// <case>/, made by `cloudops playbook record`) is finished by the built component, its
+    /// AWS reads answered from the recording with no network, and compared the same way.
+    /// Prints one line per failing case with what differs, and a summary; exits 1 when a case
+    /// fails or a playbook has fewer than 2 cases.
     ///
     /// Examples:
     ///   cloudops playbook test
@@ -53,10 +57,10 @@ pub struct LibraryArgs {
 const MIN_CASES: usize = 2;
 
 /// Runs a `playbook` subcommand.
-pub fn run(cmd: PlaybookCommand) -> anyhow::Result<ExitCode> {
+pub fn run(cmd: PlaybookCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
     match cmd {
         PlaybookCommand::Check(args) => check(&library_dir(args)?),
-        PlaybookCommand::Test(args) => test(&library_dir(args)?),
+        PlaybookCommand::Test(args) => test(&library_dir(args)?, data_dir),
         // cli::run sends these to playbook_component::run, which needs the data dir.
         PlaybookCommand::Component(_) => anyhow::bail!("playbook components run from cli::run"),
     }
@@ -117,7 +121,7 @@ fn check(dir: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn test(dir: &Path) -> anyhow::Result<ExitCode> {
+fn test(dir: &Path, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let Ok(library) = load(dir) else {
         out!("no case was run: fix the errors above (`cloudops playbook check`) first");
         return Ok(ExitCode::FAILURE);
@@ -153,13 +157,20 @@ fn test(dir: &Path) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let replayed = super::playbook_component::replay_cases(dir, data_dir)?;
+    failed += replayed.failed;
+    let recorded = match replayed.run {
+        0 => String::new(),
+        n => format!(" and {n} recorded component case{}", plural(n)),
+    };
     out!(
-        "{} case{} of {} playbook{}: {} passed, {failed} failed; {thin} playbook{} with fewer than {MIN_CASES} cases",
+        "{} case{} of {} playbook{}{recorded}: {} passed, {failed} failed; {thin} playbook{} \
+         with fewer than {MIN_CASES} cases",
         cases.len(),
         plural(cases.len()),
         library.len(),
         plural(library.len()),
-        cases.len() - failed,
+        cases.len() + replayed.run - failed,
         plural(thin)
     );
     Ok(if failed == 0 && thin == 0 {

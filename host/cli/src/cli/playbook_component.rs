@@ -10,7 +10,8 @@ use clap::Subcommand;
 use cloudops_host::aws;
 use cloudops_host::plugin::build::build_component;
 use cloudops_host::plugin::playbook::{finish_plan, template, Component};
-use cloudops_host::plugin::{CodeCache, Limits, PluginEngine};
+use cloudops_host::plugin::{replay, CodeCache, Limits, PluginEngine};
+use cloudops_playbook::cases::{self, Case, Expect};
 use cloudops_playbook::library::COMPONENT_FILE;
 use cloudops_playbook::plan::{Plan, ResourceContext};
 use cloudops_playbook::planning::{self, Selection};
@@ -52,22 +53,49 @@ pub enum ComponentCommand {
     /// Example: `cloudops playbook run playbooks vpc.close-world-open-ports --resources
     /// sg.json`, where sg.json is a list of identified resources as the plan request
     /// carries them.
-    Run {
-        /// The library folder (`playbooks/`), built with `cloudops playbook build`.
-        dir: PathBuf,
-        /// The playbook's id.
-        id: String,
-        /// A JSON file with the identified resources (a list of resource contexts).
-        #[arg(long, value_name = "FILE")]
-        resources: PathBuf,
-        /// The user's values as a JSON object (`{"snapshot_date": "20261206"}`).
-        #[arg(long, value_name = "JSON", default_value = "{}")]
-        values: String,
-        /// The AWS profile whose credentials the component's reads use.
+    Run(PlanInputs),
+    /// Record a test case of a component playbook: `run` it, then save the component's AWS
+    /// reads and what the finished plan says as DIR/tests/replay/CASE/, which `cloudops
+    /// playbook test` replays with no network.
+    ///
+    /// Example: `cloudops playbook record playbooks vpc.close-world-open-ports --resources
+    /// sg.json --case two-open-ports`.
+    ///
+    /// Review the `expect` of case.json before committing it: it states what the plan said,
+    /// which is right only if the component was. Responses are saved as they came: do not
+    /// commit a case recorded from an account you would not publish.
+    Record {
+        /// The case's name: its folder under DIR/tests/replay/.
         #[arg(long)]
-        profile: Option<String>,
+        case: String,
+        /// The prompt stored with the case (user values may be read from it).
+        #[arg(long, default_value = "")]
+        prompt: String,
+        #[command(flatten)]
+        inputs: PlanInputs,
     },
 }
+
+/// What `run` and `record` plan.
+#[derive(Debug, clap::Args)]
+pub struct PlanInputs {
+    /// The library folder (`playbooks/`), built with `cloudops playbook build`.
+    dir: PathBuf,
+    /// The playbook's id.
+    id: String,
+    /// A JSON file with the identified resources (a list of resource contexts).
+    #[arg(long, value_name = "FILE")]
+    resources: PathBuf,
+    /// The user's values as a JSON object (`{"snapshot_date": "20261206"}`).
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    values: String,
+    /// The AWS profile whose credentials the component's reads use.
+    #[arg(long)]
+    profile: Option<String>,
+}
+
+/// Where a library keeps the recorded cases of its component playbooks.
+const REPLAY_DIR: &str = "tests/replay";
 
 /// Runs a component subcommand.
 pub async fn run(cmd: ComponentCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
@@ -85,23 +113,9 @@ pub async fn run(cmd: ComponentCommand, data_dir: &Path) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         ComponentCommand::Build { dir } => build_library(&dir, data_dir),
-        ComponentCommand::Run {
-            dir,
-            id,
-            resources,
-            values,
-            profile,
-        } => {
-            let library = load_library(&dir)?;
-            let playbook = library
-                .get(&id)
-                .with_context(|| format!("no playbook `{id}` in {}", dir.display()))?;
-            let text = std::fs::read_to_string(&resources)
-                .with_context(|| format!("reading {}", resources.display()))?;
-            let targets: Vec<ResourceContext> = serde_json::from_str(&text)
-                .with_context(|| format!("{}: a JSON list of resources", resources.display()))?;
-            let values: Map<String, Value> =
-                serde_json::from_str(&values).context("--values: a JSON object")?;
+        ComponentCommand::Run(inputs) => {
+            let (library, targets, values) = inputs.read()?;
+            let playbook = inputs.playbook(&library)?;
             let selection = Selection {
                 commit: "worktree",
                 prompt: "",
@@ -109,7 +123,12 @@ pub async fn run(cmd: ComponentCommand, data_dir: &Path) -> anyhow::Result<ExitC
                 user_values: &values,
             };
             let base = planning::plan(playbook, selection);
-            let client = aws_client(profile.as_deref()).await?;
+            let credentials = aws::load_credentials(inputs.profile.as_deref()).await?;
+            let client = aws::AwsClient::new(
+                credentials,
+                aws::Endpoints::from_env(),
+                Arc::new(aws::HttpTransport::new()?),
+            );
             let plan =
                 finish_with_component(&library, playbook, selection, &base, &client, data_dir)?;
             out!("{}", serde_json::to_string_pretty(&plan)?);
@@ -119,12 +138,157 @@ pub async fn run(cmd: ComponentCommand, data_dir: &Path) -> anyhow::Result<ExitC
                 ExitCode::FAILURE
             })
         }
+        ComponentCommand::Record {
+            case,
+            prompt,
+            inputs,
+        } => record(&case, &prompt, &inputs, data_dir).await,
     }
 }
 
+impl PlanInputs {
+    /// The library, the resources and the user's values, read and checked.
+    fn read(&self) -> anyhow::Result<(Library, Vec<ResourceContext>, Map<String, Value>)> {
+        let library = load_library(&self.dir)?;
+        let text = std::fs::read_to_string(&self.resources)
+            .with_context(|| format!("reading {}", self.resources.display()))?;
+        let targets: Vec<ResourceContext> = serde_json::from_str(&text)
+            .with_context(|| format!("{}: a JSON list of resources", self.resources.display()))?;
+        let values: Map<String, Value> =
+            serde_json::from_str(&self.values).context("--values: a JSON object")?;
+        Ok((library, targets, values))
+    }
+
+    fn playbook<'a>(&self, library: &'a Library) -> anyhow::Result<&'a Playbook> {
+        library
+            .get(&self.id)
+            .with_context(|| format!("no playbook `{}` in {}", self.id, self.dir.display()))
+    }
+}
+
+/// `cloudops playbook record`: the component's reads and its finished plan, as a case.
+async fn record(
+    name: &str,
+    prompt: &str,
+    inputs: &PlanInputs,
+    data_dir: &Path,
+) -> anyhow::Result<ExitCode> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        anyhow::bail!("--case `{name}`: use letters, digits, '-' and '_' (it names a folder)");
+    }
+    let (library, resources, user_values) = inputs.read()?;
+    let playbook = inputs.playbook(&library)?;
+    if playbook.component.is_none() {
+        anyhow::bail!(
+            "`{}` has no component: its cases go in {}/tests/{}.json (`cloudops playbook test`)",
+            playbook.id,
+            inputs.dir.display(),
+            playbook.id
+        );
+    }
+    let credentials = aws::load_credentials(inputs.profile.as_deref()).await?;
+    let (client, recorder) = replay::recording_client(credentials, aws::Endpoints::from_env())?;
+    let mut case = Case {
+        name: name.to_owned(),
+        playbook: playbook.id.clone(),
+        prompt: prompt.to_owned(),
+        resources,
+        user_values,
+        expect: Default::default(),
+    };
+    let selection = case.selection("worktree");
+    let base = planning::plan(playbook, selection);
+    let plan = finish_with_component(&library, playbook, selection, &base, &client, data_dir)?;
+    case.expect = Expect::of(&plan);
+    let folder = inputs.dir.join(REPLAY_DIR).join(name);
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    write_json(
+        &folder.join("case.json"),
+        serde_json::to_string_pretty(&case)?,
+    )?;
+    let exchanges = serde_json::to_string_pretty(&recorder.exchanges())?;
+    write_json(&folder.join("exchanges.json"), exchanges)?;
+    eprintln!(
+        "recorded {} request(s) and the plan's {} step(s) in {}: review case.json's `expect`, \
+         then `cloudops playbook test {}`",
+        recorder.exchanges().len(),
+        plan.steps.len(),
+        folder.display(),
+        inputs.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_json(path: &Path, json: String) -> anyhow::Result<()> {
+    std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// How the recorded cases of a library went.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// Cases run.
+    pub run: usize,
+    /// Of those, failed (each printed with what differs).
+    pub failed: usize,
+}
+
+/// Replays every case in DIR/tests/replay/: the YAML plans it, the component (built first,
+/// as `plugin test` builds its scanner) finishes the plan with its AWS reads answered from
+/// the recording, and the plan is compared with the case's `expect`. Must run on a
+/// multi-threaded runtime.
+pub fn replay_cases(dir: &Path, data_dir: &Path) -> anyhow::Result<Replayed> {
+    let mut replayed = Replayed::default();
+    let folders = replay::Case::discover(&dir.join(REPLAY_DIR));
+    if folders.is_empty() {
+        return Ok(replayed);
+    }
+    if build_library(dir, data_dir)? != ExitCode::SUCCESS {
+        anyhow::bail!("the recorded cases need the components built, and a build failed");
+    }
+    // Loaded again: the library holds the component binaries it read.
+    let library = load_library(dir)?;
+    for folder in folders {
+        replayed.run += 1;
+        if let Err(why) = replay_one(&library, &folder, data_dir) {
+            replayed.failed += 1;
+            out!(
+                "FAIL {}: {}",
+                folder.display(),
+                format!("{why:#}").replace("\n  ", "; ")
+            );
+        }
+    }
+    Ok(replayed)
+}
+
+fn replay_one(library: &Library, folder: &Path, data_dir: &Path) -> anyhow::Result<()> {
+    let (case_file, exchanges_file) = (folder.join("case.json"), folder.join("exchanges.json"));
+    let case: Case = serde_json::from_str(&read_text(&case_file)?)
+        .with_context(|| format!("{}: not a case", case_file.display()))?;
+    let exchanges: Vec<replay::Exchange> = serde_json::from_str(&read_text(&exchanges_file)?)
+        .with_context(|| format!("{}: not a list of exchanges", exchanges_file.display()))?;
+    let playbook = library
+        .get(&case.playbook)
+        .with_context(|| format!("no playbook `{}` in the library", case.playbook))?;
+    let selection = case.selection("worktree");
+    let base = planning::plan(playbook, selection);
+    let client = replay::replay_client(exchanges);
+    let plan = finish_with_component(library, playbook, selection, &base, &client, data_dir)?;
+    cases::check(plan, &case.expect).map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
 /// Finishes `base` (the YAML's plan of `playbook` for `selection`) with the playbook's
-/// built component, its reads sent with `client`: `playbook run`, and `playbook test` for
-/// the cases of component playbooks when an emulator is given. A playbook without a
+/// built component, its reads sent with `client`: `playbook run` and `record` (a live or
+/// recording client), and `playbook test` (a replaying one). A playbook without a
 /// component keeps its plan. Must run on a multi-threaded runtime (it blocks in place).
 pub fn finish_with_component(
     library: &Library,
@@ -162,16 +326,6 @@ pub fn finish_with_component(
         report.peak_memory_bytes.div_ceil(1024)
     );
     Ok(plan)
-}
-
-/// Credentials from `profile` (or the default chain) and endpoints from the environment.
-async fn aws_client(profile: Option<&str>) -> anyhow::Result<aws::AwsClient> {
-    let credentials = aws::load_credentials(profile).await?;
-    Ok(aws::AwsClient::new(
-        credentials,
-        aws::Endpoints::from_env(),
-        Arc::new(aws::HttpTransport::new()?),
-    ))
 }
 
 fn load_library(dir: &Path) -> anyhow::Result<Library> {

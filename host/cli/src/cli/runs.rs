@@ -216,6 +216,12 @@ fn describe(event: &Event) -> String {
         Event::RunStarted { run, steps, .. } => {
             format!("run {run}: {} step(s): {}", steps.len(), steps.join(", "))
         }
+        Event::PreflightPassed { step, checks, .. } => {
+            format!("preflight {step}: {}", checks.join("; "))
+        }
+        Event::PreflightRefused { step, reason, .. } => {
+            format!("REFUSED {step} before anything was sent: {reason}")
+        }
         Event::StepStarted { step, .. } => format!("> {step}"),
         Event::Output { step, line, .. } => format!("  {step}: {line}"),
         Event::WaiterProgress {

@@ -85,6 +85,9 @@ pub async fn run(args: SyncArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     }
     print_report(&report, args.json)?;
     eprintln!("{}", stats.snapshot().summary());
+    if !report.is_total_failure() {
+        super::backup::after_sync(data_dir).await;
+    }
     Ok(exit_code(&report))
 }
 
@@ -570,7 +573,7 @@ pub fn status(args: StatusArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn humanize(seconds: i64) -> String {
+pub(super) fn humanize(seconds: i64) -> String {
     match seconds {
         s if s < 60 => format!("{s} s ago"),
         s if s < 3600 => format!("{} min ago", s / 60),

@@ -65,7 +65,25 @@ impl StateReader for TestStates {
             } else {
                 states[0]
             };
-            Ok(Some(state.to_owned()))
+            // `gone`: the resource is not found any more.
+            Ok((state != "gone").then(|| state.to_owned()))
+        })
+    }
+}
+
+/// Passes every step but those in `refuse`, which it refuses with their reason.
+#[derive(Default)]
+struct TestPreflight {
+    refuse: Vec<(String, String)>,
+}
+
+impl Preflight for TestPreflight {
+    fn check<'a>(&'a self, step: &'a Step) -> BoxFuture<'a, Result<Vec<String>, StepError>> {
+        Box::pin(async move {
+            match self.refuse.iter().find(|(id, _)| *id == step.id) {
+                Some((_, reason)) => Err(StepError::new(reason.clone())),
+                None => Ok(vec![format!("{} checked", step.id)]),
+            }
         })
     }
 }
@@ -104,6 +122,7 @@ async fn run(
         states: Arc::new(TestStates {
             states: Mutex::new(states),
         }),
+        preflight: Arc::new(TestPreflight::default()),
     };
     let request = RunRequest {
         plan,
@@ -227,6 +246,24 @@ async fn a_waiter_polls_until_the_state_is_reached() {
 }
 
 #[tokio::test]
+async fn waiting_for_deleted_ends_when_the_resource_is_not_found() {
+    let s = setup();
+    let mut st = step("delete", "pg-main1", &[]);
+    st.wait = wait("deleted", 5);
+    let runner = Arc::new(TestRunner::default());
+    let states = vec!["deleting", "gone"];
+    let (outcome, _) = run(
+        &s,
+        plan(vec![st], RiskLevel::Low),
+        Strategy::Serial,
+        runner,
+        states,
+    )
+    .await;
+    assert_eq!(outcome, RunOutcome::Succeeded);
+}
+
+#[tokio::test]
 async fn a_waiter_times_out_and_fails_the_step() {
     let s = setup();
     let mut st = step("stop", "pg-main1", &[]);
@@ -275,6 +312,7 @@ async fn cancelling_lets_the_call_in_flight_finish_and_starts_nothing_more() {
         states: Arc::new(TestStates {
             states: Mutex::new(vec!["x"]),
         }),
+        preflight: Arc::new(TestPreflight::default()),
     };
     let (sink, mut events) = ChannelSink::new();
     let request = RunRequest {
@@ -407,6 +445,7 @@ async fn a_plan_outside_its_scope_or_altered_does_not_start() {
         states: Arc::new(TestStates {
             states: Mutex::new(vec!["x"]),
         }),
+        preflight: Arc::new(TestPreflight::default()),
     };
     let mut altered = p.clone();
     altered.steps[0].target.arn = "arn:aws:rds:eu-west-1:111111111111:db:other".into();
@@ -456,6 +495,7 @@ async fn a_dependency_cycle_does_not_start() {
         states: Arc::new(TestStates {
             states: Mutex::new(vec!["x"]),
         }),
+        preflight: Arc::new(TestPreflight::default()),
     };
     let request = RunRequest {
         plan: p,
@@ -482,6 +522,7 @@ async fn events_reach_the_json_lines_sink_and_the_audit_log_in_order() {
         states: Arc::new(TestStates {
             states: Mutex::new(vec!["x"]),
         }),
+        preflight: Arc::new(TestPreflight::default()),
     };
     let request = RunRequest {
         plan: p,
@@ -510,6 +551,8 @@ async fn events_reach_the_json_lines_sink_and_the_audit_log_in_order() {
         types,
         [
             "run_started",
+            "preflight_passed",
+            "preflight_passed",
             "step_started",
             "output",
             "step_finished",
@@ -519,12 +562,69 @@ async fn events_reach_the_json_lines_sink_and_the_audit_log_in_order() {
             "run_finished"
         ]
     );
-    // The plan, the approval, 2 requests and the 8 events.
+    // The plan, the approval, 2 requests and the 10 events.
     let log = std::fs::read_to_string(s.audit.path()).unwrap();
-    assert_eq!(verify(s.audit.path()).unwrap().records, 12);
+    assert_eq!(verify(s.audit.path()).unwrap().records, 14);
     assert!(log
         .lines()
         .nth(1)
         .unwrap()
         .contains(r#""record":"approval""#));
+}
+
+#[tokio::test]
+async fn a_preflight_refusal_sends_nothing_and_the_audit_says_why() {
+    let s = setup();
+    let p = plan(
+        vec![
+            step("a", "db1", &[]),
+            step("b", "db2", &["a"]),
+            step("c", "db3", &[]),
+        ],
+        RiskLevel::Low,
+    );
+    let approval = s.book.grant(&p, DEFAULT_TTL, unix_now()).unwrap();
+    let scope = s.book.consume(&p, &approval.id, unix_now()).unwrap();
+    let runner = Arc::new(TestRunner::default());
+    let runners = Runners::new(
+        runner.clone(),
+        Arc::new(TestStates {
+            states: Mutex::new(vec!["x"]),
+        }),
+        Arc::new(TestPreflight {
+            refuse: vec![("c".into(), "db3 is already stopped".into())],
+        }),
+    );
+    let request = RunRequest {
+        plan: p,
+        scope,
+        principal: None,
+        strategy: Strategy::Dag,
+    };
+    let (sink, mut events) = ChannelSink::new();
+    let id = s
+        .engine
+        .start(request, runners, vec![Arc::new(sink)])
+        .unwrap();
+    assert_eq!(s.engine.wait(&id).await, Some(RunOutcome::Failed));
+    assert!(runner.log.lock().unwrap().is_empty(), "no step ran");
+    let events = drain(&mut events);
+    assert!(events.iter().any(|e| matches!(e,
+        Event::PreflightRefused { step, reason, .. } if step == "c" && reason.contains("already stopped"))));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::PreflightPassed { .. }))
+            .count(),
+        2,
+        "every step is checked, so all that stands in the way shows"
+    );
+    let summary = verify(s.audit.path()).unwrap();
+    assert_eq!(summary.runs[0].requests, 0);
+    assert_eq!(summary.runs[0].failed, ["c"]);
+    let log = std::fs::read_to_string(s.audit.path()).unwrap();
+    assert!(
+        log.contains("db3 is already stopped"),
+        "the audit records the refusal"
+    );
 }
