@@ -4,11 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cloudops_demo::{self as demo, seed_estate, Emulator, EstateFile, SeedReport};
-use cloudops_host::plugin::build::build_plugin;
 use serde_json::Value;
 
 use crate::cli::command;
@@ -197,29 +195,9 @@ fn skipped(test: &str, why: &str) {
 
 /// A data dir with `plugins` built (once per test process), copied in and trusted.
 fn data_dir_with_plugins(plugins: &[&str]) -> tempfile::TempDir {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = BUILT.get_or_init(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("cli-test-plugins")
-    });
     let data = tempfile::tempdir().unwrap();
     for name in plugins {
-        let built = build_plugin(
-            &root.join("plugins").join(name),
-            out,
-            &out.join("no-data-dir"),
-        )
-        .unwrap_or_else(|e| panic!("build {name}: {e}"))
-        .dir;
-        let dest = data.path().join("plugins").join(name);
-        std::fs::create_dir_all(&dest).unwrap();
-        for entry in std::fs::read_dir(built).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, dest.join(path.file_name().unwrap())).unwrap();
-        }
+        crate::cli::copy_plugin(data.path(), name);
         let trusted = command(data.path(), &["plugin", "trust", name, "--yes"], &[])
             .output()
             .unwrap();

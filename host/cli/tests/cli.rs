@@ -3,9 +3,10 @@
 //! Over 800 lines: one scenario per command, sharing the emulator and plugin fixtures above them. A
 //! new command's tests go in a new file (one `mod` line in main.rs).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use cloudops_demo::{self as demo, create_iam_user, seed_ec2, Ec2Estate, Emulator};
 use cloudops_host::plugin::build::build_plugin;
@@ -44,30 +45,45 @@ fn data_dir_with_trusted_ec2() -> tempfile::TempDir {
     data
 }
 
-/// A data dir with the ec2 plugin copied in (built once per test process), not trusted.
-fn data_dir_with_ec2() -> tempfile::TempDir {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap();
-        let out = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("cli-test-plugins");
-        build_plugin(&root.join("plugins/ec2"), &out, &out.join("no-data-dir"))
-            .expect("build ec2")
-            .dir
-    });
-    let data = tempfile::tempdir().unwrap();
-    let dest = data.path().join("plugins/ec2");
+/// The folder of scanner plugin `name` (`plugins/<name>`), built once per test process:
+/// every test of this binary that needs it shares the one build, so no two builds write
+/// the same files while another test reads them.
+pub(crate) fn built_plugin(name: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = built.get(name) {
+        return dir.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("cli-test-plugins");
+    let dir = build_plugin(
+        &root.join("plugins").join(name),
+        &out,
+        &out.join("no-data-dir"),
+    )
+    .unwrap_or_else(|e| panic!("build {name}: {e}"))
+    .dir;
+    built.insert(name.to_owned(), dir.clone());
+    dir
+}
+
+/// A copy of the built plugin `name` in `data_dir`'s plugins folder (not trusted).
+pub(crate) fn copy_plugin(data_dir: &Path, name: &str) {
+    let dest = data_dir.join("plugins").join(name);
     std::fs::create_dir_all(&dest).unwrap();
-    for entry in std::fs::read_dir(built).unwrap() {
+    for entry in std::fs::read_dir(built_plugin(name)).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, dest.join(path.file_name().unwrap())).unwrap();
     }
+}
+
+/// A data dir with the ec2 plugin copied in, not trusted.
+fn data_dir_with_ec2() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    copy_plugin(data.path(), "ec2");
     data
 }
 
