@@ -56,7 +56,7 @@ fn the_demo_estate_in_a_real_window() {
     search_finds_the_database_and_shows_its_permissions(&window);
     // Idle: nothing running, the ~6k-resource estate loaded and searched once.
     std::thread::sleep(Duration::from_secs(5));
-    println!(
+    say!(
         "idle memory of the app (app + WebKit processes, PSS) with the demo estate loaded: {:.0} MiB",
         window.memory_mib()
     );
@@ -84,7 +84,7 @@ fn sync_view_shows_progress_and_completes(window: &Window) {
         t.starts_with("Sync complete") || t.starts_with("Sync failed")
     });
     assert!(outcome.starts_with("Sync complete"), "{outcome}");
-    println!(
+    say!(
         "demo estate seeded and synced in the app in {:.1} s: {outcome}",
         started.elapsed().as_secs_f64()
     );

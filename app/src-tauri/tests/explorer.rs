@@ -78,7 +78,7 @@ fn explorer_latency_at_10k_resources_in_a_real_window() {
     }
     let started = Instant::now();
     let count = index(data.path(), 10_000);
-    println!(
+    say!(
         "indexed {count} resources for the latency test in {:.1} s",
         started.elapsed().as_secs_f64()
     );
@@ -144,7 +144,7 @@ fn explorer_latency_at_10k_resources_in_a_real_window() {
     window.screenshot("explorer-latency-10k");
     let p95 = p95(&samples);
     let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-    println!(
+    say!(
         "explorer latency at {count} resources, keystroke to results painted: p95 {p95:.1} ms, \
          mean {mean:.1} ms over {} answers painted ({} keys typed {} ms apart; keys typed during a search coalesce); \
          answer arrived (queueing, IPC, host): p95 {:.1} ms, of which the host (parse, embed, \
@@ -157,6 +157,6 @@ fn explorer_latency_at_10k_resources_in_a_real_window() {
         std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
     );
     let verdict = if p95 <= 100.0 { "within" } else { "OVER" };
-    println!("explorer latency: p95 {p95:.1} ms is {verdict} the 100 ms target");
+    say!("explorer latency: p95 {p95:.1} ms is {verdict} the 100 ms target");
     assert!(!samples.is_empty(), "no answer was painted");
 }

@@ -323,7 +323,7 @@ impl Window {
             .expect("a base64 screenshot");
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, bytes).expect("writing the screenshot");
-        println!("screenshot: {}", path.display());
+        say!("screenshot: {}", path.display());
         path
     }
 
