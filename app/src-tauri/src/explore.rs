@@ -136,22 +136,10 @@ fn explore_blocking(state: &AppState, request: ExploreRequest) -> CommandResult<
 
 /// What the constraints allow, in a few words (as `cloudops search`'s YOU MAY column).
 fn you_may(record: &Record) -> String {
-    if record.permissions.is_none() {
-        return "?".to_owned();
-    }
-    let c = &record.constraints;
-    let may: Vec<&str> = [
-        (c.can_stop, "stop"),
-        (c.can_start, "start"),
-        (c.can_delete, "delete"),
-    ]
-    .into_iter()
-    .filter_map(|(ok, verb)| ok.then_some(verb))
-    .collect();
-    if may.is_empty() {
-        "-".to_owned()
-    } else {
-        may.join(", ")
+    match record.may() {
+        None => "?".to_owned(),
+        Some(may) if may.is_empty() => "-".to_owned(),
+        Some(may) => may.join(", "),
     }
 }
 

@@ -174,22 +174,10 @@ fn stale_line(record: &Record) -> Option<String> {
 
 /// What the constraints allow, in a few words.
 fn you_may(record: &Record) -> String {
-    if record.permissions.is_none() {
-        return "? (IAM unknown)".to_owned();
-    }
-    let c = &record.constraints;
-    let may: Vec<&str> = [
-        (c.can_stop, "stop"),
-        (c.can_start, "start"),
-        (c.can_delete, "delete"),
-    ]
-    .into_iter()
-    .filter_map(|(ok, verb)| ok.then_some(verb))
-    .collect();
-    if may.is_empty() {
-        "-".to_owned()
-    } else {
-        may.join(", ")
+    match record.may() {
+        None => "? (IAM unknown)".to_owned(),
+        Some(may) if may.is_empty() => "-".to_owned(),
+        Some(may) => may.join(", "),
     }
 }
 

@@ -69,6 +69,23 @@ impl std::fmt::Display for Stale {
 }
 
 impl Record {
+    /// What the constraints allow of stop, start and delete, in that order; `None` when IAM
+    /// could not be asked, so nothing is known. The CLI's and the app's "you may" column.
+    pub fn may(&self) -> Option<Vec<&'static str>> {
+        self.permissions.as_ref()?;
+        let c = &self.constraints;
+        Some(
+            [
+                (c.can_stop, "stop"),
+                (c.can_start, "start"),
+                (c.can_delete, "delete"),
+            ]
+            .into_iter()
+            .filter_map(|(ok, verb)| ok.then_some(verb))
+            .collect(),
+        )
+    }
+
     /// The parts kept from an earlier read because the last read failed, by name.
     pub fn stale(&self) -> Vec<Stale> {
         match self.resource.metadata.get(STALE) {
