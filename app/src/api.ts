@@ -3,17 +3,18 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
+/** One result: plain fields only (the host unseals nothing for a list). */
 export interface Row {
-  point_id: string;
+  /** The point id, to ask for the detail. */
+  id: string;
+  score: number;
   resource_type: string;
   name: string;
-  id: string;
-  account: string;
+  identifier: string;
+  account_id: string;
   account_name: string;
   region: string;
   state: string | null;
-  score: number;
-  may: string;
 }
 
 export interface Explored {
@@ -25,6 +26,10 @@ export interface Explored {
     services: string[];
     types: string[];
   };
+  /** Names these results for `exploreRows`. */
+  listing: number;
+  /** How many results there are; `rows` holds the first of them. */
+  total: number;
   rows: Row[];
   took_ms: number;
 }
@@ -219,6 +224,8 @@ export interface Turn {
 export const api = {
   appInfo: () => invoke<{ data_dir: string; version: string; synced: boolean }>("app_info"),
   explore: (request: ExploreRequest) => invoke<Explored>("explore", { request }),
+  exploreRows: (listing: number, offset: number, count: number) =>
+    invoke<Row[]>("explore_rows", { listing, offset, count }),
   detail: (pointId: string) => invoke<Detail>("resource_detail", { pointId }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   startSync: () => invoke<unknown>("start_sync"),

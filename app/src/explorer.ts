@@ -1,6 +1,7 @@
 // The resource explorer: `cloudops search`'s query language, filter chips, a virtualised
-// result list (only the rows on screen exist in the DOM, so 100k results scroll smoothly) and
-// a detail panel with navigable relations.
+// result list (only the rows on screen exist in the DOM, and only those near the screen are
+// fetched from the host, so 100k results scroll smoothly) and a detail panel with navigable
+// relations.
 import { api, type Detail, type Explored, type Row } from "./api";
 import { announce, h, message, replace } from "./dom";
 import type { View } from "./main";
@@ -19,6 +20,8 @@ interface Probe {
   host: number[];
   /** From the keystroke to the answer's arrival (queueing behind a search, IPC, host). */
   answered: number[];
+  /** From the keystroke to the DOM updated (the answer plus the page's own script). */
+  updated: number[];
   lastQuery: string;
   lastCount: number;
 }
@@ -27,13 +30,16 @@ declare global {
     __cloudops: Probe;
   }
 }
-window.__cloudops = { latencies: [], host: [], answered: [], lastQuery: "", lastCount: -1 };
+window.__cloudops = { latencies: [], host: [], answered: [], updated: [], lastQuery: "", lastCount: -1 };
 
 type ChipKind = "types" | "accounts" | "regions";
 
 export function explorerView(root: HTMLElement): View {
   const chips: Record<ChipKind, string[]> = { types: [], accounts: [], regions: [] };
-  let rows: Row[] = [];
+  // Sparse: a search answers with its first rows; the rest arrive as the list scrolls to them.
+  let rows: (Row | undefined)[] = [];
+  let listing = 0;
+  let fetching = false;
   let selected = -1;
 
   const query = h("input", {
@@ -110,14 +116,22 @@ export function explorerView(root: HTMLElement): View {
     const first = Math.max(0, Math.floor(list.scrollTop / ROW) - 5);
     const last = Math.min(rows.length, Math.ceil((list.scrollTop + list.clientHeight) / ROW) + 5);
     const items: HTMLElement[] = [];
+    let missing = -1;
     for (let i = first; i < last; i++) {
       const r = rows[i];
+      if (!r) {
+        if (missing < 0) missing = i;
+        const item = h("div", { class: "item muted", role: "option", id: `result-${i}`, "aria-busy": "true" }, "…");
+        item.style.top = `${i * ROW}px`;
+        items.push(item);
+        continue;
+      }
       const item = h("div", {
         class: "item", role: "option", id: `result-${i}`, "data-index": i,
-        "aria-selected": String(i === selected), "data-name": r.name, "data-id": r.id,
+        "aria-selected": String(i === selected), "data-name": r.name, "data-id": r.identifier,
         onclick: () => select(i, true),
       },
-        h("span", {}, r.resource_type), h("span", {}, r.name), h("span", {}, r.id),
+        h("span", {}, r.resource_type), h("span", {}, r.name), h("span", {}, r.identifier),
         h("span", {}, r.account_name), h("span", {}, r.region), h("span", {}, r.state ?? ""));
       item.style.top = `${i * ROW}px`;
       items.push(item);
@@ -125,6 +139,29 @@ export function explorerView(root: HTMLElement): View {
     replace(spacer, items);
     if (selected >= 0) list.setAttribute("aria-activedescendant", `result-${selected}`);
     else list.removeAttribute("aria-activedescendant");
+    if (missing >= 0) void fetchRows(missing, last);
+  }
+
+  /** Asks the host for rows `from..to` (and a screenful beyond), then paints them. */
+  async function fetchRows(from: number, to: number): Promise<void> {
+    if (fetching) return;
+    fetching = true;
+    const asked = listing;
+    try {
+      const page = await api.exploreRows(asked, from, to - from + 100);
+      if (asked !== listing) return;
+      page.forEach((row, k) => { rows[from + k] = row; });
+    } catch (e) {
+      // Replaced by a newer search (whose own answer repaints), or the host failed: say so.
+      if (asked === listing) {
+        summary.textContent = message(e);
+        summary.className = "error";
+      }
+      return;
+    } finally {
+      fetching = false;
+    }
+    paint();
   }
   list.addEventListener("scroll", () => requestAnimationFrame(paint));
 
@@ -135,7 +172,8 @@ export function explorerView(root: HTMLElement): View {
     if (top < list.scrollTop) list.scrollTop = top;
     else if (top + ROW > list.scrollTop + list.clientHeight) list.scrollTop = top + ROW - list.clientHeight;
     paint();
-    if (open) void showDetail(rows[i].point_id);
+    const row = rows[i];
+    if (open && row) void showDetail(row.id);
   }
 
   list.addEventListener("keydown", (e) => {
@@ -147,8 +185,8 @@ export function explorerView(root: HTMLElement): View {
     } else if (e.key === "Home" || e.key === "End") {
       select(e.key === "Home" ? 0 : rows.length - 1, false);
       e.preventDefault();
-    } else if (e.key === "Enter" && selected >= 0) {
-      void showDetail(rows[selected].point_id);
+    } else if (e.key === "Enter" && rows[selected]) {
+      void showDetail(rows[selected]!.id);
       e.preventDefault();
     }
   });
@@ -183,19 +221,23 @@ export function explorerView(root: HTMLElement): View {
     try {
       const result = await api.explore({ query: request.text, ...chips });
       const answered = performance.now() - request.started;
-      rows = result.rows;
+      rows = new Array<Row | undefined>(result.total);
+      result.rows.forEach((row, k) => { rows[k] = row; });
+      listing = result.listing;
       selected = -1;
       list.scrollTop = 0;
       paint();
       renderChips(result.parsed);
-      summary.textContent = `${rows.length.toLocaleString()} results in ${result.took_ms.toFixed(1)} ms`;
+      summary.textContent = `${result.total.toLocaleString()} results in ${result.took_ms.toFixed(1)} ms`;
       summary.className = "muted";
+      const updated = performance.now() - request.started;
       // Painted once the browser has drawn the next frame.
       await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
       const probe = window.__cloudops;
       probe.latencies.push(performance.now() - request.started);
       probe.host.push(result.took_ms);
       probe.answered.push(answered);
+      probe.updated.push(updated);
       probe.lastQuery = request.text;
       probe.lastCount = rows.length;
     } catch (e) {

@@ -85,9 +85,8 @@ pub fn open(data_dir: &Path, config: &Config) -> Result<Local, LocalError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let embedder = Embedder::from_env()?;
     Ok(Local {
-        estate: Estate::new(Arc::from(store), Arc::new(embedder), Arc::new(sealer)),
+        estate: Estate::new(Arc::from(store), Embedder::shared()?, Arc::new(sealer)),
         location,
         key_source,
     })
@@ -99,9 +98,8 @@ pub fn open_reader(data_dir: &Path, config: &Config) -> Result<Local, LocalError
     let location = location(data_dir, config);
     let store = store::open_reader(&location)?;
     let (sealer, key_source) = Sealer::existing(data_dir)?;
-    let embedder = Embedder::from_env()?;
     Ok(Local {
-        estate: Estate::new(Arc::from(store), Arc::new(embedder), Arc::new(sealer)),
+        estate: Estate::new(Arc::from(store), Embedder::shared()?, Arc::new(sealer)),
         location,
         key_source,
     })

@@ -9,11 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use cloudops_host::ask::approve::question;
 use cloudops_host::ask::history::Turn;
-use cloudops_host::ask::plans::{self, SavedPlan};
 use cloudops_host::ask::resolve::Resolution;
 use cloudops_host::ask::{Options, Session};
 use cloudops_host::config::Config;
-use cloudops_host::execute::approval::{unix_now, Given};
+use cloudops_host::execute::approval::Given;
 use cloudops_host::execute::events::{Event, EventSink};
 use cloudops_host::playbook::plan::Plan;
 use serde_json::{json, Value};
@@ -116,7 +115,8 @@ pub async fn chat_resolve(state: State<'_, Arc<AppState>>, prompt: String) -> Co
 }
 
 /// Plans `prompt` over the resolved resources the user kept (`keep`: their point ids), as
-/// `cloudops ask` plans: request, planner, component, saved plan, chat history.
+/// `cloudops ask` plans (`Session::plan_for`): request, planner, component, saved plan, chat
+/// history.
 #[tauri::command]
 pub async fn chat_plan(
     state: State<'_, Arc<AppState>>,
@@ -141,30 +141,11 @@ pub async fn chat_plan(
         .resources
         .retain(|r| keep.contains(&r.id().to_string()));
     let session = session(state.inner()).await?;
-    let (s, p, r) = (session.clone(), prompt.clone(), resolution.clone());
-    let request = tokio::task::spawn_blocking(move || s.request(&p, &r))
+    let asked = session
+        .plan_for(&prompt, resolution)
         .await
-        .map_err(CommandError::host)?;
-    let planner = session.planner().await.map_err(ask_error)?;
-    let plan = planner.plan(&request).await.map_err(ask_error)?;
-    let plan = session.finish(&request, plan).await.map_err(ask_error)?;
-    plans::save(
-        state.data_dir(),
-        &SavedPlan {
-            prompt: prompt.clone(),
-            at: unix_now(),
-            plan: plan.clone(),
-        },
-    )
-    .map_err(ask_error)?;
-    let mut said = Turn::now("app", "assistant", plan.explain.clone());
-    said.plan_id = Some(plan.plan_id.clone());
-    let turns = [Turn::now("app", "user", prompt), said];
-    let s = session.clone();
-    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.remember(&turns)).await {
-        tracing::warn!("the chat history was not saved: {e}");
-    }
-    Ok(plan_view(&plan, &planner.describe()))
+        .map_err(ask_error)?;
+    Ok(plan_view(&asked.plan, &asked.planner))
 }
 
 /// The plan card's content: the plan itself and what approving it takes.

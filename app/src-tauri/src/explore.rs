@@ -3,11 +3,11 @@
 //! constraints, last seen).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use cloudops_host::estate::{utc, Record};
-use cloudops_host::search::{self, SearchRequest};
+use cloudops_host::search::{self, SearchRequest, Summary};
 use cloudops_host::store::{Collection, Filter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,9 +18,35 @@ use crate::state::AppState;
 
 /// Results of a query with words in it: the best ones are what matters.
 const RANKED_LIMIT: usize = 50;
-/// Results of a filter-only query (chips, `env=prod`, an empty box): every match, up to this
-/// many; the list is virtualised, so only the rows on screen are drawn.
+/// Results of a filter-only query (chips, `env=prod`, "buckets in us-east-1", an empty box):
+/// every match, up to this many; the list is virtualised and paged ([`explore_rows`]).
 const LISTING_LIMIT: usize = 100_000;
+/// Rows sent with an answer. The list asks for the rest as it scrolls to them
+/// ([`explore_rows`]): a listing of 100k never crosses IPC whole.
+const FIRST_ROWS: usize = 100;
+/// The most rows one [`explore_rows`] call returns.
+const MAX_PAGE: usize = 1_000;
+
+/// The newest search's results, kept for [`explore_rows`]: only the newest, since the list
+/// shows only that one.
+#[derive(Default)]
+pub struct Listing(Mutex<Option<(u64, Arc<Vec<Summary>>)>>);
+
+impl Listing {
+    fn keep(&self, rows: Vec<Summary>) -> u64 {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let id = slot.as_ref().map_or(1, |(id, _)| id + 1);
+        *slot = Some((id, Arc::new(rows)));
+        id
+    }
+
+    fn rows(&self, id: u64) -> Option<Arc<Vec<Summary>>> {
+        let slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref()
+            .filter(|(kept, _)| *kept == id)
+            .map(|(_, rows)| rows.clone())
+    }
+}
 
 /// What the explorer asks for: the query box and the chips.
 #[derive(Debug, Default, Deserialize)]
@@ -39,38 +65,18 @@ pub struct ExploreRequest {
     pub types: Vec<String>,
 }
 
-/// One row of the result list: what the list shows, nothing sealed beyond it.
-#[derive(Debug, Serialize)]
-pub struct Row {
-    /// The point id, to ask for the detail.
-    pub point_id: String,
-    /// `rds_instance`, ...
-    pub resource_type: String,
-    /// The name.
-    pub name: String,
-    /// The identifier.
-    pub id: String,
-    /// The account id.
-    pub account: String,
-    /// The account's name.
-    pub account_name: String,
-    /// The region.
-    pub region: String,
-    /// The state, if it has one.
-    pub state: Option<String>,
-    /// The fused score.
-    pub score: f32,
-    /// What the constraints allow in a few words (`stop, start`), or `?` when IAM is unknown.
-    pub may: String,
-}
-
 /// The answer to an [`ExploreRequest`].
 #[derive(Debug, Serialize)]
 pub struct Explored {
     /// How the query was read, for the chips the query itself implies.
     pub parsed: Value,
-    /// Best first.
-    pub rows: Vec<Row>,
+    /// Names these results for [`explore_rows`].
+    pub listing: u64,
+    /// How many results there are.
+    pub total: usize,
+    /// The first results, best first: plain fields only, nothing unsealed (the detail
+    /// unseals one record).
+    pub rows: Vec<Summary>,
     /// How long the host took (parse, embed, search, decode), in milliseconds.
     pub took_ms: f64,
 }
@@ -91,8 +97,12 @@ pub async fn explore(
 fn explore_blocking(state: &AppState, request: ExploreRequest) -> CommandResult<Explored> {
     let reader = state.reader()?;
     let started = Instant::now();
-    let ranked = !request.query.trim().is_empty();
-    let results = search::search(
+    // Words to match rank the best few; a query of filters only ("buckets in us-east-1",
+    // `env=prod`, an empty box) lists everything it matches.
+    let ranked = !search::query::parse(&request.query, &reader.accounts)
+        .text
+        .is_empty();
+    let results = search::summaries(
         &reader.estate,
         &reader.accounts,
         &SearchRequest {
@@ -104,43 +114,36 @@ fn explore_blocking(state: &AppState, request: ExploreRequest) -> CommandResult<
         },
     )
     .map_err(CommandError::host)?;
-    let rows = results
-        .hits
-        .iter()
-        .map(|hit| {
-            let r = &hit.record.resource;
-            Row {
-                point_id: hit.id.to_string(),
-                resource_type: r.resource_type.clone(),
-                name: r.name.clone(),
-                id: r.identifier.clone(),
-                account: r.account_id.clone(),
-                account_name: hit.record.account_name.clone(),
-                region: r.region.clone(),
-                state: r.state.clone(),
-                score: hit.score,
-                may: you_may(&hit.record),
-            }
-        })
-        .collect();
+    let took_ms = started.elapsed().as_secs_f64() * 1e3;
     let p = &results.parsed;
+    let total = results.hits.len();
+    let rows = results.hits[..total.min(FIRST_ROWS)].to_vec();
     Ok(Explored {
         parsed: serde_json::json!({
             "text": p.text, "tags": p.tags, "accounts": p.accounts, "regions": p.regions,
             "services": p.services, "types": p.types,
         }),
+        listing: state.listing.keep(results.hits),
+        total,
         rows,
-        took_ms: started.elapsed().as_secs_f64() * 1e3,
+        took_ms,
     })
 }
 
-/// What the constraints allow, in a few words (as `cloudops search`'s YOU MAY column).
-fn you_may(record: &Record) -> String {
-    match record.may() {
-        None => "?".to_owned(),
-        Some(may) if may.is_empty() => "-".to_owned(),
-        Some(may) => may.join(", "),
-    }
+/// Rows `offset..offset + count` (at most [`MAX_PAGE`]) of the results `listing` names.
+#[tauri::command]
+pub fn explore_rows(
+    state: State<'_, Arc<AppState>>,
+    listing: u64,
+    offset: usize,
+    count: usize,
+) -> CommandResult<Vec<Summary>> {
+    let rows = state.listing.rows(listing).ok_or_else(|| {
+        CommandError::NotFound("a newer search replaced these results: search again".into())
+    })?;
+    let start = offset.min(rows.len());
+    let end = start.saturating_add(count.min(MAX_PAGE)).min(rows.len());
+    Ok(rows[start..end].to_vec())
 }
 
 /// A relation, with the related resource when the estate holds it.

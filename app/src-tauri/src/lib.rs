@@ -8,9 +8,11 @@
 
 mod accounts;
 pub mod chat;
+pub mod drawing;
 pub mod error;
 pub mod executions;
 pub mod explore;
+pub mod memory;
 pub mod plugins;
 pub mod state;
 pub mod sync;
@@ -34,6 +36,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             app_info,
             explore::explore,
+            explore::explore_rows,
             explore::resource_detail,
             sync::sync_status,
             sync::start_sync,

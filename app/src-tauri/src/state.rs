@@ -73,6 +73,8 @@ pub struct AppState {
     pub chat: crate::chat::Chat,
     /// Whether the user had AWS set up when the app started (see `sync::aws_configured`).
     pub aws_configured: bool,
+    /// The explorer's newest results, paged to the list as it scrolls.
+    pub listing: crate::explore::Listing,
 }
 
 impl AppState {
@@ -85,6 +87,7 @@ impl AppState {
             syncing: AtomicBool::new(false),
             chat: crate::chat::Chat::default(),
             aws_configured,
+            listing: crate::explore::Listing::default(),
         }
     }
 

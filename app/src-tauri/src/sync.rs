@@ -155,6 +155,7 @@ async fn run_sync(
     .await
     .map_err(CommandError::Host)?;
     state.reopen();
+    crate::memory::give_back_freed();
     let found: usize = report.scopes.iter().map(|s| s.found).sum();
     let summary = json!({
         "type": "finished",

@@ -48,7 +48,11 @@ fn the_demo_estate_in_a_real_window() {
         test,
         data_dir: data.path(),
         home: home.path(),
-        env: Vec::new(),
+        // Compositing on, as on a machine with a GPU. Without one the app turns it off
+        // (src/drawing.rs), which the explorer test runs; there WebKitWebDriver never answers
+        // a screenshot of the freshly opened first-run view (the window itself is drawn, and
+        // every later screenshot is taken).
+        env: vec![("WEBKIT_DISABLE_COMPOSITING_MODE".to_owned(), "0".to_owned())],
     }) else {
         return;
     };
@@ -56,9 +60,16 @@ fn the_demo_estate_in_a_real_window() {
     search_finds_the_database_and_shows_its_permissions(&window);
     // Idle: nothing running, the ~6k-resource estate loaded and searched once.
     std::thread::sleep(Duration::from_secs(5));
+    let memory = window.memory_mib();
     say!(
-        "idle memory of the app (app + WebKit processes, PSS) with the demo estate loaded: {:.0} MiB",
-        window.memory_mib()
+        "idle memory of the app (app + WebKit processes, PSS) with the demo estate loaded: \
+         {:.0} MiB ({})",
+        memory.iter().map(|(_, mib)| mib).sum::<f64>(),
+        memory
+            .iter()
+            .map(|(name, mib)| format!("{name} {mib:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     ask_plan_approve_stops_the_database(&window);
     a_denied_plan_has_no_approve_button(&window);
@@ -71,7 +82,7 @@ fn sync_view_shows_progress_and_completes(window: &Window) {
     });
     window.screenshot("sync-first-run");
     let started = Instant::now();
-    window.click(&window.wait("#demo-button", Duration::from_secs(5)));
+    window.click("#demo-button", Duration::from_secs(5));
     // Progress: seeding, then scopes done out of the total, then the outcome.
     window.wait_text("#sync-progress-text", Duration::from_secs(120), |t| {
         t.contains("seeding the demo estate")
@@ -88,32 +99,32 @@ fn sync_view_shows_progress_and_completes(window: &Window) {
         "demo estate seeded and synced in the app in {:.1} s: {outcome}",
         started.elapsed().as_secs_f64()
     );
-    let rows = window.text(&window.wait("#sync-scopes tbody", Duration::from_secs(10)));
+    let rows = window.text("#sync-scopes tbody", Duration::from_secs(10));
     assert!(rows.contains("production (111111111111)"), "{rows}");
     window.screenshot("sync-complete");
 }
 
 /// Opens the explorer, searches `query` and opens the detail of the result `id`.
 fn open_in_explorer(window: &Window, query: &str, id: &str) {
-    window.click(&window.wait("#tab-explorer", Duration::from_secs(5)));
-    let input = window.wait("#explorer-query", Duration::from_secs(5));
+    window.click("#tab-explorer", Duration::from_secs(5));
+    window.wait("#explorer-query", Duration::from_secs(5));
     window.script(
         "const q = document.getElementById('explorer-query'); q.value = ''; \
          q.dispatchEvent(new Event('input'));",
         serde_json::json!([]),
     );
-    window.type_text(&input, query);
+    window.type_into("#explorer-query", query, Duration::from_secs(5));
     window.wait(
         &format!("#explorer-results .item[data-id='{id}']"),
         Duration::from_secs(30),
     );
-    window.type_text(&input, ENTER);
+    window.type_into("#explorer-query", ENTER, Duration::from_secs(5));
     window.wait_text("#detail-id", Duration::from_secs(30), |t| t == id);
 }
 
 fn search_finds_the_database_and_shows_its_permissions(window: &Window) {
     open_in_explorer(window, "pg-instance-main1", "pg-instance-main1");
-    let permissions = window.text(&window.wait("#detail-permissions", Duration::from_secs(5)));
+    let permissions = window.text("#detail-permissions", Duration::from_secs(5));
     assert!(permissions.contains("rds:StopDBInstance"), "{permissions}");
     assert!(
         permissions.contains("rds:DeleteDBInstance (explicit deny)"),
@@ -124,29 +135,30 @@ fn search_finds_the_database_and_shows_its_permissions(window: &Window) {
 
 /// Asks `prompt` in the chat and plans it over every resource it resolved to.
 fn ask(window: &Window, prompt: &str) {
-    window.click(&window.wait("#tab-chat", Duration::from_secs(5)));
-    let input = window.wait("#chat-prompt", Duration::from_secs(5));
-    window.type_text(&input, prompt);
-    window.type_text(&input, ENTER);
+    window.click("#tab-chat", Duration::from_secs(5));
+    window.type_into("#chat-prompt", prompt, Duration::from_secs(5));
+    window.type_into("#chat-prompt", ENTER, Duration::from_secs(5));
     // The newest card's Plan button (earlier asks left theirs behind, disabled).
-    let plan = window.wait("#chat-plan:not([disabled])", Duration::from_secs(60));
-    window.click(&plan);
+    window.click("#chat-plan:not([disabled])", Duration::from_secs(60));
 }
 
 fn ask_plan_approve_stops_the_database(window: &Window) {
     ask(window, "stop pg-instance-main1");
     let explain = window.wait_text("#plan-explain", Duration::from_secs(120), |t| !t.is_empty());
-    let steps = window.text(&window.wait("#plan-steps", Duration::from_secs(5)));
+    let steps = window.text("#plan-steps", Duration::from_secs(5));
     assert!(steps.contains("rds:StopDBInstance"), "{steps}");
     assert!(steps.contains("aws rds stop-db-instance"), "{steps}");
     window.screenshot("chat-plan-stop");
     // A high-risk plan needs the target's name typed; lower ones only the button.
-    if let Some(typed) = window.find("#approve-typed") {
-        window.type_text(&typed, "pg-instance-main1");
+    if window.find("#approve-typed").is_some() {
+        window.type_into(
+            "#approve-typed",
+            "pg-instance-main1",
+            Duration::from_secs(5),
+        );
     }
-    window.click(&window.wait("#approve-button", Duration::from_secs(5)));
-    let log = window.wait("[data-run][data-done='true']", Duration::from_secs(300));
-    let text = window.text(&log);
+    window.click("#approve-button", Duration::from_secs(5));
+    let text = window.text("[data-run][data-done='true']", Duration::from_secs(300));
     assert!(text.contains("run succeeded"), "{explain}\n{text}");
     window.screenshot("chat-run-stopped");
     // The emulator says stopped, and the explorer (re-scanned) shows it.
@@ -164,7 +176,7 @@ fn a_denied_plan_has_no_approve_button(window: &Window) {
     );
     ask(window, "delete pg-instance-main1");
     window.wait("#plan-explain", Duration::from_secs(120));
-    let denied = window.text(&window.wait("#plan-denied", Duration::from_secs(5)));
+    let denied = window.text("#plan-denied", Duration::from_secs(5));
     assert!(denied.contains("rds:DeleteDBInstance"), "{denied}");
     window.wait("#plan-not-runnable", Duration::from_secs(5));
     assert!(

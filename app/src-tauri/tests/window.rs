@@ -219,18 +219,60 @@ impl Window {
     }
 
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|refused| panic!("WebDriver {method} {path}: {refused}"))
+    }
+
+    fn try_call(&self, method: &str, path: &str, body: Value) -> Result<Value, Refused> {
         let (status, text) = http(self.port, method, path, &body, Duration::from_secs(90))
             .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        assert!(
-            (200..300).contains(&status),
-            "WebDriver {method} {path}: {status}: {text}"
-        );
-        value["value"].clone()
+        if (200..300).contains(&status) {
+            Ok(value["value"].clone())
+        } else {
+            Err(Refused {
+                stale: value["value"]["error"] == "stale element reference",
+                answer: format!("{status}: {text}"),
+            })
+        }
     }
 
     fn session_call(&self, method: &str, path: &str, body: Value) -> Value {
         self.call(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    /// Does `op` on the element `css` matches, waiting up to `timeout` for it to appear. The
+    /// page re-renders as answers arrive, which leaves an element found a moment ago stale:
+    /// then it is found again, so a test never races the page it drives.
+    fn on_element<T>(
+        &self,
+        css: &str,
+        timeout: Duration,
+        op: impl Fn(&str) -> Result<T, Refused>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let element = self.wait(css, deadline.saturating_duration_since(Instant::now()));
+            match op(&element) {
+                Ok(done) => return done,
+                Err(refused) if refused.stale && Instant::now() < deadline => continue,
+                Err(refused) => panic!("WebDriver on `{css}`: {refused}"),
+            }
+        }
+    }
+
+    fn element_call(
+        &self,
+        method: &str,
+        element: &str,
+        what: &str,
+        body: Value,
+    ) -> Result<Value, Refused> {
+        self.try_call(
+            method,
+            &format!("/session/{}/element/{element}/{what}", self.session),
+            body,
+        )
     }
 
     /// Runs JavaScript in the window and returns its value.
@@ -278,9 +320,12 @@ impl Window {
         let mut last = String::new();
         loop {
             if let Some(e) = self.find(css) {
-                last = self.text(&e);
-                if test(&last) {
-                    return last;
+                // A stale element was re-rendered since it was found: look again.
+                if let Ok(text) = self.element_text(&e) {
+                    last = text;
+                    if test(&last) {
+                        return last;
+                    }
                 }
             }
             if Instant::now() > deadline {
@@ -291,26 +336,28 @@ impl Window {
         }
     }
 
-    /// An element's visible text.
-    pub fn text(&self, element: &str) -> String {
-        self.session_call("GET", &format!("/element/{element}/text"), Value::Null)
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+    fn element_text(&self, element: &str) -> Result<String, Refused> {
+        let text = self.element_call("GET", element, "text", Value::Null)?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
     }
 
-    /// Clicks an element.
-    pub fn click(&self, element: &str) {
-        self.session_call("POST", &format!("/element/{element}/click"), json!({}));
+    /// The visible text of `css`, once it is there (up to `timeout`).
+    pub fn text(&self, css: &str, timeout: Duration) -> String {
+        self.on_element(css, timeout, |e| self.element_text(e))
     }
 
-    /// Types into an element.
-    pub fn type_text(&self, element: &str, text: &str) {
-        self.session_call(
-            "POST",
-            &format!("/element/{element}/value"),
-            json!({"text": text}),
-        );
+    /// Clicks `css`, once it is there (up to `timeout`).
+    pub fn click(&self, css: &str, timeout: Duration) {
+        self.on_element(css, timeout, |e| {
+            self.element_call("POST", e, "click", json!({}))
+        });
+    }
+
+    /// Types into `css`, once it is there (up to `timeout`).
+    pub fn type_into(&self, css: &str, text: &str, timeout: Duration) {
+        self.on_element(css, timeout, |e| {
+            self.element_call("POST", e, "value", json!({"text": text}))
+        });
     }
 
     /// Saves a screenshot of the window as `<name>.png` and prints its path.
@@ -328,9 +375,9 @@ impl Window {
     }
 
     /// The proportional set size (PSS) of the app and WebKit's processes it started (web,
-    /// network), in MiB: what the app costs the machine. The demo's emulator, also its child,
-    /// stands in for AWS and is not counted.
-    pub fn memory_mib(&self) -> f64 {
+    /// network), in MiB, by process name: what the app costs the machine. The demo's
+    /// emulator, also its child, stands in for AWS and is not counted.
+    pub fn memory_mib(&self) -> Vec<(String, f64)> {
         let app =
             std::fs::canonicalize(env!("CARGO_BIN_EXE_cloudops-app")).expect("the app binary");
         let driver = self.driver.as_ref().expect("running").0.id();
@@ -344,18 +391,40 @@ impl Window {
             !roots.is_empty(),
             "the app process was not found under tauri-driver"
         );
-        let webkit = |pid: &u32| {
+        let comm = |pid: u32| {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| comm.starts_with("WebKit"))
+                .map(|c| c.trim().to_owned())
+                .unwrap_or_default()
         };
-        roots
-            .iter()
-            .flat_map(|&pid| {
-                std::iter::once(pid).chain(descendants(pid).into_iter().filter(webkit))
-            })
-            .map(pss_kib)
-            .sum::<u64>() as f64
-            / 1024.0
+        let mut by_name: Vec<(String, f64)> = Vec::new();
+        for pid in roots.iter().flat_map(|&pid| {
+            std::iter::once(pid).chain(
+                descendants(pid)
+                    .into_iter()
+                    .filter(|&p| comm(p).starts_with("WebKit")),
+            )
+        }) {
+            let (name, mib) = (comm(pid), pss_kib(pid) as f64 / 1024.0);
+            match by_name.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, total)) => *total += mib,
+                None => by_name.push((name, mib)),
+            }
+        }
+        by_name
+    }
+}
+
+/// A WebDriver call the server refused.
+struct Refused {
+    /// The element was replaced since it was found (WebDriver's "stale element reference").
+    stale: bool,
+    /// The status and body, for the failure message.
+    answer: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.answer)
     }
 }
 

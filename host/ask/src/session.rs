@@ -117,7 +117,7 @@ impl Session {
                 "{e}; sync first (`cloudops sync`) so there is an estate to ask about"
             ))
         })?;
-        let embedder = Embedder::from_env().map_err(|e| AskError::Estate(e.to_string()))?;
+        let embedder = Embedder::shared().map_err(|e| AskError::Estate(e.to_string()))?;
         let names = SyncStatus::load(&options.data_dir)
             .map(|s| {
                 s.accounts
@@ -134,7 +134,7 @@ impl Session {
         )?;
         let engine = Engine::new(AuditLog::open(&options.data_dir), options.poll);
         Ok(Session {
-            embedder: Arc::new(embedder),
+            embedder,
             sealer: Arc::new(sealer),
             planner: tokio::sync::OnceCell::new(),
             library: OnceLock::new(),
@@ -267,6 +267,12 @@ impl Session {
     /// prompt and the plan in the chat history. Nothing runs.
     pub async fn ask(&self, prompt: &str) -> Result<Asked, AskError> {
         let resolution = tokio::task::block_in_place(|| self.resolve(prompt))?;
+        self.plan_for(prompt, resolution).await
+    }
+
+    /// [`Session::ask`] after its resolve: plans `prompt` over `resolution` — as resolved, or
+    /// as the user trimmed it (the app lets them untick resources before planning).
+    pub async fn plan_for(&self, prompt: &str, resolution: Resolution) -> Result<Asked, AskError> {
         let request = tokio::task::block_in_place(|| self.request(prompt, &resolution));
         let planner = self.planner().await?;
         let plan = if resolution.ambiguous.is_empty() {

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloudops_demo::offline_records;
 use cloudops_demo::{generate, EstateSpec};
+use cloudops_demo::{offline_records, TYPED_QUERIES};
 use cloudops_estate::embed::Embedder;
 use cloudops_estate::estate::Estate;
 use cloudops_estate::search::{self, eval, SearchRequest};
@@ -112,7 +112,7 @@ fn bench(size: usize, backend: &Backend, embedder: Arc<Embedder>, cases: &[eval:
     };
     // A fixed key only so that a kept store can be read again.
     let sealer = Sealer::from_key(&[0x5e; 32]);
-    let estate = Estate::new(Arc::from(store), embedder, Arc::new(sealer));
+    let estate = Estate::new(Arc::from(store), embedder.clone(), Arc::new(sealer));
 
     let started = Instant::now();
     let mut embedded = 0;
@@ -171,6 +171,20 @@ fn bench(size: usize, backend: &Backend, embedder: Arc<Embedder>, cases: &[eval:
     }
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+    // What the app and `cloudops search` search: a reader's frozen copy of the published store.
+    let reader = match backend {
+        Backend::Embedded => {
+            estate.store().publish().expect("publish");
+            let store = store::open_reader(&Location::Embedded(dir.join("store"))).expect("reader");
+            Estate::new(
+                Arc::from(store),
+                embedder,
+                Arc::new(Sealer::from_key(&[0x5e; 32])),
+            )
+        }
+        Backend::Server(_) => estate.clone(),
+    };
+    let typing = as_typed(&estate, &reader, &accounts);
     let report = eval::evaluate(&estate, &accounts, cases).expect("eval");
     estate.store().flush().expect("flush");
 
@@ -200,6 +214,7 @@ fn bench(size: usize, backend: &Backend, embedder: Arc<Embedder>, cases: &[eval:
         ms(pct(0.99)),
         ms(*times.last().unwrap())
     );
+    typing.print();
     println!(
         "dev set at this size: recall@1 {:.3} recall@5 {:.3} MRR {:.3}",
         report.recall_at_1, report.recall_at_5, report.mrr
@@ -224,6 +239,93 @@ fn bench(size: usize, backend: &Backend, embedder: Arc<Embedder>, cases: &[eval:
         indexing,
         p50: pct(0.50),
         p99: pct(0.99),
+    }
+}
+
+/// Search as the explorer does it: every prefix of [`TYPED_QUERIES`] (a query per key), the
+/// best [`EXPLORER_LIMIT`] as plain summaries, from a reader's frozen copy (which keeps the
+/// plain fields of every record, see `Estate::catalog`) beside the same searches of the live
+/// store (the baseline: a listing reads every matching payload), and the query's embedding.
+struct Typing {
+    prefixes: usize,
+    /// The slowest prefixes (reader), slowest first: where to look.
+    slowest: Vec<(Duration, String)>,
+    reader: Vec<Duration>,
+    live: Vec<Duration>,
+    embedding: Vec<Duration>,
+}
+
+/// The explorer's results for a query with words in it (app/src-tauri/src/explore.rs).
+const EXPLORER_LIMIT: usize = 50;
+
+fn as_typed(live: &Estate, reader: &Estate, accounts: &[cloudops_core::AccountName]) -> Typing {
+    let prefixes: Vec<&str> = TYPED_QUERIES
+        .iter()
+        .flat_map(|q| (1..=q.len()).map(move |n| &q[..n]))
+        .collect();
+    let request = |q: &str| SearchRequest {
+        query: q.to_owned(),
+        limit: EXPLORER_LIMIT,
+        ..SearchRequest::default()
+    };
+    let timed = |estate: &Estate, q: &str| {
+        let started = Instant::now();
+        std::hint::black_box(search::summaries(estate, accounts, &request(q)).expect("search"));
+        started.elapsed()
+    };
+    let mut typing = Typing {
+        prefixes: prefixes.len(),
+        slowest: Vec::new(),
+        reader: Vec::new(),
+        live: Vec::new(),
+        embedding: Vec::new(),
+    };
+    // Round 0 warms up (and fills the reader's catalog); the kinds interleave so that drift
+    // hits each alike.
+    for round in 0..3 {
+        for q in &prefixes {
+            let from_reader = timed(reader, q);
+            let from_live = timed(live, q);
+            let started = Instant::now();
+            std::hint::black_box(reader.embedder().embed_query(q).expect("embed"));
+            let embedding = started.elapsed();
+            if round > 0 {
+                typing.slowest.push((from_reader, (*q).to_owned()));
+                typing.reader.push(from_reader);
+                typing.live.push(from_live);
+                typing.embedding.push(embedding);
+            }
+        }
+    }
+    typing
+}
+
+impl Typing {
+    fn print(mut self) {
+        self.slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+        let mut seen = std::collections::HashSet::new();
+        self.slowest.retain(|(_, q)| seen.insert(q.clone()));
+        let slowest: Vec<String> = self
+            .slowest
+            .iter()
+            .take(5)
+            .map(|(t, q)| format!("{q:?} {}", ms(*t)))
+            .collect();
+        let figures = |times: &mut Vec<Duration>| {
+            times.sort();
+            let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+            format!("p50 {} p95 {}", ms(pct(0.50)), ms(pct(0.95)))
+        };
+        println!(
+            "as typed ({} prefixes of the explorer's queries, best {EXPLORER_LIMIT} as \
+             summaries): a reader's copy {}; the live store (baseline) {}; the query's \
+             embedding alone {}",
+            self.prefixes,
+            figures(&mut self.reader),
+            figures(&mut self.live),
+            figures(&mut self.embedding)
+        );
+        println!("as typed, slowest: {}", slowest.join(", "));
     }
 }
 

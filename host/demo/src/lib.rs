@@ -31,7 +31,7 @@ pub use estate_file::{
     ResourceSpec, S3BucketAttrs, SecurityGroupAttrs, VpcAttrs, VpcSubnetAttrs,
 };
 pub use generate::{generate, AccountSpec, EstateSpec};
-pub use offline::{offline_records, DEV_SET};
+pub use offline::{offline_records, DEV_SET, TYPED_QUERIES};
 pub use seed::{
     account_client, account_credentials, create_iam_user, deployment_package, seed_ec2,
     seed_estate, Ec2Estate, InstanceSpec, SeedError, SeedProgress, SeedReport, SeededAccount,

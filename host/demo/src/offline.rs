@@ -7,6 +7,16 @@ use cloudops_estate::estate::Record;
 /// The development query set kept with the code (`cloudops eval` without `--queries`).
 pub const DEV_SET: &str = include_str!("../eval/dev.jsonl");
 
+/// Queries a person types into the explorer, a key at a time: names, meaning, tags and
+/// places. The app's latency test types them; the search bench times every prefix.
+pub const TYPED_QUERIES: [&str; 5] = [
+    "pg-instance-main1",
+    "production database",
+    "env=prod AND app=main",
+    "web servers in staging",
+    "buckets in us-east-1",
+];
+
 /// The records a sync of the emulator seeded with `file` would store, without running
 /// one (no IAM answers): for search evaluation and benchmarks. Also the account names.
 pub fn offline_records(file: &crate::EstateFile) -> (Vec<Record>, Vec<AccountName>) {

@@ -495,3 +495,51 @@ fn records_of_different_types_may_share_an_identifier() {
     assert_eq!(types, ["rds_cluster", "rds_instance"]);
     assert_eq!(estate.put(twins).unwrap().unchanged, 2);
 }
+
+/// A reader's frozen copy lists from its catalog of plain fields (ids from the store, fields
+/// from memory); the writer reads every payload. Both must give the same listing, and the
+/// reader's whole records must still unseal.
+#[test]
+fn a_readers_listing_from_its_catalog_matches_the_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealer = Arc::new(Sealer::generate());
+    let writer_store = store::open(&Location::Embedded(dir.path().join("store"))).unwrap();
+    let writer = Estate::new(Arc::from(writer_store), embedder(), sealer.clone());
+    writer.put(records()).unwrap();
+    writer.store().publish().unwrap();
+    let reader_store = store::open_reader(&Location::Embedded(dir.path().join("store"))).unwrap();
+    let reader = Estate::new(Arc::from(reader_store), embedder(), sealer);
+    assert!(reader.store().frozen() && !writer.store().frozen());
+    assert!(writer.catalog().unwrap().is_none());
+    assert_eq!(
+        reader.catalog().unwrap().map(|c| c.len()),
+        Some(records().len())
+    );
+    for query in [
+        "",
+        "env=prod",
+        "buckets",
+        "rds in us-east-1",
+        "in staging account",
+    ] {
+        let request = SearchRequest {
+            query: query.into(),
+            limit: 100,
+            ..Default::default()
+        };
+        let listed = |estate: &Estate| -> Vec<(String, String, Option<String>)> {
+            search::summaries(estate, &accounts(), &request)
+                .unwrap()
+                .hits
+                .into_iter()
+                .map(|h| (h.identifier, h.account_name, h.state))
+                .collect()
+        };
+        let from_catalog = listed(&reader);
+        assert!(!from_catalog.is_empty(), "{query:?} listed nothing");
+        assert_eq!(from_catalog, listed(&writer), "{query:?}");
+        let records = search::search(&reader, &accounts(), &request).unwrap().hits;
+        assert_eq!(records.len(), from_catalog.len(), "{query:?}");
+        assert!(records.iter().all(|h| !h.record.resource.arn.is_empty()));
+    }
+}

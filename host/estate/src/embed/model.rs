@@ -1,7 +1,7 @@
 //! Loading all-MiniLM-L6-v2 and running it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use fastembed::{
     InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
@@ -71,6 +71,22 @@ impl Embedder {
                 "the default; CLOUDOPS_MODEL_DIR is not set",
             ),
         }
+    }
+
+    /// The process's model ([`Embedder::from_env`]), loaded on first use and kept while
+    /// anything holds it. A process that searches, syncs and plans at once (the app) holds
+    /// one copy of the model and its runtime's buffers, not one per task; calls are
+    /// serialised anyway (see [`Embedder`]), so sharing costs no parallelism.
+    pub fn shared() -> Result<Arc<Embedder>, EmbedError> {
+        static SHARED: Mutex<Weak<Embedder>> = Mutex::new(Weak::new());
+        // Held while loading: two tasks asking at once load it once.
+        let mut slot = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(model) = slot.upgrade() {
+            return Ok(model);
+        }
+        let model = Arc::new(Self::from_env()?);
+        *slot = Arc::downgrade(&model);
+        Ok(model)
     }
 
     fn load_from(model_dir: &Path, origin: &'static str) -> Result<Embedder, EmbedError> {

@@ -12,7 +12,7 @@
 //! with an empty one because one call was throttled: only a successful read changes a part.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -167,7 +167,26 @@ pub struct Estate {
     store: Arc<dyn EstateStore>,
     embedder: Arc<Embedder>,
     sealer: Arc<Sealer>,
+    /// Every record's plain fields, read once from a [frozen](EstateStore::frozen) store
+    /// (see [`Estate::catalog`]). Shared by clones, as the store is.
+    catalog: Arc<Mutex<Option<Arc<Catalog>>>>,
 }
+
+/// Each record's plain payload fields ([`PLAIN_FIELDS`]) by point id: what ranking a listing
+/// of thousands reads, without reading (and parsing) thousands of whole payloads per query.
+pub type Catalog = HashMap<Uuid, Map<String, Value>>;
+
+/// The payload fields [`Estate::plain`] reads.
+const PLAIN_FIELDS: [&str; 8] = [
+    "resource_type",
+    "name",
+    "identifier",
+    "account_id",
+    "account_name",
+    "region",
+    "state",
+    "tags",
+];
 
 impl Estate {
     /// The estate kept in `store`.
@@ -176,7 +195,34 @@ impl Estate {
             store,
             embedder,
             sealer,
+            catalog: Arc::default(),
         }
+    }
+
+    /// Every record's plain fields, when the store is [frozen](EstateStore::frozen): read
+    /// whole on first use (one scan) and kept, since nothing can change them. `None` for a
+    /// store that may change (a writer, a Qdrant server): read it per query.
+    pub fn catalog(&self) -> Result<Option<Arc<Catalog>>, EstateError> {
+        if !self.store.frozen() {
+            return Ok(None);
+        }
+        let mut slot = self.catalog.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(catalog) = slot.as_ref() {
+            return Ok(Some(catalog.clone()));
+        }
+        let catalog: Catalog = self
+            .store
+            .scan(Collection::Estate, &Filter::all())?
+            .into_iter()
+            .map(|point| {
+                let mut payload = point.payload;
+                payload.retain(|field, _| PLAIN_FIELDS.contains(&field.as_str()));
+                (point.id, payload)
+            })
+            .collect();
+        let catalog = Arc::new(catalog);
+        *slot = Some(catalog.clone());
+        Ok(Some(catalog))
     }
 
     /// The store underneath.
@@ -342,7 +388,10 @@ impl Estate {
             resource_type: text("resource_type")?,
             name: text("name")?,
             identifier: text("identifier")?,
+            account_id: text("account_id")?,
             account_name: text("account_name")?,
+            region: text("region")?,
+            state: str_field(payload, "state"),
             tags: match payload.get("tags") {
                 Some(Value::Array(pairs)) => pairs,
                 _ => &[],
@@ -377,9 +426,9 @@ impl Estate {
                 identifier: plain.identifier.to_owned(),
                 arn: sealed.arn,
                 name: plain.name.to_owned(),
-                account_id: text("account_id")?,
-                region: text("region")?,
-                state: str_field(payload, "state").map(str::to_owned),
+                account_id: plain.account_id.to_owned(),
+                region: plain.region.to_owned(),
+                state: plain.state.map(str::to_owned),
                 tags,
                 relations: sealed.relations,
                 metadata: sealed.metadata,
@@ -463,8 +512,14 @@ pub struct Plain<'p> {
     pub name: &'p str,
     /// Its identifier within the account and region.
     pub identifier: &'p str,
+    /// The id of the account it is in.
+    pub account_id: &'p str,
     /// The name of the account it is in.
     pub account_name: &'p str,
+    /// Its region (empty for global resources).
+    pub region: &'p str,
+    /// Its state, if it has one (`available`, `stopped`).
+    pub state: Option<&'p str>,
     tags: &'p [Value],
 }
 

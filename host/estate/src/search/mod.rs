@@ -81,21 +81,84 @@ pub struct SearchHit {
     pub record: Record,
 }
 
-/// The answer: the parsed query and the ranked hits.
+/// One result's plain fields, read without unsealing anything: what a list of results
+/// shows. A listing of thousands costs no decryption; [`Estate::get`] gives the whole record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The point id.
+    pub id: Uuid,
+    /// The fused score (higher is better).
+    pub score: f32,
+    /// Cosine similarity of the query's meaning to the resource's (0 for a listing).
+    pub semantic: f32,
+    /// Name match, 0..1 (see [`SearchHit::lexical`]).
+    pub lexical: f32,
+    /// `rds_instance`, ...
+    pub resource_type: String,
+    /// The resource's name.
+    pub name: String,
+    /// Its identifier within the account and region.
+    pub identifier: String,
+    /// The account id.
+    pub account_id: String,
+    /// The account's name.
+    pub account_name: String,
+    /// The region (empty for global resources).
+    pub region: String,
+    /// The state, if it has one.
+    pub state: Option<String>,
+}
+
+/// The answer: the parsed query and the ranked hits ([`SearchHit`]s, or [`Summary`]s from
+/// [`summaries`]).
 #[derive(Debug, Clone)]
-pub struct SearchResults {
+pub struct SearchResults<H = SearchHit> {
     /// How the query was read.
     pub parsed: ParsedQuery,
     /// Best first.
-    pub hits: Vec<SearchHit>,
+    pub hits: Vec<H>,
 }
 
-/// Searches `estate`. `accounts` are the account names a query may use.
+/// Searches `estate`. `accounts` are the account names a query may use. Unseals the hits
+/// it returns, and only those.
 pub fn search(
     estate: &Estate,
     accounts: &[AccountName],
     request: &SearchRequest,
 ) -> Result<SearchResults, EstateError> {
+    let SearchResults { parsed, hits } = summaries(estate, accounts, request)?;
+    let ids: Vec<Uuid> = hits.iter().map(|h| h.id).collect();
+    let mut payloads: HashMap<Uuid, serde_json::Map<String, serde_json::Value>> = estate
+        .store()
+        .retrieve(Collection::Estate, &ids, false)?
+        .into_iter()
+        .map(|p| (p.id, p.payload))
+        .collect();
+    // A hit deleted since it was ranked (in a store a writer holds) is left out.
+    let hits = hits
+        .into_iter()
+        .filter_map(|h| payloads.remove(&h.id).map(|payload| (h, payload)))
+        .map(|(h, payload)| {
+            Ok(SearchHit {
+                id: h.id,
+                score: h.score,
+                semantic: h.semantic,
+                lexical: h.lexical,
+                record: estate.decode(h.id, &payload)?,
+            })
+        })
+        .collect::<Result<_, EstateError>>()?;
+    Ok(SearchResults { parsed, hits })
+}
+
+/// Searches `estate` as [`search`] does, returning each hit's plain fields only: nothing is
+/// unsealed, and a listing of thousands reads no whole payload from a frozen store (see
+/// [`Estate::catalog`]).
+pub fn summaries(
+    estate: &Estate,
+    accounts: &[AccountName],
+    request: &SearchRequest,
+) -> Result<SearchResults<Summary>, EstateError> {
     let mut parsed = query::parse(&request.query, accounts);
     for (list, extra) in [
         (&mut parsed.accounts, &request.accounts),
@@ -113,10 +176,24 @@ pub fn search(
     let store = estate.store();
 
     if parsed.text.is_empty() {
-        let points = store.scan(Collection::Estate, &filter)?;
-        let mut ranked = Vec::with_capacity(points.len());
-        for point in &points {
-            let plain = Estate::plain(point.id, &point.payload)?;
+        // From the catalog when the store is frozen: the ids come from the store's indexes,
+        // the fields from memory. Else every matching payload is read.
+        let catalog = estate.catalog()?;
+        let scanned;
+        let matching: Vec<(Uuid, &serde_json::Map<String, serde_json::Value>)> = match &catalog {
+            Some(catalog) => store
+                .scan_ids(Collection::Estate, &filter)?
+                .into_iter()
+                .filter_map(|id| catalog.get(&id).map(|fields| (id, fields)))
+                .collect(),
+            None => {
+                scanned = store.scan(Collection::Estate, &filter)?;
+                scanned.iter().map(|p| (p.id, &p.payload)).collect()
+            }
+        };
+        let mut ranked = Vec::with_capacity(matching.len());
+        for (id, fields) in matching {
+            let plain = Estate::plain(id, fields)?;
             let penalty = derived_penalty(&parsed, &plain);
             ranked.push(Ranked {
                 score: 1.0 + hint_score(&parsed, &plain) - penalty,
@@ -124,17 +201,17 @@ pub fn search(
                 lexical: 0.0,
                 derived: penalty > 0.0,
                 plain,
-                id: point.id,
-                payload: &point.payload,
+                id,
             });
         }
+
         ranked.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
                 .then_with(|| prominence(&a.plain).cmp(&prominence(&b.plain)))
                 .then_with(|| a.plain.name.cmp(b.plain.name))
         });
-        let hits = decode_hits(estate, ranked, limit)?;
+        let hits = ranked.iter().take(limit).map(Ranked::summary).collect();
         return Ok(SearchResults { parsed, hits });
     }
 
@@ -238,7 +315,6 @@ pub fn search(
             derived: penalty > 0.0,
             plain,
             id: *id,
-            payload,
         });
     }
     // A pointer's text is little more than its source's name, so it can match a query better
@@ -260,32 +336,11 @@ pub fn search(
             .total_cmp(&a.score)
             .then_with(|| a.plain.name.cmp(b.plain.name))
     });
-    let hits = decode_hits(estate, ranked, limit)?;
+    let hits = ranked.iter().take(limit).map(Ranked::summary).collect();
     Ok(SearchResults { parsed, hits })
 }
 
-/// The first `limit` of `ranked` as hits: the only records a search unseals.
-fn decode_hits(
-    estate: &Estate,
-    ranked: Vec<Ranked>,
-    limit: usize,
-) -> Result<Vec<SearchHit>, EstateError> {
-    ranked
-        .into_iter()
-        .take(limit)
-        .map(|r| {
-            Ok(SearchHit {
-                id: r.id,
-                score: r.score,
-                semantic: r.semantic,
-                lexical: r.lexical,
-                record: estate.decode(r.id, r.payload)?,
-            })
-        })
-        .collect()
-}
-
-/// A candidate being ranked: its scores and plain fields, unsealed only if it is returned.
+/// A candidate being ranked: its scores and plain fields.
 struct Ranked<'p> {
     score: f32,
     semantic: f32,
@@ -294,7 +349,25 @@ struct Ranked<'p> {
     derived: bool,
     plain: Plain<'p>,
     id: Uuid,
-    payload: &'p serde_json::Map<String, serde_json::Value>,
+}
+
+impl Ranked<'_> {
+    fn summary(&self) -> Summary {
+        let p = &self.plain;
+        Summary {
+            id: self.id,
+            score: self.score,
+            semantic: self.semantic,
+            lexical: self.lexical,
+            resource_type: p.resource_type.to_owned(),
+            name: p.name.to_owned(),
+            identifier: p.identifier.to_owned(),
+            account_id: p.account_id.to_owned(),
+            account_name: p.account_name.to_owned(),
+            region: p.region.to_owned(),
+            state: p.state.map(str::to_owned),
+        }
+    }
 }
 
 /// The store filter for a parsed query's hard conditions.

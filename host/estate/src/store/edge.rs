@@ -474,6 +474,38 @@ impl Shard {
         }
     }
 
+    /// Hands every point matching `filter` to `each`, a page at a time, with its payload
+    /// when `with_payload`.
+    fn scroll_all(
+        &self,
+        filter: &Filter,
+        with_payload: bool,
+        mut each: impl FnMut(qdrant_edge::Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let edge = edge_filter(filter)?;
+        let mut offset = None;
+        loop {
+            let (records, next) = self
+                .shard
+                .scroll(ScrollRequest {
+                    offset,
+                    limit: Some(SCAN_PAGE),
+                    filter: edge.clone(),
+                    with_payload: Some(WithPayloadInterface::Bool(with_payload)),
+                    with_vector: WithVector::Bool(false),
+                    order_by: None,
+                })
+                .map_err(|e| self.read_error("scan", e))?;
+            for record in records {
+                each(record)?;
+            }
+            match next {
+                Some(next) => offset = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Creates the payload indexes the collection should have and does not.
     fn ensure_indexes(&self) -> Result<(), StoreError> {
         let info = self
@@ -751,36 +783,31 @@ impl EstateStore for EdgeStore {
         collection: Collection,
         filter: &Filter,
     ) -> Result<Vec<StoredPoint>, StoreError> {
-        let shard = self.shard(collection);
-        let edge = edge_filter(filter)?;
         let mut out = Vec::new();
-        let mut offset = None;
-        loop {
-            let (records, next) = shard
-                .shard
-                .scroll(ScrollRequest {
-                    offset,
-                    limit: Some(SCAN_PAGE),
-                    filter: edge.clone(),
-                    with_payload: Some(WithPayloadInterface::Bool(true)),
-                    with_vector: WithVector::Bool(false),
-                    order_by: None,
-                })
-                .map_err(|e| shard.read_error("scan", e))?;
-            for record in records {
-                out.push(StoredPoint {
-                    id: uuid_of(&record.id)?,
-                    dense: None,
-                    payload: payload_of(record.payload),
-                });
-            }
-            match next {
-                Some(next) => offset = Some(next),
-                None => break,
-            }
-        }
+        self.shard(collection).scroll_all(filter, true, |record| {
+            out.push(StoredPoint {
+                id: uuid_of(&record.id)?,
+                dense: None,
+                payload: payload_of(record.payload),
+            });
+            Ok(())
+        })?;
         out.sort_by_key(|p| p.id);
         Ok(out)
+    }
+
+    fn scan_ids(&self, collection: Collection, filter: &Filter) -> Result<Vec<Uuid>, StoreError> {
+        let mut out = Vec::new();
+        self.shard(collection).scroll_all(filter, false, |record| {
+            out.push(uuid_of(&record.id)?);
+            Ok(())
+        })?;
+        out.sort();
+        Ok(out)
+    }
+
+    fn frozen(&self) -> bool {
+        !matches!(self.role, Role::Writer { .. })
     }
 
     fn search(

@@ -374,6 +374,22 @@ pub trait EstateStore: Send + Sync {
     fn scan(&self, collection: Collection, filter: &Filter)
         -> Result<Vec<StoredPoint>, StoreError>;
 
+    /// The ids of the points matching `filter`, in id order: [`EstateStore::scan`] without
+    /// reading a payload, for callers that keep what they need of the payloads already.
+    fn scan_ids(&self, collection: Collection, filter: &Filter) -> Result<Vec<Uuid>, StoreError> {
+        Ok(self
+            .scan(collection, filter)?
+            .into_iter()
+            .map(|p| p.id)
+            .collect())
+    }
+
+    /// True when nothing can change what this store holds (a reader's copy of a published
+    /// generation): what was read from it stays true, and may be kept.
+    fn frozen(&self) -> bool {
+        false
+    }
+
     /// The best `limit` points for `query` among those matching `filter`, best first.
     fn search(
         &self,
