@@ -176,42 +176,7 @@ pub fn summaries(
     let store = estate.store();
 
     if parsed.text.is_empty() {
-        // From the catalog when the store is frozen: the ids come from the store's indexes,
-        // the fields from memory. Else every matching payload is read.
-        let catalog = estate.catalog()?;
-        let scanned;
-        let matching: Vec<(Uuid, &serde_json::Map<String, serde_json::Value>)> = match &catalog {
-            Some(catalog) => store
-                .scan_ids(Collection::Estate, &filter)?
-                .into_iter()
-                .filter_map(|id| catalog.get(&id).map(|fields| (id, fields)))
-                .collect(),
-            None => {
-                scanned = store.scan(Collection::Estate, &filter)?;
-                scanned.iter().map(|p| (p.id, &p.payload)).collect()
-            }
-        };
-        let mut ranked = Vec::with_capacity(matching.len());
-        for (id, fields) in matching {
-            let plain = Estate::plain(id, fields)?;
-            let penalty = derived_penalty(&parsed, &plain);
-            ranked.push(Ranked {
-                score: 1.0 + hint_score(&parsed, &plain) - penalty,
-                semantic: 0.0,
-                lexical: 0.0,
-                derived: penalty > 0.0,
-                plain,
-                id,
-            });
-        }
-
-        ranked.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| prominence(&a.plain).cmp(&prominence(&b.plain)))
-                .then_with(|| a.plain.name.cmp(b.plain.name))
-        });
-        let hits = ranked.iter().take(limit).map(Ranked::summary).collect();
+        let hits = listing(estate, &parsed, &filter, limit)?;
         return Ok(SearchResults { parsed, hits });
     }
 
@@ -338,6 +303,53 @@ pub fn summaries(
     });
     let hits = ranked.iter().take(limit).map(Ranked::summary).collect();
     Ok(SearchResults { parsed, hits })
+}
+
+/// A query of filters only: everything that matches, primary resources first, then by name.
+/// From the catalog when the store is frozen (the ids from the store's indexes, the fields
+/// from memory); else every matching payload is read.
+fn listing(
+    estate: &Estate,
+    parsed: &ParsedQuery,
+    filter: &Filter,
+    limit: usize,
+) -> Result<Vec<Summary>, EstateError> {
+    let store = estate.store();
+    let catalog = estate.catalog()?;
+    let scanned;
+    let matching: Vec<(Uuid, &serde_json::Map<String, serde_json::Value>)> = match &catalog {
+        Some(catalog) => store
+            .scan_ids(Collection::Estate, filter)?
+            .into_iter()
+            .filter_map(|id| catalog.get(&id).map(|fields| (id, fields)))
+            .collect(),
+        None => {
+            scanned = store.scan(Collection::Estate, filter)?;
+            scanned.iter().map(|p| (p.id, &p.payload)).collect()
+        }
+    };
+    let mut ranked = Vec::with_capacity(matching.len());
+    for (id, fields) in matching {
+        let plain = Estate::plain(id, fields)?;
+        let penalty = derived_penalty(parsed, &plain);
+        ranked.push(Ranked {
+            score: 1.0 + hint_score(parsed, &plain) - penalty,
+            semantic: 0.0,
+            lexical: 0.0,
+            derived: penalty > 0.0,
+            plain,
+            id,
+        });
+    }
+
+    ranked.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| prominence(&a.plain).cmp(&prominence(&b.plain)))
+            .then_with(|| a.plain.name.cmp(b.plain.name))
+    });
+    let hits = ranked.iter().take(limit).map(Ranked::summary).collect();
+    Ok(hits)
 }
 
 /// A candidate being ranked: its scores and plain fields.
