@@ -76,7 +76,8 @@ fn stop_step(id: &str) -> Step {
     }
 }
 
-fn plan_of(steps: Vec<Step>) -> Plan {
+/// A sealed, medium-risk plan of `steps` that needs approval (execute_kinds uses it too).
+pub(crate) fn plan_of(steps: Vec<Step>) -> Plan {
     let mut plan = Plan::nothing(
         Intent {
             kind: IntentKind::Operation,

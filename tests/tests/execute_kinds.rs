@@ -18,10 +18,11 @@ use cloudops_execute::rest;
 use cloudops_host::aws::iam::{Principal, PrincipalKind};
 use cloudops_host::aws::{xml, AwsClient, AwsRequest, Credentials};
 use cloudops_playbook::plan::{
-    IamVerdict, Intent, IntentKind, Plan, PreState, Risk, RiskLevel, ScriptRef, Step, StepKind,
-    Target, Wait,
+    IamVerdict, Plan, PreState, ScriptRef, Step, StepKind, Target, Wait,
 };
 use serde_json::{json, Map, Value};
+
+use crate::execute::plan_of;
 
 const REGION: &str = "us-west-2";
 
@@ -140,24 +141,6 @@ fn stop_db(id: &str) -> Step {
 
 fn params(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()
-}
-
-fn plan_of(steps: Vec<Step>) -> Plan {
-    let mut plan = Plan::nothing(
-        Intent {
-            kind: IntentKind::Operation,
-            service: Some("rds".into()),
-            operation: Some("stop".into()),
-        },
-        "the steps of a test",
-    );
-    plan.steps = steps;
-    plan.risk = Risk {
-        level: RiskLevel::Medium,
-        reasons: vec!["a test".into()],
-    };
-    plan.approval_required = true;
-    plan.sealed()
 }
 
 /// Approves and runs `plan` with `runners`; the outcome, the events and the audit text.
