@@ -1,5 +1,5 @@
-//! The harness: an X server (Xvfb), tauri-driver (with WebKitWebDriver behind it) and one
-//! WebDriver session on the built app, all torn down when dropped — also after a failed
+//! The harness: an X server (Xvfb), WebKitWebDriver and one WebDriver session on the built
+//! app, all torn down when dropped — also after a failed
 //! assertion, so nothing is left running to hang the test pipe. Every WebDriver call has a
 //! timeout: without a display a session hangs instead of failing (DESIGN.md § 5.5).
 
@@ -22,17 +22,10 @@ pub const ENTER: &str = "\u{E007}";
 
 /// What a test needs that the machine may lack: `Some(reason)` when something is missing.
 fn missing_tools() -> Option<String> {
-    for tool in ["Xvfb", "WebKitWebDriver"] {
-        if which(tool).is_none() {
-            return Some(format!(
-                "{tool} is not installed (scripts/setup installs it)"
-            ));
-        }
-    }
-    if tauri_driver().is_none() {
-        return Some("tauri-driver is not installed (scripts/setup: cargo install --locked tauri-driver@2.1.0)".into());
-    }
-    None
+    ["Xvfb", "WebKitWebDriver"]
+        .into_iter()
+        .find(|tool| which(tool).is_none())
+        .map(|tool| format!("{tool} is not installed (scripts/setup installs it)"))
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
@@ -40,14 +33,6 @@ fn which(tool: &str) -> Option<PathBuf> {
         std::env::split_paths(&paths)
             .map(|p| p.join(tool))
             .find(|p| p.is_file())
-    })
-}
-
-fn tauri_driver() -> Option<PathBuf> {
-    which("tauri-driver").or_else(|| {
-        let home = std::env::var_os("HOME")?;
-        let p = Path::new(&home).join(".cargo/bin/tauri-driver");
-        p.is_file().then_some(p)
     })
 }
 
@@ -85,7 +70,7 @@ fn free_port() -> u16 {
 }
 
 /// A process started in its own process group, killed with its whole group when dropped
-/// (tauri-driver starts WebKitWebDriver, which starts the app and WebKit's processes).
+/// (WebKitWebDriver starts the app, which starts WebKit's processes).
 struct Group(Child);
 
 impl Drop for Group {
@@ -140,15 +125,15 @@ pub struct Window {
     port: u16,
     session: String,
     test: String,
-    // Dropped in this order: the session is closed first (in Drop), then tauri-driver's
-    // group (WebKitWebDriver, the app), then the X server.
+    // Dropped in this order: the session is closed first (in Drop), then WebKitWebDriver's
+    // group (with the app), then the X server.
     driver: Option<Group>,
     xvfb: Option<Group>,
     _lock: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Window {
-    /// Starts Xvfb, tauri-driver and a session on the app; `None` (after printing the SKIPPED
+    /// Starts Xvfb, WebKitWebDriver and a session on the app; `None` (after printing the SKIPPED
     /// line) when the tools are missing.
     pub fn open(launch: Launch<'_>) -> Option<Window> {
         if let Some(why) = missing_tools() {
@@ -170,34 +155,30 @@ impl Window {
             Duration::from_secs(20),
         );
         let port = free_port();
-        let native = free_port();
-        let mut cmd = Command::new(tauri_driver().expect("checked above"));
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .env("DISPLAY", format!(":{display}"))
-        .env("CLOUDOPS_DATA_DIR", launch.data_dir)
-        .env("HOME", launch.home)
-        .env("CLOUDOPS_KEY_STORE", "file")
-        // WebKit's sandbox needs user namespaces, which CI containers often lack.
-        .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
-        .env("GDK_BACKEND", "x11")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        // WebKitWebDriver itself, as tauri-driver would start it on Linux: that proxy only
+        // renames the `tauri:options` capability to WebKitGTK's (below) and would cost every
+        // machine a `cargo install`.
+        let mut cmd = Command::new("WebKitWebDriver");
+        cmd.args([format!("--port={port}"), "--host=127.0.0.1".to_owned()])
+            // Tauri lets WebKit's automation drive its webview only when this is set.
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("DISPLAY", format!(":{display}"))
+            .env("CLOUDOPS_DATA_DIR", launch.data_dir)
+            .env("HOME", launch.home)
+            .env("CLOUDOPS_KEY_STORE", "file")
+            // WebKit's sandbox needs user namespaces, which CI containers often lack.
+            .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
+            .env("GDK_BACKEND", "x11")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }
-        let driver = spawn_group(&mut cmd).expect("starting tauri-driver");
-        // tauri-driver answers nothing (it closes the connection) until the WebKitWebDriver
-        // it started listens too.
+        let driver = spawn_group(&mut cmd).expect("starting WebKitWebDriver");
         wait_for_port(port, Duration::from_secs(30));
-        wait_for_port(native, Duration::from_secs(30));
         let mut window = Window {
             port,
             session: String::new(),
@@ -209,7 +190,10 @@ impl Window {
         let created = window.call(
             "POST",
             "/session",
-            json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": env!("CARGO_BIN_EXE_cloudops-app")}}}}),
+            json!({"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {
+                "binary": env!("CARGO_BIN_EXE_cloudops-app"),
+                "args": [],
+            }}}}),
         );
         window.session = created["sessionId"]
             .as_str()
@@ -389,7 +373,7 @@ impl Window {
         }
         assert!(
             !roots.is_empty(),
-            "the app process was not found under tauri-driver"
+            "the app process was not found under WebKitWebDriver"
         );
         let comm = |pid: u32| {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
@@ -552,7 +536,7 @@ fn wait_for_port(port: u16, timeout: Duration) {
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             Instant::now() < deadline,
-            "tauri-driver did not listen on {port}"
+            "WebKitWebDriver did not listen on {port}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
