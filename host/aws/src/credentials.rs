@@ -16,11 +16,18 @@
 use std::fmt;
 
 use aws_config::default_provider::credentials::DefaultCredentialsChain;
-use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
+use aws_config::imds::region::ImdsRegionProvider;
 use aws_config::meta::credentials::CredentialsProviderChain;
-use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
+use aws_config::provider_config::ProviderConfig;
+use aws_config::Region;
 use aws_credential_types::provider::{self, future, ProvideCredentials};
 use aws_credential_types::Credentials;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use serde::{Deserialize, Serialize};
 
 /// The keychain service name under which cloudops keeps AWS keys.
@@ -157,25 +164,68 @@ impl ProvideCredentials for KeyringProvider {
     }
 }
 
+/// What aws-config's providers send their requests with (a profile's `role_arn` AssumeRole,
+/// SSO, web identity, container and instance metadata): the SDK's own HTTP client on rustls
+/// with ring, the crypto the host's reqwest already uses. aws-config's default client is
+/// the same client on AWS-LC, a C library the build would compile for this alone.
+fn provider_config() -> ProviderConfig {
+    let client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    ProviderConfig::default().with_http_client(client)
+}
+
+/// The region of `profile` (or of the environment's default profile): `AWS_REGION`, then
+/// the profile's `region`, then the instance's (its metadata service); `None` when none
+/// has one.
+pub async fn default_region(profile: Option<&str>) -> Option<String> {
+    let config = provider_config();
+    configured_region(&config, profile)
+        .or_else(ImdsRegionProvider::builder().configure(&config).build())
+        .region()
+        .await
+        .map(|r| r.to_string())
+}
+
+/// `AWS_REGION`, then the profile's `region`.
+fn configured_region(config: &ProviderConfig, profile: Option<&str>) -> RegionProviderChain {
+    let mut from_profile = ProfileFileRegionProvider::builder().configure(config);
+    if let Some(p) = profile {
+        from_profile = from_profile.profile_name(p);
+    }
+    RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(from_profile.build())
+}
+
 /// Loads credentials for `profile` (or the environment's default) in the order described
 /// in the module documentation.
 pub async fn load_credentials(profile: Option<&str>) -> Result<Credentials, CredentialsError> {
     let for_profile = profile
         .map(|p| format!(" for profile `{p}`"))
         .unwrap_or_default();
+    let config = provider_config();
     let chain = match profile {
-        Some(p) => CredentialsProviderChain::first_try(
-            "Keyring",
-            KeyringProvider {
-                profile: p.to_owned(),
-            },
-        )
-        .or_else(
-            "Profile",
-            ProfileFileCredentialsProvider::builder()
-                .profile_name(p)
-                .build(),
-        ),
+        Some(p) => {
+            // The profile's `role_arn` is assumed through STS in the profile's region, or
+            // in us-east-1 (where STS's global endpoint is) when it names none.
+            let region = configured_region(&config, Some(p))
+                .region()
+                .await
+                .unwrap_or_else(|| Region::from_static("us-east-1"));
+            CredentialsProviderChain::first_try(
+                "Keyring",
+                KeyringProvider {
+                    profile: p.to_owned(),
+                },
+            )
+            .or_else(
+                "Profile",
+                ProfileFileCredentialsProvider::builder()
+                    .configure(&config.with_region(Some(region)))
+                    .profile_name(p)
+                    .build(),
+            )
+        }
         None => {
             let env_profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
             CredentialsProviderChain::first_try(
@@ -188,7 +238,13 @@ pub async fn load_credentials(profile: Option<&str>) -> Result<Credentials, Cred
                     profile: env_profile,
                 },
             )
-            .or_else("Default", DefaultCredentialsChain::builder().build().await)
+            .or_else(
+                "Default",
+                DefaultCredentialsChain::builder()
+                    .configure(config)
+                    .build()
+                    .await,
+            )
         }
     };
     match chain.provide_credentials().await {

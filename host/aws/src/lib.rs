@@ -20,8 +20,8 @@ pub mod xml;
 
 pub use client::{aws_encode, AwsClient, AwsRequest, AwsResponse, QueryError, SendError};
 pub use credentials::{
-    delete_keys_from_keyring, keyring_entry_name, load_credentials, store_keys_in_keyring,
-    CredentialsError, StoredKeys,
+    default_region, delete_keys_from_keyring, keyring_entry_name, load_credentials,
+    store_keys_in_keyring, CredentialsError, StoredKeys,
 };
 pub use endpoint::{EndpointError, Endpoints};
 pub use retry::{RateLimiter, RequestStats, RetryPolicy, Retryable, StatsSnapshot};

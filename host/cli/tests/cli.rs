@@ -431,6 +431,49 @@ fn config_file(dir: &Path, text: &str) -> String {
     path.display().to_string()
 }
 
+/// A profile in ~/.aws/config that assumes a role (`role_arn` + `source_profile`) is
+/// resolved by aws-config's provider chain, whose STS call goes over the HTTP client the
+/// host gives it: the scan runs as the role's account, in the profile's region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_that_assumes_a_role_scans_as_that_role_in_its_region() {
+    let data = data_dir_with_trusted_ec2();
+    let emulator = Emulator::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let aws_config = data.path().join("aws-config");
+    std::fs::write(
+        &aws_config,
+        format!(
+            "[profile base]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n\
+             [profile ops]\nrole_arn = arn:aws:iam::111111111111:role/ops\n\
+             source_profile = base\nregion = eu-west-1\n",
+            demo::DEMO_ACCESS_KEY,
+            demo::DEMO_SECRET_KEY
+        ),
+    )
+    .unwrap();
+    let env = vec![
+        ("AWS_ENDPOINT_URL", emulator.url().to_owned()),
+        ("AWS_CONFIG_FILE", aws_config.display().to_string()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+    ];
+    let out = cloudops_async(
+        data.path(),
+        &["scan", "--service", "ec2", "--profile", "ops", "--json"],
+        &env,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON document on stdout");
+    assert_eq!(doc["account_id"], "111111111111", "{doc}");
+    let regions: Vec<&str> = doc["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["region"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(regions, ["eu-west-1"], "{doc}");
+}
+
 /// One account whose role cannot be assumed (moto with IAM checks on, a user not allowed
 /// sts:AssumeRole) fails alone: the other is synced, the exit code says "completed with
 /// failures", and status names the failed account, its cause and what to do.

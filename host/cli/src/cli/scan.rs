@@ -135,11 +135,7 @@ pub fn load_plugin(data_dir: &Path, name: &str) -> anyhow::Result<Plugin> {
 }
 
 pub(super) async fn default_region(profile: Option<&str>) -> anyhow::Result<String> {
-    let mut chain = aws_config::default_provider::region::DefaultRegionChain::builder();
-    if let Some(p) = profile {
-        chain = chain.profile_name(p);
-    }
-    chain.build().region().await.map(|r| r.to_string()).context(
+    aws::default_region(profile).await.context(
         "no region given: pass --region, or set AWS_REGION, or set `region` in the profile",
     )
 }
