@@ -1,7 +1,7 @@
 //! The harness: an X server (Xvfb), WebKitWebDriver and one WebDriver session on the built
-//! app, all torn down when dropped — also after a failed
-//! assertion, so nothing is left running to hang the test pipe. Every WebDriver call has a
-//! timeout: without a display a session hangs instead of failing (DESIGN.md § 5.5).
+//! app, all torn down when dropped — also after a failed assertion, so nothing is left
+//! running to hang the test pipe. Every WebDriver call has a timeout: without a display a
+//! session hangs instead of failing (DESIGN.md § 5.5).
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -133,8 +133,8 @@ pub struct Window {
 }
 
 impl Window {
-    /// Starts Xvfb, WebKitWebDriver and a session on the app; `None` (after printing the SKIPPED
-    /// line) when the tools are missing.
+    /// Starts Xvfb, WebKitWebDriver and a session on the app; `None` (after printing the
+    /// SKIPPED line) when the tools are missing.
     pub fn open(launch: Launch<'_>) -> Option<Window> {
         if let Some(why) = missing_tools() {
             skip(launch.test, &why);
