@@ -807,7 +807,8 @@ impl EstateStore for EdgeStore {
     }
 
     fn frozen(&self) -> bool {
-        !matches!(self.role, Role::Writer { .. })
+        // A reader's shards are its private copy of a published generation.
+        self.is_reader()
     }
 
     fn search(
